@@ -1,0 +1,38 @@
+// Plain-function entry points of the built-in passes, usable without the framework
+// (no registry, no pipeline): each returns true if it changed the graph.
+#pragma once
+
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "passes/core/pass.h"
+
+namespace tsopt {
+
+/// Which calls `inlineCalls` expands.
+struct InlineOptions {
+  /// Only calls into these module types or functions (qualified name or its last component).
+  std::vector<std::string> only;
+  /// Never calls into these.
+  std::vector<std::string> skip;
+  /// Levels of calls to expand; -1 for no limit. 1 expands only the graph's own calls.
+  int64_t maxDepth = -1;
+};
+
+/// Expands prim::CallMethod and prim::CallFunction in `graph` (nested blocks included),
+/// recursively. Each callee is prepared once. Counts "inlined" (call sites in the result),
+/// "prepared" (callee graphs built), "skipped.interface", "skipped.filtered", "skipped.depth",
+/// "skipped.not-graph-function" in `stats`.
+bool inlineCalls(torch::jit::Graph& graph, const InlineOptions& options, Statistics* stats);
+
+/// Removes nodes whose results are unused and that have no observable effect, nested blocks
+/// included, with unused prim::If outputs and prim::Loop carried values. Alias-aware: keeps
+/// writes to anything live after them, to graph inputs and outputs. Counts "removed",
+/// "removed.if-outputs", "removed.loop-carried" in `stats`.
+bool eliminateDeadCode(torch::jit::Graph& graph, Statistics* stats);
+
+}  // namespace tsopt

@@ -1,0 +1,266 @@
+// dce: removes nodes whose results are unused and that have no observable effect, through
+// nested blocks, including unused prim::If outputs and prim::Loop carried values.
+//
+// One reverse sweep per block decides liveness: walking backwards, the set of live values holds
+// exactly what is read after the current node, so a mutation is kept only if it writes (through
+// any alias) to something read later, a graph input or a graph output. Loop bodies are re-swept
+// until the carried values that are live stop growing. Alias analysis is built only if a node
+// that may write memory is met with its results unused.
+//
+//   %a = aten::mul(%x, %x)        # unused          ->   (removed)
+//   %l = prim::ListConstruct()                          %l = prim::ListConstruct()
+//   %_ = aten::append(%l, %x)     # writes %l           %_ = aten::append(%l, %x)   (kept)
+//   return (%l)                                         return (%l)
+#include <torch/csrc/jit/ir/alias_analysis.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <memory>
+#include <unordered_set>
+
+#include "passes/builtin/builtin.h"
+#include "passes/core/registry.h"
+
+namespace tsopt {
+
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+
+/// Nodes without a schema known not to write memory (creators, unpackers, attribute reads).
+bool isPureWithoutSchema(c10::Symbol kind) {
+  using namespace c10;
+  static const std::unordered_set<Symbol> pure = {
+      prim::Constant,
+      prim::ListConstruct,
+      prim::TupleConstruct,
+      prim::DictConstruct,
+      prim::ListUnpack,
+      prim::TupleUnpack,
+      prim::TupleIndex,
+      prim::GetAttr,
+      prim::Uninitialized,
+      prim::unchecked_cast,
+      prim::If,
+      prim::Loop,
+      prim::Param,
+      prim::Return,
+      prim::NumToTensor,
+      prim::device,
+      prim::dtype,
+      prim::requires_grad,
+      prim::TupleSlice,
+      prim::isinstance,
+      prim::tolist,
+      prim::CreateObject,
+      prim::ConstantChunk,
+  };
+  return pure.count(kind) > 0;
+}
+
+/// Whether `n` may write to memory (so its liveness depends on aliasing).
+bool mayWrite(const Node* n) {
+  if (const c10::FunctionSchema* s = n->maybeSchema()) {
+    for (const auto& arg : s->arguments()) {
+      if (arg.alias_info() && arg.alias_info()->isWrite()) return true;
+    }
+    return false;
+  }
+  return !isPureWithoutSchema(n->kind());
+}
+
+class DeadCodeEliminator {
+ public:
+  explicit DeadCodeEliminator(Graph& graph) : graph_(graph) {}
+
+  bool run(Statistics& stats) {
+    // Writes to graph inputs are visible to the caller: treat inputs as read after the graph.
+    for (Value* in : graph_.inputs()) live_.insert(in);
+    markBlockOutputsAll(graph_.block());
+    sweep(graph_.block());
+    int64_t before = removed_;
+    sweepDead(graph_.block());
+    if (removed_ > before) stats.add("removed", removed_ - before);
+    if (ifOutputs_) stats.add("removed.if-outputs", ifOutputs_);
+    if (loopCarried_) stats.add("removed.loop-carried", loopCarried_);
+    return removed_ > 0 || ifOutputs_ > 0 || loopCarried_ > 0;
+  }
+
+ private:
+  void markBlockOutputsAll(Block* b) {
+    for (Value* v : b->outputs()) live_.insert(v);
+  }
+
+  bool isLive(const Node* n) const { return liveNodes_.count(n) > 0; }
+
+  void markLive(Node* n) {
+    if (!liveNodes_.insert(n).second) return;
+    for (Value* in : n->inputs()) live_.insert(in);
+  }
+
+  bool anyOutputLive(const Node* n) const {
+    for (const Value* o : n->outputs()) {
+      if (live_.count(o)) return true;
+    }
+    return false;
+  }
+
+  bool writesLive(Node* n) {
+    if (!mayWrite(n)) return false;
+    if (!aliasDb_) {
+      // AliasDb wants the shared_ptr owning the graph; build one that does not own it.
+      graphRef_ = std::shared_ptr<Graph>(&graph_, [](Graph*) {});
+      aliasDb_ = std::make_unique<torch::jit::AliasDb>(graphRef_);
+    }
+    return aliasDb_->writesToAlias(n, live_);
+  }
+
+  /// Decides liveness of every node in `b`, last to first. Returns true if any node is live.
+  bool sweep(Block* b) {
+    bool any = false;
+    for (auto it = b->nodes().rbegin(); it != b->nodes().rend(); ++it) {
+      Node* n = *it;
+      bool live = isLive(n) || n->hasSideEffects() || anyOutputLive(n);
+      if (n->kind() == c10::prim::If) {
+        live |= sweepIf(n);
+      } else if (n->kind() == c10::prim::Loop) {
+        live |= sweepLoop(n);
+      } else if (!n->blocks().empty()) {
+        // Unknown node with blocks: keep it and everything in it, conservatively.
+        for (Block* inner : n->blocks()) {
+          markBlockOutputsAll(inner);
+          sweep(inner);
+        }
+        live = true;
+      }
+      if (!live) live = writesLive(n);
+      if (live) {
+        markLive(n);
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  bool sweepIf(Node* n) {
+    bool inner = false;
+    for (Block* b : n->blocks()) {
+      for (size_t i = 0; i < n->outputs().size(); ++i) {
+        if (live_.count(n->output(i))) live_.insert(b->outputs()[i]);
+      }
+      inner |= sweep(b);
+    }
+    return inner;
+  }
+
+  // Loop: inputs (trip count, cond, carried...), body params (iter, carried...),
+  // body outputs (cond, carried...), node outputs (carried...).
+  bool sweepLoop(Node* n) {
+    Block* body = n->blocks()[0];
+    size_t carried = n->outputs().size();
+    std::vector<bool> liveCarried(carried);
+    for (size_t i = 0; i < carried; ++i) liveCarried[i] = live_.count(n->output(i)) > 0;
+    bool inner = false;
+    while (true) {
+      live_.insert(body->outputs()[0]);
+      for (size_t i = 0; i < carried; ++i) {
+        if (liveCarried[i]) live_.insert(body->outputs()[i + 1]);
+      }
+      size_t liveBefore = live_.size(), nodesBefore = liveNodes_.size();
+      inner |= sweep(body);
+      bool grew = false;
+      for (size_t i = 0; i < carried; ++i) {
+        if (!liveCarried[i] && live_.count(body->inputs()[i + 1])) {
+          liveCarried[i] = true;
+          grew = true;
+        }
+      }
+      if (!grew && live_.size() == liveBefore && liveNodes_.size() == nodesBefore) break;
+    }
+    bool anyCarried = false;
+    for (size_t i = 0; i < carried; ++i) {
+      if (liveCarried[i]) {
+        anyCarried = true;
+        live_.insert(n->output(i));  // keeps the carried slot when the loop is pruned
+      }
+    }
+    return inner || anyCarried;
+  }
+
+  /// Destroys dead nodes in `b` last to first, so users go before what they use; prunes dead
+  /// outputs of live If and Loop nodes.
+  void sweepDead(Block* b) {
+    for (auto it = b->nodes().rbegin(); it != b->nodes().rend();) {
+      Node* n = *it++;
+      if (!isLive(n)) {
+        n->destroy();
+        ++removed_;
+        continue;
+      }
+      if (n->kind() == c10::prim::If) {
+        pruneIf(n);
+      } else if (n->kind() == c10::prim::Loop) {
+        pruneLoop(n);
+      } else {
+        for (Block* inner : n->blocks()) sweepDead(inner);
+      }
+    }
+  }
+
+  void pruneIf(Node* n) {
+    for (size_t i = n->outputs().size(); i-- > 0;) {
+      if (live_.count(n->output(i))) continue;
+      for (Block* b : n->blocks()) b->eraseOutput(i);
+      n->eraseOutput(i);
+      ++ifOutputs_;
+    }
+    for (Block* b : n->blocks()) sweepDead(b);
+  }
+
+  void pruneLoop(Node* n) {
+    Block* body = n->blocks()[0];
+    std::vector<size_t> dead;
+    for (size_t i = n->outputs().size(); i-- > 0;) {
+      if (live_.count(n->output(i))) continue;
+      dead.push_back(i);
+      body->eraseOutput(i + 1);
+      n->removeInput(i + 2);
+      n->eraseOutput(i);
+      ++loopCarried_;
+    }
+    sweepDead(body);
+    for (size_t i : dead) body->eraseInput(i + 1);  // descending: indices stay valid
+  }
+
+  Graph& graph_;
+  std::shared_ptr<Graph> graphRef_;
+  std::unique_ptr<torch::jit::AliasDb> aliasDb_;
+  torch::jit::ValueSet live_;
+  std::unordered_set<const Node*> liveNodes_;
+  int64_t removed_ = 0, ifOutputs_ = 0, loopCarried_ = 0;
+};
+
+class DcePass : public Pass {
+ public:
+  std::string name() const override { return "dce"; }
+  std::string description() const override {
+    return "Remove unused nodes without side effects, unused If outputs and Loop carried "
+           "values (alias-aware)";
+  }
+  bool run(const std::shared_ptr<Graph>& graph, PassContext& ctx) override {
+    return eliminateDeadCode(*graph, &ctx.stats);
+  }
+};
+
+TSOPT_REGISTER_PASS(DcePass);
+
+}  // namespace
+
+bool eliminateDeadCode(Graph& graph, Statistics* stats) {
+  Statistics local;
+  return DeadCodeEliminator(graph).run(stats ? *stats : local);
+}
+
+}  // namespace tsopt

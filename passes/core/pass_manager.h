@@ -1,0 +1,87 @@
+// Runs a pipeline over the chosen methods of a module, with instrumentation hooks around each
+// pass, Graph::lint() after each pass, and a record per pass for reports.
+#pragma once
+
+#include <torch/csrc/jit/api/module.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "passes/core/pipeline.h"
+
+namespace tsopt {
+
+/// What one execution of one pass did, summed over all methods.
+struct PassRecord {
+  std::string name;       ///< the pass name
+  std::string spec;       ///< the pass as pipeline text, options included
+  int64_t iteration = 0;  ///< inside a fixed-point group: 1, 2, ...; 0 at top level
+  bool changed = false;
+  double ms = 0;  ///< wall time of the pass itself (hooks and lint excluded)
+  int64_t nodesBefore = 0, nodesAfter = 0;  ///< recursive node counts over all methods
+  std::map<std::string, int64_t> stats;
+};
+
+/// Where a pass runs: its index in execution order and its place in the pipeline.
+struct PassRunInfo {
+  size_t index = 0;       ///< 0-based, in execution order (counting repetitions)
+  int64_t iteration = 0;  ///< as in PassRecord
+};
+
+/// Observer of a run. Dumps, timers and reports attach here; passes know nothing of them.
+class PassInstrumentation {
+ public:
+  virtual ~PassInstrumentation() = default;
+  virtual void beforePass(const Pass& /*pass*/, const PassRunInfo& /*info*/,
+                          torch::jit::Module& /*module*/,
+                          const std::vector<std::string>& /*methods*/) {}
+  virtual void afterPass(const Pass& /*pass*/, const PassRunInfo& /*info*/,
+                         const PassRecord& /*record*/, torch::jit::Module& /*module*/,
+                         const std::vector<std::string>& /*methods*/) {}
+  /// The pass threw or left an invalid graph; `message` is what the run will throw.
+  virtual void onFailure(const Pass& /*pass*/, const PassRunInfo& /*info*/,
+                         const std::string& /*message*/) {}
+};
+
+/// Result of PassManager::run.
+struct RunResult {
+  std::vector<PassRecord> passes;
+  double totalMs = 0;
+  std::vector<std::string> warnings;  ///< e.g. a fixed-point group that did not converge
+};
+
+/// Runs a pipeline. Not thread-safe; one run at a time.
+class PassManager {
+ public:
+  explicit PassManager(Pipeline pipeline) : pipeline_(std::move(pipeline)) {}
+
+  /// Run Graph::lint() after every pass (default on).
+  void setVerifyEach(bool on) { verifyEach_ = on; }
+  void addInstrumentation(std::shared_ptr<PassInstrumentation> inst) {
+    instrumentations_.push_back(std::move(inst));
+  }
+  const Pipeline& pipeline() const { return pipeline_; }
+
+  /// Runs the pipeline on `methods` of `module`. Throws tsopt::Error naming the failing pass.
+  RunResult run(torch::jit::Module& module, const std::vector<std::string>& methods);
+
+ private:
+  bool runElements(std::vector<PipelineElement>& elements, int64_t iteration,
+                   torch::jit::Module& module, const std::vector<std::string>& methods,
+                   RunResult& result);
+  bool runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
+               const std::vector<std::string>& methods, RunResult& result);
+
+  Pipeline pipeline_;
+  bool verifyEach_ = true;
+  std::vector<std::shared_ptr<PassInstrumentation>> instrumentations_;
+  size_t executed_ = 0;
+};
+
+/// The graph of `method` of `module`; throws tsopt::Error listing the methods if it is missing.
+std::shared_ptr<torch::jit::Graph> methodGraph(const torch::jit::Module& module,
+                                               const std::string& method);
+
+}  // namespace tsopt

@@ -1,0 +1,93 @@
+// dlopen-based plugin loader with API and LibTorch version checks.
+#include "passes/core/plugin.h"
+
+#include <dlfcn.h>
+
+#include <filesystem>
+
+#include "passes/core/error.h"
+#include "passes/core/plugin_api.h"
+
+namespace tsopt {
+
+namespace {
+
+std::string lastDlError() {
+  const char* e = dlerror();
+  std::string s = e ? e : "unknown error";
+  // dlerror repeats the path first: "/x/y.so: invalid ELF header" -> "invalid ELF header".
+  size_t colon = s.rfind(": ");
+  return colon == std::string::npos ? s : s.substr(colon + 2);
+}
+
+struct Handle {
+  void* h;
+  ~Handle() {
+    if (h) dlclose(h);
+  }
+  void* release() {
+    void* out = h;
+    h = nullptr;
+    return out;
+  }
+};
+
+}  // namespace
+
+LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry) {
+  namespace fs = std::filesystem;
+  const std::string what = "plugin '" + path + "'";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(what + ": no such file");
+  if (!fs::is_regular_file(path, ec)) throw Error(what + " is not a shared library (not a file)");
+
+  // dlopen searches the library path for names without a slash; a plugin is always a file.
+  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  dlerror();
+  Handle lib{dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL)};
+  if (!lib.h) throw Error(what + " is not a loadable shared library: " + lastDlError());
+
+  using EntryPoint = TsoptPluginInfo (*)();
+  dlerror();
+  auto entry = reinterpret_cast<EntryPoint>(dlsym(lib.h, TSOPT_PLUGIN_ENTRY_POINT_NAME));
+  if (!entry) {
+    throw Error(what + " has no entry point '" TSOPT_PLUGIN_ENTRY_POINT_NAME
+                       "' (is it a tsopt plugin? see docs/writing-passes.md)");
+  }
+  TsoptPluginInfo info = entry();
+  if (info.apiVersion != TSOPT_PLUGIN_API_VERSION) {
+    throw Error(what + " was built for plugin API version " + std::to_string(info.apiVersion) +
+                ", this tsopt has version " + std::to_string(TSOPT_PLUGIN_API_VERSION) +
+                "; rebuild the plugin against this tsopt");
+  }
+  std::string torchVer = info.torchVersion ? info.torchVersion : "?";
+  if (torchVer != TSOPT_TORCH_VERSION) {
+    throw Error(what + " was built against LibTorch " + torchVer + ", this tsopt uses LibTorch " +
+                TSOPT_TORCH_VERSION "; rebuild the plugin");
+  }
+  if (!info.registerPasses) throw Error(what + " has no registration function");
+
+  // Register into a scratch registry first so a failure leaves the real one untouched.
+  PassRegistry staged;
+  try {
+    info.registerPasses(staged);
+  } catch (const std::exception& e) {
+    throw Error(what + " failed to register its passes: " + describeException(e));
+  }
+  LoadedPlugin loaded{path,
+                      info.pluginName ? info.pluginName : "",
+                      info.pluginVersion ? info.pluginVersion : "",
+                      {}};
+  for (const PassInfo* p : staged.all()) {
+    if (const PassInfo* existing = registry.find(p->name)) {
+      throw Error(what + " registers pass '" + p->name + "', which is already registered by " +
+                  existing->origin);
+    }
+    loaded.passes.push_back(p->name);
+  }
+  for (const PassInfo* p : staged.all()) registry.add(p->factory, path);
+  lib.release();  // pass code lives in the library: keep it loaded
+  return loaded;
+}
+
+}  // namespace tsopt

@@ -1,0 +1,24 @@
+// Loading plugins: shared libraries that register passes through TsoptPluginInfo.
+#pragma once
+
+#include <string>
+
+#include "passes/core/registry.h"
+
+namespace tsopt {
+
+/// What loadPlugin found.
+struct LoadedPlugin {
+  std::string path;
+  std::string name;
+  std::string version;
+  std::vector<std::string> passes;  ///< names the plugin registered
+};
+
+/// Loads the plugin at `path` and registers its passes in `registry`. All or nothing: on any
+/// error (missing file, not a library, no entry point, API or LibTorch version mismatch, a pass
+/// name already taken) nothing is registered and tsopt::Error says what went wrong.
+/// The library stays loaded for the life of the process.
+LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry = PassRegistry::global());
+
+}  // namespace tsopt

@@ -1,0 +1,190 @@
+// The tsopt binary end to end: run, passes, show, reports, plugins, exit codes, no partial files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "passes/core/module_io.h"
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+namespace fs = std::filesystem;
+using test::runTsopt;
+
+std::string countLines(const std::string& s) {
+  return std::to_string(std::count(s.begin(), s.end(), '\n'));
+}
+
+TEST(Cli, RunSavesAModelThatComputesTheSameAndWritesAReport) {
+  const test::Fixture& f = test::fixture("nested", "scripted");
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + f.path() + " -p 'inline,dce' -o " + dir +
+                    "/out.pt --method forward "
+                    "--method encode --report " +
+                    dir + "/r.json");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote " + dir + "/out.pt"), std::string::npos) << r.out;
+
+  torch::jit::Module out = loadModule(dir + "/out.pt");
+  EXPECT_EQ(test::irOf(out).find("prim::CallMethod"), std::string::npos);
+  test::expectSameNumerics(f, out);
+  test::expectSameNumerics(f, out, "encode");
+
+  std::ifstream in(dir + "/r.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["input"], f.path());
+  EXPECT_EQ(j["output"], dir + "/out.pt");
+  EXPECT_EQ(j["pipeline"], "inline,dce");
+  EXPECT_EQ(j["method"], "forward");
+  EXPECT_EQ(j["methods"], (std::vector<std::string>{"forward", "encode"}));
+  EXPECT_GT(j["total_ms"].get<double>(), 0);
+  ASSERT_EQ(j["passes"].size(), 2u);
+  EXPECT_EQ(j["passes"][0]["name"], "inline");
+  EXPECT_EQ(j["passes"][0]["changed"], true);
+  EXPECT_GT(j["passes"][0]["nodes_after"].get<int>(), j["passes"][0]["nodes_before"].get<int>());
+  EXPECT_GT(j["passes"][0]["stats"]["inlined"].get<int>(), 0);
+  EXPECT_EQ(j["passes"][1]["nodes_before"], j["passes"][0]["nodes_after"]);
+  EXPECT_TRUE(j["passes"][1].contains("ms"));
+}
+
+TEST(Cli, DefaultPipelineAndTimingAndStats) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + f.path() + " -o " + dir + "/o.pt --time-passes --stats");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.err.find("pass timing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("inline: inlined="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("dce:"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PipelineFromAFile) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  std::string dir = test::tempDir();
+  std::ofstream(dir + "/p.txt") << "# comment\ninline{max-depth=1},\ndce\n";
+  auto r = runTsopt("run " + f.path() + " -p @" + dir + "/p.txt -o " + dir + "/o.pt --report " +
+                    dir + "/r.json");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir + "/r.json");
+  EXPECT_EQ(nlohmann::json::parse(in)["pipeline"], "inline{max-depth=1},dce");
+}
+
+TEST(Cli, BadPipelineIsOneLineAndExitTwoAndWritesNothing) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + f.path() + " -p 'inline,dcee' -o " + dir + "/o.pt");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_EQ(r.err,
+            "tsopt: error: bad pipeline at column 8: unknown pass 'dcee' (did you mean 'dce'?); "
+            "'tsopt passes' lists them\n");
+  EXPECT_TRUE(fs::is_empty(dir)) << "nothing may be written";
+}
+
+TEST(Cli, BadInputsExitTwoWithOneLine) {
+  std::string dir = test::tempDir();
+  std::ofstream(dir + "/junk.pt") << "definitely not a zip";
+  std::ofstream(dir + "/existing.pt") << "keep me";
+  const std::string good = test::fixture("conv2d_bn", "traced").path();
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"run " + dir + "/missing.pt -o " + dir + "/o.pt", "no such file"},
+      {"run " + dir + "/junk.pt -o " + dir + "/o.pt", "not a TorchScript archive"},
+      {"run " + dir + " -o " + dir + "/o.pt", "it is a directory"},
+      {"run " + good + " -o " + dir + "/nope/o.pt", "does not exist"},
+      {"run " + good + " -o " + dir + "/o.pt --method nosuch", "no method 'nosuch'"},
+      {"run " + good + " -o " + good, "is the input model"},
+      {"run " + good + " -o " + dir + "/o.pt --plugin " + dir + "/junk.pt", "not a loadable"},
+      {"run " + good, "--output is required"},
+      {"run " + good + " -o " + dir + "/existing.pt -p 'inline{max-depth=x}'", "takes an integer"},
+      {"frobnicate", "unknown command 'frobnicate'"},
+      {"rnu x.pt", "did you mean 'run'?"},
+  };
+  for (const Case& c : cases) {
+    auto r = runTsopt(c.args);
+    EXPECT_EQ(r.exitCode, 2) << c.args;
+    EXPECT_EQ(countLines(r.err), "1") << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(r.err.find("Exception raised from"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/o.pt"));
+  std::ifstream kept(dir + "/existing.pt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "keep me");
+}
+
+TEST(Cli, FailingPassLeavesTheOutputAlone) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  std::string dir = test::tempDir();
+  std::ofstream(dir + "/o.pt") << "previous";
+  auto r = runTsopt("run " + f.path() + " -p inline,test-throw -o " + dir + "/o.pt --plugin " +
+                    test::pluginPath("tsopt_test_plugin_throwing_pass"));
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_EQ(r.err,
+            "tsopt: error: pass 'test-throw' failed on method 'forward': deliberate failure\n");
+  std::ifstream kept(dir + "/o.pt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "previous");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1)
+      << "no temporary file may be left";
+}
+
+TEST(Cli, PassesListsEveryPassWithOptions) {
+  auto r = runTsopt("passes");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("dce ", 0), 0u) << "passes are sorted, one per line, name first";
+  EXPECT_NE(r.out.find("\ninline "), std::string::npos);
+  EXPECT_NE(r.out.find("    max-depth=<int>"), std::string::npos);
+
+  auto j = runTsopt("passes --json --plugin " + test::pluginPath("tsopt_example_plugin"));
+  ASSERT_EQ(j.exitCode, 0) << j.err;
+  nlohmann::json list = nlohmann::json::parse(j.out);
+  bool sawPlugin = false, sawInline = false;
+  for (const auto& p : list) {
+    if (p["name"] == "example-remove-dropout") sawPlugin = p["origin"] != "builtin";
+    if (p["name"] == "inline") {
+      sawInline = true;
+      EXPECT_EQ(p["options"].size(), 3u);
+      EXPECT_EQ(p["options"][2]["name"], "max-depth");
+      EXPECT_EQ(p["options"][2]["type"], "int");
+      EXPECT_EQ(p["options"][2]["default"], "-1");
+    }
+  }
+  EXPECT_TRUE(sawPlugin);
+  EXPECT_TRUE(sawInline);
+}
+
+TEST(Cli, RunWithAPluginPass) {
+  const test::Fixture& f = test::fixture("dropout", "traced");
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + f.path() + " -p inline,example-remove-dropout,dce -o " + dir +
+                    "/o.pt --plugin " + test::pluginPath("tsopt_example_plugin"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  torch::jit::Module out = loadModule(dir + "/o.pt");
+  EXPECT_EQ(test::irOf(out).find("dropout"), std::string::npos);
+  test::expectSameNumerics(f, out);
+}
+
+TEST(Cli, ShowPrintsIrCodeAndInlined) {
+  const std::string path = test::fixture("nested", "scripted").path();
+  auto ir = runTsopt("show " + path);
+  ASSERT_EQ(ir.exitCode, 0) << ir.err;
+  EXPECT_EQ(ir.out.rfind("graph(%self", 0), 0u) << ir.out;
+  EXPECT_NE(ir.out.find("prim::CallMethod"), std::string::npos);
+
+  auto inl = runTsopt("show " + path + " --inline");
+  EXPECT_EQ(inl.out.find("prim::CallMethod"), std::string::npos);
+  EXPECT_NE(inl.out.find("aten::conv2d"), std::string::npos);
+
+  auto code = runTsopt("show " + path + " --code --method encode");
+  ASSERT_EQ(code.exitCode, 0) << code.err;
+  EXPECT_NE(code.out.find("def encode(self"), std::string::npos) << code.out;
+
+  auto bad = runTsopt("show " + path + " --method nope");
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_EQ(bad.err,
+            "tsopt: error: the model has no method 'nope' (it has: forward, encode, helper)\n");
+}
+
+}  // namespace
+}  // namespace tsopt

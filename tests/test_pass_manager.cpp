@@ -1,0 +1,167 @@
+// PassManager: hooks, records, fixed-point groups, failures and lint naming the pass.
+#include <gtest/gtest.h>
+#include <torch/csrc/jit/ir/irparser.h>
+
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+#include "passes/core/pass_manager.h"
+#include "passes/core/plugin.h"
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+/// Appends `aten::neg` to the first `budget` relus it finds; reports changed while it works.
+class CountdownPass : public Pass {
+ public:
+  std::string name() const override { return "countdown"; }
+  std::string description() const override { return "changes the graph `budget` times"; }
+  bool run(const std::shared_ptr<torch::jit::Graph>& g, PassContext& ctx) override {
+    if (runs_++ >= budget_.value()) return false;
+    torch::jit::Value* out = g->outputs()[0];
+    torch::jit::WithInsertPoint guard(g->return_node());
+    torch::jit::Value* neg = g->insert(c10::aten::neg, {out});
+    g->return_node()->replaceInputWith(out, neg);
+    ctx.stats.add("negated");
+    return true;
+  }
+  IntOption budget_{*this, "budget", "how many runs change the graph", 1, int64_t{0}};
+  int64_t runs_ = 0;
+};
+
+class Recorder : public PassInstrumentation {
+ public:
+  void beforePass(const Pass& p, const PassRunInfo& info, torch::jit::Module&,
+                  const std::vector<std::string>&) override {
+    events.push_back("before " + p.name() + " #" + std::to_string(info.index) + " it" +
+                     std::to_string(info.iteration));
+  }
+  void afterPass(const Pass& p, const PassRunInfo&, const PassRecord& r, torch::jit::Module&,
+                 const std::vector<std::string>&) override {
+    events.push_back("after " + p.name() + (r.changed ? " changed" : " unchanged"));
+  }
+  void onFailure(const Pass& p, const PassRunInfo&, const std::string& msg) override {
+    events.push_back("failed " + p.name() + ": " + msg);
+  }
+  std::vector<std::string> events;
+};
+
+PassRegistry& testRegistry() {
+  static PassRegistry r = [] {
+    PassRegistry reg;
+    reg.add<CountdownPass>();
+    reg.add([] { return PassRegistry::global().create("dce"); });
+    loadPlugin(test::pluginPath("tsopt_test_plugin_throwing_pass"), reg);
+    return reg;
+  }();
+  return r;
+}
+
+torch::jit::Module model() { return loadModule(test::fixture("conv2d_bn", "traced").path()); }
+
+TEST(PassManager, HooksRunInOrderAndRecordsAreFilled) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("countdown,dce", testRegistry()));
+  auto rec = std::make_shared<Recorder>();
+  pm.addInstrumentation(rec);
+  int64_t nodes = countNodes(m.get_method("forward").graph()->block());
+  RunResult r = pm.run(m, {"forward"});
+  EXPECT_EQ(rec->events,
+            (std::vector<std::string>{"before countdown #0 it0", "after countdown changed",
+                                      "before dce #1 it0", "after dce unchanged"}));
+  ASSERT_EQ(r.passes.size(), 2u);
+  EXPECT_EQ(r.passes[0].nodesBefore, nodes);
+  EXPECT_EQ(r.passes[0].nodesAfter, nodes + 1);
+  EXPECT_EQ(r.passes[0].stats.at("negated"), 1);
+  EXPECT_EQ(r.passes[1].nodesBefore, nodes + 1);
+  EXPECT_GE(r.totalMs, r.passes[0].ms + r.passes[1].ms);
+}
+
+TEST(PassManager, FixedPointRepeatsUntilNothingChanges) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("fixed-point(countdown{budget=3},dce)", testRegistry()));
+  RunResult r = pm.run(m, {"forward"});
+  // Iterations 1-3 change the graph, iteration 4 does not and ends the group.
+  ASSERT_EQ(r.passes.size(), 8u);
+  EXPECT_EQ(r.passes.back().iteration, 4);
+  EXPECT_FALSE(r.passes[6].changed);
+  EXPECT_TRUE(r.warnings.empty());
+}
+
+TEST(PassManager, FixedPointStopsAtTheLimitWithAWarning) {
+  torch::jit::Module m = model();
+  PassManager pm(
+      parsePipeline("fixed-point{max-iterations=2}(countdown{budget=5})", testRegistry()));
+  RunResult r = pm.run(m, {"forward"});
+  EXPECT_EQ(r.passes.size(), 2u);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("still changed the graph after 2 iterations"), std::string::npos);
+}
+
+TEST(PassManager, AThrowingPassIsNamedAndReported) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("dce,test-throw,dce", testRegistry()));
+  auto rec = std::make_shared<Recorder>();
+  pm.addInstrumentation(rec);
+  try {
+    pm.run(m, {"forward"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "pass 'test-throw' failed on method 'forward': deliberate failure");
+  }
+  EXPECT_EQ(rec->events.back(),
+            "failed test-throw: pass 'test-throw' failed on method 'forward': deliberate failure");
+}
+
+TEST(PassManager, LintFailureNamesThePass) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("dce,test-break-graph", testRegistry()));
+  try {
+    pm.run(m, {"forward"});
+    FAIL() << "an invalid graph passed lint";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("pass 'test-break-graph' left an invalid graph in method 'forward'", 0), 0u)
+        << msg;
+    EXPECT_EQ(msg.find("INTERNAL ASSERT"), std::string::npos) << msg;
+  }
+}
+
+TEST(PassManager, VerifyEachCanBeTurnedOff) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("test-break-graph", testRegistry()));
+  pm.setVerifyEach(false);
+  EXPECT_NO_THROW(pm.run(m, {"forward"}));
+}
+
+TEST(PassManager, UnknownMethodIsAClearError) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("dce", testRegistry()));
+  try {
+    pm.run(m, {"fwd"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "the model has no method 'fwd' (it has: forward)");
+  }
+}
+
+TEST(PassManager, NodeCountsIncludeNestedBlocks) {
+  auto g = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(R"IR(
+graph(%c : bool, %x : Tensor):
+  %y : Tensor = prim::If(%c)
+    block0():
+      %a : Tensor = aten::relu(%x)
+      -> (%a)
+    block1():
+      %b : Tensor = aten::neg(%x)
+      %d : Tensor = aten::neg(%b)
+      -> (%d)
+  return (%y)
+)IR",
+                      g.get());
+  EXPECT_EQ(countNodes(g->block()), 4);
+}
+
+}  // namespace
+}  // namespace tsopt

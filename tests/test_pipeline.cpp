@@ -1,0 +1,123 @@
+// The textual pipeline parser: good pipelines round-trip; bad ones point at the column.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "passes/core/error.h"
+#include "passes/core/pipeline.h"
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+std::string errorOf(const std::string& text) {
+  try {
+    parsePipeline(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Pipeline, ParsesPassesOptionsAndGroups) {
+  Pipeline p = parsePipeline(
+      " inline{max-depth=2} , fixed-point{max-iterations=4}(torch-constant-propagation,dce),"
+      "inline{only=[A,\"B c\"] skip=D}");
+  ASSERT_EQ(p.elements.size(), 3u);
+  EXPECT_EQ(p.elements[0].pass->name(), "inline");
+  EXPECT_TRUE(p.elements[1].isGroup());
+  EXPECT_EQ(p.elements[1].maxIterations, 4);
+  ASSERT_EQ(p.elements[1].group.size(), 2u);
+  EXPECT_EQ(p.elements[1].group[1].pass->name(), "dce");
+  EXPECT_EQ(p.str(),
+            "inline{max-depth=2},fixed-point{max-iterations=4}(torch-constant-propagation,dce),"
+            "inline{only=[A,\"B c\"] skip=[D]}");
+}
+
+TEST(Pipeline, CanonicalTextParsesBackToItself) {
+  for (const char* text : {"inline,dce", "fixed-point(dce)", "inline{skip=[x,y] max-depth=0}",
+                           "fixed-point(fixed-point{max-iterations=2}(dce),inline)"}) {
+    std::string once = parsePipeline(text).str();
+    EXPECT_EQ(parsePipeline(once).str(), once) << text;
+  }
+}
+
+TEST(Pipeline, OptionsSeparatedByCommasOrSpaces) {
+  EXPECT_EQ(parsePipeline("inline{max-depth=1,skip=A}").str(),
+            parsePipeline("inline{max-depth=1 skip=A}").str());
+}
+
+TEST(Pipeline, UnknownPassSuggestsClosest) {
+  EXPECT_EQ(errorOf("inline,dcee"),
+            "bad pipeline at column 8: unknown pass 'dcee' (did you mean 'dce'?); "
+            "'tsopt passes' lists them");
+  EXPECT_NE(errorOf("inlin").find("did you mean 'inline'?"), std::string::npos);
+}
+
+TEST(Pipeline, UnknownOptionSuggestsClosest) {
+  EXPECT_EQ(errorOf("inline{max-dept=2}"),
+            "bad pipeline at column 8: unknown option 'max-dept' of pass 'inline' "
+            "(did you mean 'max-depth'?)");
+  EXPECT_NE(errorOf("dce{foo=1}").find("it takes no options"), std::string::npos);
+  EXPECT_NE(errorOf("fixed-point{max-iter=2}(dce)").find("did you mean 'max-iterations'?"),
+            std::string::npos);
+}
+
+TEST(Pipeline, WrongOptionTypeAndRange) {
+  EXPECT_EQ(errorOf("inline{max-depth=two}"),
+            "bad pipeline at column 8: option 'max-depth' of pass 'inline' takes an integer, "
+            "got 'two'");
+  EXPECT_NE(errorOf("inline{max-depth=-5}").find("must be >= -1"), std::string::npos);
+  EXPECT_NE(errorOf("inline{max-depth=[1,2]}").find("takes a single int, not a list"),
+            std::string::npos);
+  EXPECT_NE(errorOf("fixed-point{max-iterations=0}(dce)").find("integer >= 1"), std::string::npos);
+}
+
+TEST(Pipeline, SyntaxErrorsPointAtTheColumn) {
+  EXPECT_EQ(errorOf(""), "bad pipeline at column 1: the pipeline is empty");
+  EXPECT_EQ(errorOf("   "), "bad pipeline at column 4: the pipeline is empty");
+  EXPECT_EQ(errorOf("inline,,dce"), "bad pipeline at column 8: empty pass name");
+  EXPECT_EQ(errorOf("inline,"), "bad pipeline at column 8: empty pass name");
+  EXPECT_EQ(errorOf("inline{max-depth=2"),
+            "bad pipeline at column 19: expected '}' to close the options, found end of "
+            "pipeline");
+  EXPECT_EQ(errorOf("inline}"),
+            "bad pipeline at column 7: expected ',' or end of pipeline, found '}'");
+  EXPECT_EQ(errorOf("fixed-point(dce"),
+            "bad pipeline at column 16: expected ',' or ')', found end of pipeline");
+  EXPECT_EQ(errorOf("fixed-point(dce))"),
+            "bad pipeline at column 17: expected ',' or end of pipeline, found ')'");
+  EXPECT_EQ(errorOf("fixed-point()"), "bad pipeline at column 13: fixed-point group is empty");
+  EXPECT_EQ(errorOf("fixed-point,dce"),
+            "bad pipeline at column 12: expected '(' after fixed-point, found ','");
+  EXPECT_EQ(errorOf("dce(inline)"),
+            "bad pipeline at column 4: only fixed-point takes a '(' group; 'dce' does not");
+  EXPECT_EQ(errorOf("inline{max-depth=1 max-depth=2}"),
+            "bad pipeline at column 20: option 'max-depth' given twice");
+  EXPECT_EQ(errorOf("inline{only=\"abc}"), "bad pipeline at column 13: unterminated string");
+  EXPECT_EQ(errorOf("inline{only=[a,b}"),
+            "bad pipeline at column 17: expected ']' to close the list, found '}'");
+}
+
+TEST(Pipeline, FileWithCommentsAndLines) {
+  std::string dir = test::tempDir();
+  std::string path = dir + "/p.txt";
+  std::ofstream(path) << "# cleanup pipeline\ninline{max-depth=3},\n  dce  # last\n";
+  EXPECT_EQ(parsePipeline(resolvePipelineArgument("@" + path)).str(), "inline{max-depth=3},dce");
+  std::ofstream(path) << "inline,\nbogus\n";
+  try {
+    parsePipeline(resolvePipelineArgument("@" + path));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at line 2, column 1: unknown pass 'bogus'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(resolvePipelineArgument("@" + dir + "/missing.txt"), Error);
+  EXPECT_THROW(resolvePipelineArgument("@" + dir), Error);
+  EXPECT_EQ(resolvePipelineArgument("dce"), "dce");
+}
+
+}  // namespace
+}  // namespace tsopt

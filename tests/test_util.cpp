@@ -1,0 +1,132 @@
+// Shared test helpers.
+#include "tests/test_util.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "passes/core/module_io.h"
+#include "tests/test_paths.h"
+
+namespace tsopt::test {
+
+namespace fs = std::filesystem;
+
+std::string Fixture::path() const { return std::string(TSOPT_FIXTURE_DIR) + "/" + file; }
+
+const std::vector<Fixture>& fixtures() {
+  static const std::vector<Fixture> all = [] {
+    std::ifstream in(std::string(TSOPT_FIXTURE_DIR) + "/manifest.json");
+    if (!in) throw std::runtime_error("fixture manifest missing: build the tsopt_fixtures target");
+    nlohmann::json j = nlohmann::json::parse(in);
+    std::vector<Fixture> out;
+    for (const auto& e : j) {
+      out.push_back({e["name"], e["kind"], e["file"],
+                     e["inputs"].get<std::vector<std::vector<int64_t>>>(), e["training"]});
+    }
+    return out;
+  }();
+  return all;
+}
+
+const Fixture& fixture(const std::string& name, const std::string& kind) {
+  for (const Fixture& f : fixtures()) {
+    if (f.name == name && f.kind == kind) return f;
+  }
+  throw std::runtime_error("no fixture " + name + " " + kind);
+}
+
+std::vector<c10::IValue> makeInputs(const Fixture& f, uint64_t seed) {
+  torch::manual_seed(seed);
+  std::vector<c10::IValue> out;
+  for (const auto& shape : f.inputs) out.push_back(torch::randn(shape));
+  return out;
+}
+
+c10::IValue runMethod(torch::jit::Module& m, const std::vector<c10::IValue>& inputs,
+                      const std::string& method) {
+  std::vector<c10::IValue> copies;
+  for (const auto& v : inputs) copies.push_back(v.isTensor() ? v.toTensor().clone() : v);
+  torch::NoGradGuard noGrad;
+  return m.get_method(method)(copies);
+}
+
+std::pair<torch::jit::Module, RunResult> runPipeline(const Fixture& f, const std::string& pipeline,
+                                                     const std::vector<std::string>& methods) {
+  torch::jit::Module m = loadModule(f.path());
+  PassManager pm(parsePipeline(pipeline));
+  RunResult r = pm.run(m, methods);
+  return {m, r};
+}
+
+namespace {
+
+/// Largest magnitude over every floating tensor in `v`, for tolerances relative to outputs.
+double magnitude(const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    return t.is_floating_point() && t.numel() ? t.abs().max().item<double>() : 0.0;
+  }
+  double m = 0;
+  if (v.isTuple()) {
+    for (const auto& e : v.toTupleRef().elements()) m = std::max(m, magnitude(e));
+  } else if (v.isList()) {
+    for (const auto& e : v.toListRef()) m = std::max(m, magnitude(e));
+  } else if (v.isGenericDict()) {
+    for (const auto& e : v.toGenericDict()) m = std::max(m, magnitude(e.value()));
+  }
+  return m;
+}
+
+}  // namespace
+
+void expectSameNumerics(const Fixture& f, torch::jit::Module& after, const std::string& method,
+                        double tol) {
+  torch::jit::Module before = loadModule(f.path());
+  for (uint64_t seed : {1, 2, 3}) {
+    auto inputs = makeInputs(f, seed);
+    c10::IValue expected = runMethod(before, inputs, method);
+    c10::IValue actual = runMethod(after, inputs, method);
+    double scale = std::max(1.0, magnitude(expected));
+    Comparison c = compareOutputs(expected, actual, Tolerance{0.0, tol * scale});
+    EXPECT_TRUE(c.equal) << f.id() << " seed " << seed << ": " << c.mismatch;
+  }
+}
+
+std::string irOf(const torch::jit::Module& m, const std::string& method) {
+  return m.get_method(method).graph()->toString(false);
+}
+
+CommandResult runTsopt(const std::string& args) {
+  std::string dir = tempDir();
+  std::string outPath = dir + "/stdout", errPath = dir + "/stderr";
+  std::string cmd = std::string(TSOPT_BIN_DIR) + "/tsopt " + args + " >" + outPath + " 2>" +
+                    errPath + " </dev/null";
+  int status = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CommandResult r;
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(outPath);
+  r.err = slurp(errPath);
+  return r;
+}
+
+std::string tempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "tsopt-test-XXXXXX").string();
+  char* made = mkdtemp(tmpl.data());
+  if (!made) throw std::runtime_error("mkdtemp failed");
+  return made;
+}
+
+std::string pluginPath(const std::string& name) {
+  return std::string(TSOPT_PLUGIN_DIR) + "/" + name + ".so";
+}
+
+}  // namespace tsopt::test

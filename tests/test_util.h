@@ -1,0 +1,65 @@
+// Shared test helpers: fixture models from the manifest, seeded inputs, before/after numerics,
+// and running the tsopt binary.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <string>
+#include <vector>
+
+#include "passes/core/pass_manager.h"
+#include "verify/compare.h"
+
+namespace tsopt::test {
+
+/// One model of tests/fixtures/make_models.py.
+struct Fixture {
+  std::string name, kind, file;
+  std::vector<std::vector<int64_t>> inputs;
+  bool training = false;
+  std::string id() const { return name + "_" + kind; }
+  std::string path() const;
+};
+
+/// How gtest prints a fixture parameter.
+inline void PrintTo(const Fixture& f, std::ostream* os) { *os << f.id(); }
+
+/// Every fixture in the manifest.
+const std::vector<Fixture>& fixtures();
+/// The fixture `name` of `kind` ("traced" or "scripted"); fails the test if absent.
+const Fixture& fixture(const std::string& name, const std::string& kind);
+
+/// Seeded random inputs matching the fixture's shapes.
+std::vector<c10::IValue> makeInputs(const Fixture& f, uint64_t seed);
+
+/// Runs `method` on copies of `inputs`.
+c10::IValue runMethod(torch::jit::Module& m, const std::vector<c10::IValue>& inputs,
+                      const std::string& method = "forward");
+
+/// Runs `pipeline` on a fresh load of `f`; returns the transformed module and the run result.
+std::pair<torch::jit::Module, RunResult> runPipeline(const Fixture& f, const std::string& pipeline,
+                                                     const std::vector<std::string>& methods = {
+                                                         "forward"});
+
+/// Expects `after` to compute what a fresh load of `f` computes, on three seeded inputs.
+/// The tolerance is relative to each output's magnitude.
+void expectSameNumerics(const Fixture& f, torch::jit::Module& after,
+                        const std::string& method = "forward", double tol = 1e-4);
+
+/// The IR text of `method`.
+std::string irOf(const torch::jit::Module& m, const std::string& method = "forward");
+
+/// Result of running a command.
+struct CommandResult {
+  int exitCode = -1;
+  std::string out, err;
+};
+/// Runs the tsopt binary with `args` (a shell-quoted string).
+CommandResult runTsopt(const std::string& args);
+/// A fresh empty directory for a test's files.
+std::string tempDir();
+/// Path to a plugin library built with the tests.
+std::string pluginPath(const std::string& name);
+
+}  // namespace tsopt::test

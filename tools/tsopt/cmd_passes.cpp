@@ -1,0 +1,70 @@
+// `tsopt passes`: lists every registered pass with its description and options.
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "passes/core/registry.h"
+#include "tools/tsopt/commands.h"
+
+namespace tsopt::cli {
+
+namespace {
+
+struct PassesArgs {
+  bool json = false;
+  std::vector<std::string> plugins;
+};
+
+int passesCommand(const PassesArgs& a) {
+  loadPlugins(a.plugins);
+  const PassRegistry& registry = PassRegistry::global();
+  if (a.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const PassInfo* info : registry.all()) {
+      nlohmann::json opts = nlohmann::json::array();
+      std::unique_ptr<Pass> pass = info->factory();
+      for (const OptionBase* o : pass->options()) {
+        opts.push_back({{"name", o->name()},
+                        {"type", optionKindName(o->kind())},
+                        {"default", o->defaultString()},
+                        {"constraint", o->constraint()},
+                        {"help", o->help()}});
+      }
+      out.push_back({{"name", info->name},
+                     {"description", info->description},
+                     {"origin", info->origin},
+                     {"options", opts}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kOk;
+  }
+  size_t width = 0;
+  for (const PassInfo* info : registry.all()) width = std::max(width, info->name.size());
+  for (const PassInfo* info : registry.all()) {
+    std::cout << std::left << std::setw(static_cast<int>(width) + 2) << info->name
+              << info->description;
+    if (info->origin != "builtin") std::cout << " [plugin " << info->origin << "]";
+    std::cout << "\n";
+    std::unique_ptr<Pass> pass = info->factory();
+    for (const OptionBase* o : pass->options()) {
+      std::string c = o->constraint();
+      std::cout << "    " << o->name() << "=<" << optionKindName(o->kind()) << ">  " << o->help()
+                << " (default " << o->defaultString() << (c.empty() ? "" : "; " + c) << ")\n";
+    }
+  }
+  std::cout << "\nfixed-point{max-iterations=<int>}(PIPELINE)  repeat PIPELINE until no pass "
+               "in it changes the graph (default 10 iterations)\n";
+  return kOk;
+}
+
+}  // namespace
+
+Command addPassesCommand(CLI::App& app) {
+  auto args = std::make_shared<PassesArgs>();
+  CLI::App* cmd = app.add_subcommand("passes", "List the available passes and their options");
+  cmd->add_flag("--json", args->json, "print as JSON");
+  cmd->add_option("--plugin", args->plugins, "load passes from this shared library (repeatable)");
+  return [args] { return passesCommand(*args); };
+}
+
+}  // namespace tsopt::cli

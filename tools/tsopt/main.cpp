@@ -1,0 +1,64 @@
+// tsopt command-line entry point: parses, dispatches to a subcommand, and turns every error
+// into one line on stderr and an exit code (0 ok, 1 difference found, 2 error).
+#include <algorithm>
+#include <iostream>
+
+#include "passes/core/error.h"
+#include "passes/core/registry.h"
+#include "tools/tsopt/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace tsopt::cli;
+  CLI::App app{"tsopt: run pipelines of graph passes over TorchScript models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tsopt 0.1.0");
+  std::vector<std::pair<CLI::App*, Command>> commands;
+  auto add = [&](Command (*adder)(CLI::App&)) {
+    size_t before = app.get_subcommands({}).size();
+    Command cmd = adder(app);
+    commands.emplace_back(app.get_subcommands({})[before], std::move(cmd));
+  };
+  add(addRunCommand);
+  add(addPassesCommand);
+  add(addShowCommand);
+
+  // CLI11 reports a mistyped command as "A subcommand is required"; say what is wrong instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const auto& [sub, cmd] : commands) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::cerr << "tsopt: error: unknown command '" << argv[1] << "'"
+                << tsopt::didYouMean(argv[1], names) << " (commands: run, passes, show)\n";
+      return kError;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "tsopt: error: " << e.what() << " (see tsopt --help)\n";
+    return kError;
+  }
+
+  try {
+    for (const std::string& e : tsopt::PassRegistry::global().staticErrors()) {
+      throw tsopt::Error("built-in pass registration failed: " + e);
+    }
+    for (auto& [sub, cmd] : commands) {
+      if (sub->parsed()) return cmd();
+    }
+    return kError;
+  } catch (const tsopt::Error& e) {
+    std::cerr << "tsopt: error: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "tsopt: error: " << tsopt::describeException(e) << "\n";
+  } catch (...) {
+    std::cerr << "tsopt: error: unknown failure\n";
+  }
+  return kError;
+}
