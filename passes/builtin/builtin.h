@@ -35,4 +35,15 @@ bool inlineCalls(torch::jit::Graph& graph, const InlineOptions& options, Statist
 /// "removed.if-outputs", "removed.loop-carried" in `stats`.
 bool eliminateDeadCode(torch::jit::Graph& graph, Statistics* stats);
 
+/// Folds each eval-mode aten::batch_norm into the convolution producing its input (conv1d/2d/3d,
+/// conv_transpose1d/2d/3d, _convolution, convolution). The folded weight and bias are new
+/// parameters of `module` (new constants where the weight was a constant); existing tensors are
+/// never written. Counts "folded" and "skipped.<reason>" in `stats`.
+bool foldConvBatchNorm(torch::jit::Module& module, torch::jit::Graph& graph, Statistics* stats);
+
+/// The same for aten::linear followed by BatchNorm1d. The linear input must be known to be 2-d,
+/// or `assume2d` set.
+bool foldLinearBatchNorm(torch::jit::Module& module, torch::jit::Graph& graph, bool assume2d,
+                         Statistics* stats);
+
 }  // namespace tsopt

@@ -55,4 +55,67 @@ void forEachNode(torch::jit::Block* block, const std::function<void(Node*)>& fn)
   }
 }
 
+std::optional<c10::IValue> ValueResolver::resolve(Value* v) {
+  auto it = memo_.find(v);
+  if (it != memo_.end()) return it->second;
+  std::optional<c10::IValue> r = compute(v);
+  memo_.emplace(v, r);
+  return r;
+}
+
+std::optional<size_t> ValueResolver::takenBranch(Node* ifNode) {
+  auto cond = resolve(ifNode->input(0));
+  if (!cond || !cond->isBool()) return std::nullopt;
+  return cond->toBool() ? 0 : 1;
+}
+
+std::optional<c10::IValue> ValueResolver::compute(Value* v) {
+  Node* n = v->node();
+  switch (n->kind()) {
+    case c10::prim::Constant:
+      return torch::jit::toIValue(v);
+    case c10::prim::GetAttr:
+      return resolveAttr(module_, v);
+    case c10::prim::unchecked_cast:
+      return resolve(n->input(0));
+    case c10::prim::If: {
+      auto branch = takenBranch(n);
+      if (!branch) return std::nullopt;
+      return resolve(n->blocks()[*branch]->outputs()[v->offset()]);
+    }
+    default:
+      return evaluate(n, v->offset());
+  }
+}
+
+std::optional<c10::IValue> ValueResolver::evaluate(Node* n, size_t output) {
+  // Only cheap, pure scalar logic: no blocks, no side effects, no writes, no tensor results.
+  if (!n->blocks().empty() || n->hasSideEffects() || n->kind() == c10::prim::Param ||
+      n->kind() == c10::prim::Return) {
+    return std::nullopt;
+  }
+  if (!n->kind().is_aten() && !n->kind().is_prim()) return std::nullopt;
+  for (const Value* o : n->outputs()) {
+    if (o->type()->kind() == c10::TypeKind::TensorType) return std::nullopt;
+  }
+  const c10::FunctionSchema* schema = n->maybeSchema();
+  if (!schema) return std::nullopt;
+  for (const auto& arg : schema->arguments()) {
+    if (arg.alias_info() && arg.alias_info()->isWrite()) return std::nullopt;
+  }
+  torch::jit::Stack stack;
+  for (Value* in : n->inputs()) {
+    auto iv = resolve(in);
+    if (!iv) return std::nullopt;
+    stack.push_back(*iv);
+  }
+  try {
+    n->getOperation()(stack);
+  } catch (const std::exception&) {
+    return std::nullopt;  // e.g. the op would raise: not a fixed value
+  }
+  if (stack.size() != n->outputs().size()) return std::nullopt;
+  return stack[output];
+}
+
 }  // namespace tsopt

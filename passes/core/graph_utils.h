@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tsopt {
@@ -25,8 +26,29 @@ std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module,
 std::optional<c10::IValue> constantValue(const torch::jit::Value* v,
                                          const torch::jit::Module* module = nullptr);
 
-/// Calls `fn` on every node in `block` and its nested blocks, in order; `fn` may not destroy
-/// nodes other than the one it is given.
+/// Calls `fn` on every node in `block`, nested blocks first, then the node itself, in order.
+/// `fn` may destroy the node it is given, and nothing else.
 void forEachNode(torch::jit::Block* block, const std::function<void(torch::jit::Node*)>& fn);
+
+/// Computes values fixed by constants and by the module's attributes: prim::Constant, GetAttr
+/// chains rooted at `self` (tensors included), prim::If outputs whose condition is known, and
+/// side-effect-free operators with non-tensor results (`aten::__not__`, `aten::__is__`, ...).
+/// Results are memoised: do not change the graph while using one resolver.
+class ValueResolver {
+ public:
+  explicit ValueResolver(const torch::jit::Module& module) : module_(module) {}
+
+  /// The value of `v`, if it is fixed.
+  std::optional<c10::IValue> resolve(torch::jit::Value* v);
+  /// The branch of `ifNode` its condition selects (0 or 1), if the condition is fixed.
+  std::optional<size_t> takenBranch(torch::jit::Node* ifNode);
+
+ private:
+  std::optional<c10::IValue> compute(torch::jit::Value* v);
+  std::optional<c10::IValue> evaluate(torch::jit::Node* n, size_t output);
+
+  const torch::jit::Module& module_;
+  std::unordered_map<torch::jit::Value*, std::optional<c10::IValue>> memo_;
+};
 
 }  // namespace tsopt

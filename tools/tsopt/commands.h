@@ -13,7 +13,7 @@ namespace tsopt::cli {
 enum ExitCode { kOk = 0, kDifference = 1, kError = 2 };
 
 /// The pipeline `tsopt run` uses when -p is not given.
-inline const char* const kDefaultPipeline = "inline,dce";
+inline const char* const kDefaultPipeline = "inline,fold-conv-bn,dce";
 
 using Command = std::function<int()>;
 

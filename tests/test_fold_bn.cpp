@@ -1,0 +1,234 @@
+// fold-conv-bn and fold-linear-bn: IR and numerics on every conv/bn fixture, traced and
+// scripted, and each hazard (folding skipped where it must be, per call site where it can).
+#include <gtest/gtest.h>
+#include <torch/csrc/jit/testing/file_check.h>
+
+#include "passes/builtin/builtin.h"
+#include "passes/core/module_io.h"
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+using test::Fixture;
+using torch::jit::testing::FileCheck;
+
+const char* const kPipeline = "inline,fold-conv-bn,dce";
+
+/// Fixtures where every BatchNorm follows a convolution and must be folded.
+const std::vector<std::string> kFoldable = {"conv1d_bn",
+                                            "conv2d_bn",
+                                            "conv3d_bn",
+                                            "conv2d_nobias_bn",
+                                            "grouped_conv_bn",
+                                            "depthwise_conv_bn",
+                                            "conv_transpose1d_bn",
+                                            "conv_transpose2d_bn",
+                                            "conv_transpose3d_bn",
+                                            "grouped_conv_transpose2d_bn",
+                                            "outputs",
+                                            "nested",
+                                            "control_flow"};
+
+class FoldConvBnOnFixture : public ::testing::TestWithParam<Fixture> {};
+
+TEST_P(FoldConvBnOnFixture, FoldsEveryBatchNormAndKeepsNumerics) {
+  const Fixture& f = GetParam();
+  auto [m, r] = test::runPipeline(f, kPipeline);
+  const auto& g = *m.get_method("forward").graph();
+  FileCheck().check_not("aten::batch_norm")->run(g);
+  EXPECT_GT(r.passes[1].stats.at("folded"), 0);
+  test::expectSameNumerics(f, m);
+  // The folded model saves and loads.
+  std::string path = test::tempDir() + "/m.pt";
+  saveModuleAtomic(m, path);
+  torch::jit::Module reloaded = loadModule(path);
+  test::expectSameNumerics(f, reloaded);
+}
+
+std::vector<Fixture> foldable() {
+  std::vector<Fixture> out;
+  for (const Fixture& f : test::fixtures()) {
+    if (std::find(kFoldable.begin(), kFoldable.end(), f.name) != kFoldable.end()) out.push_back(f);
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Foldable, FoldConvBnOnFixture, ::testing::ValuesIn(foldable()),
+                         [](const auto& info) { return info.param.id(); });
+
+TEST(FoldConvBn, FoldsIntoTheConvolutionWithNewParameters) {
+  const Fixture& f = test::fixture("conv2d_bn", "traced");
+  auto [m, r] = test::runPipeline(f, kPipeline);
+  FileCheck()
+      .check("prim::GetAttr[name=\"_tsopt_folded_")
+      ->check("aten::_convolution")
+      ->check_next("aten::relu")
+      ->run(*m.get_method("forward").graph());
+  EXPECT_EQ(r.passes[1].stats.at("folded"), 1);
+  // The conv module's own weight is untouched: its forward still computes the unfolded conv.
+  torch::jit::Module before = loadModule(f.path());
+  EXPECT_TRUE(m.attr("layers").toModule().attr("0").toModule().attr("weight").toTensor().equal(
+      before.attr("layers").toModule().attr("0").toModule().attr("weight").toTensor()));
+}
+
+TEST(FoldConvBn, ScriptedReadsTrainingFromTheModuleInstance) {
+  const Fixture& f = test::fixture("conv2d_bn", "scripted");
+  auto [m, r] = test::runPipeline(f, kPipeline);
+  FileCheck()
+      .check_count("aten::conv2d", 1, true)
+      ->check_not("aten::batch_norm")
+      ->run(*m.get_method("forward").graph());
+  EXPECT_EQ(r.passes[1].stats.at("folded"), 1);
+}
+
+TEST(FoldConvBn, HoistsTheConvolutionOutOfAnIfWithAFixedCondition) {
+  // conv -> If(true){conv output}{input} -> batch_norm: the If is resolved and the conv folded.
+  const Fixture& f = test::fixture("conv2d_bn_frozen", "scripted");
+  torch::jit::Module m = loadModule(f.path());
+  auto g = m.get_method("forward").graph();
+  torch::jit::Node* conv = nullptr;
+  for (torch::jit::Node* n : g->nodes()) {
+    if (n->kind() == c10::aten::conv2d) conv = n;
+  }
+  ASSERT_NE(conv, nullptr);
+  torch::jit::Value* cond = nullptr;
+  {
+    torch::jit::WithInsertPoint guard(conv);
+    cond = g->insertConstant(true);
+  }
+  torch::jit::Node* ifNode = g->create(c10::prim::If, {cond}, 1);
+  ifNode->insertAfter(conv);
+  ifNode->output()->setType(c10::TensorType::get());
+  conv->output()->replaceAllUsesWith(ifNode->output());
+  torch::jit::Block* taken = ifNode->addBlock();
+  torch::jit::Block* other = ifNode->addBlock();
+  conv->moveBefore(taken->return_node());
+  taken->registerOutput(conv->output());
+  other->registerOutput(g->inputs()[1]);
+  g->lint();
+
+  Statistics stats;
+  EXPECT_TRUE(foldConvBatchNorm(m, *g, &stats));
+  g->lint();
+  EXPECT_EQ(stats.get("folded"), 1);
+  EXPECT_EQ(stats.get("hoisted-ifs"), 1);
+  FileCheck().check_not("prim::If")->check("aten::conv2d")->check_not("aten::batch_norm")->run(*g);
+  test::expectSameNumerics(f, m);
+}
+
+TEST(FoldConvBn, FrozenModelFoldsIntoConstants) {
+  const Fixture& f = test::fixture("conv2d_bn_frozen", "scripted");
+  auto [m, r] = test::runPipeline(f, kPipeline);
+  const auto& g = *m.get_method("forward").graph();
+  FileCheck().check_not("aten::batch_norm")->check_not("_tsopt_folded")->run(g);
+  EXPECT_EQ(r.passes[1].stats.at("folded"), 1);
+  test::expectSameNumerics(f, m);
+}
+
+TEST(FoldConvBn, ConvCalledTwiceFoldsOnlyTheCallFollowedByBatchNorm) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("conv_called_twice", kind);
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    FileCheck().check_not("aten::batch_norm")->run(*m.get_method("forward").graph());
+    EXPECT_EQ(r.passes[1].stats.at("folded"), 1) << kind;
+    test::expectSameNumerics(f, m);
+  }
+}
+
+TEST(FoldConvBn, ConvCalledTwiceWithTwoBatchNormsFoldsEachCallSite) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("conv_twice_two_bns", kind);
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    FileCheck().check_not("aten::batch_norm")->run(*m.get_method("forward").graph());
+    EXPECT_EQ(r.passes[1].stats.at("folded"), 2) << kind;
+    test::expectSameNumerics(f, m);
+  }
+}
+
+TEST(FoldConvBn, BatchNormSharedByTwoConvsFoldsIntoBoth) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("shared_bn", kind);
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    FileCheck().check_not("aten::batch_norm")->run(*m.get_method("forward").graph());
+    EXPECT_EQ(r.passes[1].stats.at("folded"), 2) << kind;
+    test::expectSameNumerics(f, m);
+  }
+}
+
+TEST(FoldConvBn, SharedWeightFoldsOneUserAndLeavesTheOther) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("shared_weight", kind);
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    EXPECT_EQ(r.passes[1].stats.at("folded"), 1) << kind;
+    test::expectSameNumerics(f, m);
+  }
+}
+
+TEST(FoldConvBn, ConvOutputWithOtherUsesIsSkipped) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("conv_output_reused", kind);
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    FileCheck().check("aten::batch_norm")->run(*m.get_method("forward").graph());
+    EXPECT_FALSE(r.passes[1].changed);
+    EXPECT_EQ(r.passes[1].stats.at("skipped.producer-output-used"), 1) << kind;
+    test::expectSameNumerics(f, m);
+  }
+}
+
+TEST(FoldConvBn, TrainingModeAndMissingRunningStatsAreSkipped) {
+  for (const char* kind : {"traced", "scripted"}) {
+    auto [mt, rt] = test::runPipeline(test::fixture("bn_training", kind), kPipeline);
+    FileCheck().check("aten::batch_norm")->run(*mt.get_method("forward").graph());
+    EXPECT_EQ(rt.passes[1].stats.at("skipped.training"), 1) << kind;
+
+    const Fixture& f = test::fixture("bn_no_running_stats", kind);
+    auto [ms, rs] = test::runPipeline(f, kPipeline);
+    FileCheck().check("aten::batch_norm")->run(*ms.get_method("forward").graph());
+    // Without running statistics BatchNorm normalises with batch statistics, even in eval mode.
+    const auto& s = rs.passes[1].stats;
+    EXPECT_EQ(s.count("skipped.training") + s.count("skipped.no-running-stats"), 1u) << kind;
+    test::expectSameNumerics(f, ms);
+  }
+}
+
+TEST(FoldLinearBn, UnknownInputRankIsSkippedUnlessAssume2d) {
+  // Saved models carry no ranks; BatchNorm1d normalises the linear's features only on 2-d input.
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("linear_bn", kind);
+    auto [m, r] = test::runPipeline(f, "inline,fold-linear-bn,dce");
+    EXPECT_EQ(r.passes[1].stats.at("skipped.input-rank-unknown"), 1) << kind;
+    FileCheck().check("aten::batch_norm")->run(*m.get_method("forward").graph());
+
+    auto [m2, r2] = test::runPipeline(f, "inline,fold-linear-bn{assume-2d},dce");
+    EXPECT_EQ(r2.passes[1].stats.at("folded"), 1) << kind;
+    FileCheck()
+        .check("aten::linear")
+        ->check_not("aten::batch_norm")
+        ->run(*m2.get_method("forward").graph());
+    test::expectSameNumerics(f, m2);
+  }
+}
+
+TEST(FoldLinearBn, KnownInputRankDecides) {
+  const Fixture& f = test::fixture("linear_bn", "traced");
+  for (size_t rank : {2, 3}) {
+    auto [m, r] = test::runPipeline(f, "inline");
+    auto g = m.get_method("forward").graph();
+    g->inputs()[1]->setType(c10::TensorType::get()->withDim(rank));
+    Statistics stats;
+    EXPECT_EQ(foldLinearBatchNorm(m, *g, /*assume2d=*/false, &stats), rank == 2);
+    EXPECT_EQ(stats.get(rank == 2 ? "folded" : "skipped.input-not-2d"), 1);
+    if (rank == 2) test::expectSameNumerics(f, m);
+  }
+}
+
+TEST(FoldConvBn, LeavesLinearAndFoldLinearLeavesConv) {
+  auto [m, r] = test::runPipeline(test::fixture("linear_bn", "traced"), kPipeline);
+  EXPECT_FALSE(r.passes[1].changed);
+  auto [m2, r2] = test::runPipeline(test::fixture("conv2d_bn", "traced"), "inline,fold-linear-bn");
+  EXPECT_FALSE(r2.passes[1].changed);
+}
+
+}  // namespace
+}  // namespace tsopt
