@@ -44,11 +44,18 @@ size_t valueUses(const Value* v) {
   return n;
 }
 
-std::optional<at::Tensor> optionalTensor(const std::optional<c10::IValue>& iv, bool& known) {
-  known = iv.has_value() && (iv->isTensor() || iv->isNone());
-  if (known && iv->isTensor()) return iv->toTensor();
-  return std::nullopt;
+/// A fixed `Tensor?` value: nullopt if not fixed, an undefined tensor for None.
+std::optional<at::Tensor> fixedTensorOrNone(ValueResolver& resolver, Value* v) {
+  auto iv = resolver.resolve(v);
+  if (!iv || !(iv->isTensor() || iv->isNone())) return std::nullopt;
+  return iv->isTensor() ? iv->toTensor() : at::Tensor();
 }
+
+/// An If on the way from producer to BatchNorm, and the branch its fixed condition takes.
+struct FixedIf {
+  Node* node;
+  size_t branch;
+};
 
 class Folder {
  public:
@@ -81,7 +88,8 @@ class Folder {
   /// Walks from the BatchNorm input back through Ifs with a fixed condition to the producer.
   /// Every value on the way must have exactly one use that reads its values, or folding would
   /// change what another user computes.
-  Node* findProducer(Value* v, ValueResolver& resolver, std::vector<Node*>& ifs, bool& otherUses) {
+  Node* findProducer(Value* v, ValueResolver& resolver, std::vector<FixedIf>& ifs,
+                     bool& otherUses) {
     while (true) {
       if (valueUses(v) != 1) {
         otherUses = true;
@@ -91,14 +99,15 @@ class Folder {
       if (n->kind() != c10::prim::If) return n;
       auto branch = resolver.takenBranch(n);
       if (!branch) return n;
-      ifs.push_back(n);
+      ifs.push_back({n, *branch});
       v = n->blocks()[*branch]->outputs()[v->offset()];
     }
   }
 
   /// Moves the taken branch of a fixed If in front of it and removes the If.
-  void hoistTakenBranch(Node* ifNode, size_t branch) {
-    Block* taken = ifNode->blocks()[branch];
+  void hoistTakenBranch(const FixedIf& fixed) {
+    Node* ifNode = fixed.node;
+    Block* taken = ifNode->blocks()[fixed.branch];
     for (auto it = taken->nodes().begin(); it != taken->nodes().end();) {
       Node* n = *it++;
       n->moveBefore(ifNode);
@@ -113,7 +122,7 @@ class Folder {
   bool tryFold(Node* bn) {
     // A resolver per BatchNorm: its memo is keyed by Value*, which earlier folds may free.
     ValueResolver resolver(module_);
-    std::vector<Node*> ifs;
+    std::vector<FixedIf> ifs;
     bool otherUses = false;
     Node* producer = findProducer(bn->input(kInput), resolver, ifs, otherUses);
     FoldTarget target;
@@ -121,29 +130,22 @@ class Folder {
     if (target.unresolved) return skip("not-constant");
     if (otherUses) return skip("producer-output-used");
 
+    auto mean = fixedTensorOrNone(resolver, bn->input(kMean));
+    auto var = fixedTensorOrNone(resolver, bn->input(kVar));
+    auto gamma = fixedTensorOrNone(resolver, bn->input(kGamma));
+    auto beta = fixedTensorOrNone(resolver, bn->input(kBeta));
+    auto bias = fixedTensorOrNone(resolver, producer->input(2));
+    auto weightIv = resolver.resolve(producer->input(1));
+    auto eps = resolver.resolve(bn->input(kEps));
+    if (!mean || !var || !gamma || !beta || !bias || !weightIv || !weightIv->isTensor() || !eps ||
+        !eps->isDouble()) {
+      return skip("not-constant");
+    }
+    // Without running statistics BatchNorm uses batch statistics, even in eval mode.
+    if (!mean->defined() || !var->defined()) return skip("no-running-stats");
     auto training = resolver.resolve(bn->input(kTraining));
     if (!training || !training->isBool()) return skip("training-unknown");
     if (training->toBool()) return skip("training");
-
-    bool known = false;
-    auto mean = optionalTensor(resolver.resolve(bn->input(kMean)), known);
-    if (!known) return skip("not-constant");
-    auto var = optionalTensor(resolver.resolve(bn->input(kVar)), known);
-    if (!known) return skip("not-constant");
-    if (!mean || !var) return skip("no-running-stats");
-    auto gamma = optionalTensor(resolver.resolve(bn->input(kGamma)), known);
-    if (!known) return skip("not-constant");
-    auto beta = optionalTensor(resolver.resolve(bn->input(kBeta)), known);
-    if (!known) return skip("not-constant");
-    auto eps = resolver.resolve(bn->input(kEps));
-    if (!eps || !eps->isDouble()) return skip("not-constant");
-
-    Value* weightIn = producer->input(1);
-    Value* biasIn = producer->input(2);
-    auto weightIv = resolver.resolve(weightIn);
-    if (!weightIv || !weightIv->isTensor()) return skip("not-constant");
-    auto bias = optionalTensor(resolver.resolve(biasIn), known);
-    if (!known) return skip("not-constant");
     at::Tensor weight = weightIv->toTensor();
 
     if (target.requireRank2Input) {
@@ -153,25 +155,25 @@ class Folder {
       if (!rank && !options_.assume2d) return skip("input-rank-unknown");
     }
     int64_t outChannels = target.transposed ? weight.size(1) * target.groups : weight.size(0);
-    if (mean->numel() != outChannels || var->numel() != outChannels ||
-        (gamma && gamma->numel() != outChannels) || (beta && beta->numel() != outChannels) ||
-        (bias && bias->numel() != outChannels) ||
-        (target.transposed && weight.size(0) % target.groups != 0)) {
+    auto wrongSize = [&](const at::Tensor& t) { return t.defined() && t.numel() != outChannels; };
+    if (wrongSize(*mean) || wrongSize(*var) || wrongSize(*gamma) || wrongSize(*beta) ||
+        wrongSize(*bias) || (target.transposed && weight.size(0) % target.groups != 0)) {
       return skip("shape-mismatch");
     }
 
     at::NoGradGuard noGrad;
     at::Tensor scale = var->to(at::kDouble).add(eps->toDouble()).rsqrt();
-    if (gamma) scale.mul_(gamma->to(at::kDouble));
-    at::Tensor shift = bias ? bias->to(at::kDouble) : at::zeros({outChannels}, at::kDouble);
+    if (gamma->defined()) scale.mul_(gamma->to(at::kDouble));
+    at::Tensor shift =
+        bias->defined() ? bias->to(at::kDouble) : at::zeros({outChannels}, at::kDouble);
     shift.sub_(mean->to(at::kDouble)).mul_(scale);
-    if (beta) shift.add_(beta->to(at::kDouble));
+    if (beta->defined()) shift.add_(beta->to(at::kDouble));
 
     at::Tensor newWeight = scaleWeight(weight, scale.to(weight.scalar_type()), target);
-    at::Tensor newBias = shift.to(bias ? bias->scalar_type() : weight.scalar_type());
+    at::Tensor newBias = shift.to(bias->defined() ? bias->scalar_type() : weight.scalar_type());
 
-    for (Node* n : ifs) hoistTakenBranch(n, *resolver.takenBranch(n));
-    bool asConstants = rootShared_ || weightIn->node()->kind() == c10::prim::Constant;
+    for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
+    bool asConstants = rootShared_ || producer->input(1)->node()->kind() == c10::prim::Constant;
     producer->replaceInput(1, materialize(newWeight, "weight", producer, asConstants));
     producer->replaceInput(2, materialize(newBias, "bias", producer, asConstants));
     bn->output()->replaceAllUsesWith(bn->input(kInput));
@@ -204,10 +206,7 @@ class Folder {
       name = "_tsopt_folded_" + std::to_string(nextName_++) + "_" + what;
     } while (module_.type()->hasAttribute(name));
     module_.register_parameter(name, t, /*is_buffer=*/false);
-    Node* get = graph_.createGetAttr(graph_.inputs()[0], name);
-    get->insertBefore(before);
-    get->output()->setType(c10::TensorType::get());
-    return get->output();
+    return graph_.createGetAttr(graph_.inputs()[0], name)->insertBefore(before)->output();
   }
 
   bool skip(const std::string& reason) {

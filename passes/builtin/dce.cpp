@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "passes/builtin/builtin.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/registry.h"
 
 namespace tsopt {
@@ -62,12 +63,7 @@ bool isPureWithoutSchema(c10::Symbol kind) {
 
 /// Whether `n` may write to memory (so its liveness depends on aliasing).
 bool mayWrite(const Node* n) {
-  if (const c10::FunctionSchema* s = n->maybeSchema()) {
-    for (const auto& arg : s->arguments()) {
-      if (arg.alias_info() && arg.alias_info()->isWrite()) return true;
-    }
-    return false;
-  }
+  if (const c10::FunctionSchema* s = n->maybeSchema()) return schemaWrites(*s);
   return !isPureWithoutSchema(n->kind());
 }
 

@@ -38,13 +38,11 @@ std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module, const V
   return cur;
 }
 
-std::optional<c10::IValue> constantValue(const Value* v, const torch::jit::Module* module) {
-  if (auto c = torch::jit::toIValue(v)) return c;
-  if (module && v->node()->kind() == c10::prim::GetAttr) {
-    auto iv = resolveAttr(*module, v);
-    if (iv && !iv->isObject() && !iv->isTensor()) return iv;
+bool schemaWrites(const c10::FunctionSchema& schema) {
+  for (const auto& arg : schema.arguments()) {
+    if (arg.alias_info() && arg.alias_info()->isWrite()) return true;
   }
-  return std::nullopt;
+  return false;
 }
 
 void forEachNode(torch::jit::Block* block, const std::function<void(Node*)>& fn) {
@@ -99,10 +97,7 @@ std::optional<c10::IValue> ValueResolver::evaluate(Node* n, size_t output) {
     if (o->type()->kind() == c10::TypeKind::TensorType) return std::nullopt;
   }
   const c10::FunctionSchema* schema = n->maybeSchema();
-  if (!schema) return std::nullopt;
-  for (const auto& arg : schema->arguments()) {
-    if (arg.alias_info() && arg.alias_info()->isWrite()) return std::nullopt;
-  }
+  if (!schema || schemaWrites(*schema)) return std::nullopt;
   torch::jit::Stack stack;
   for (Value* in : n->inputs()) {
     auto iv = resolve(in);

@@ -21,10 +21,8 @@ std::optional<std::vector<std::string>> attrPath(const torch::jit::Value* v);
 std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module,
                                        const torch::jit::Value* v);
 
-/// The constant value of `v` if it is produced by prim::Constant or is a GetAttr chain to a
-/// value on `module` (when given) that holds a non-tensor, non-module attribute.
-std::optional<c10::IValue> constantValue(const torch::jit::Value* v,
-                                         const torch::jit::Module* module = nullptr);
+/// Whether `schema` marks any argument as written (`Tensor(a!) self`).
+bool schemaWrites(const c10::FunctionSchema& schema);
 
 /// Calls `fn` on every node in `block`, nested blocks first, then the node itself, in order.
 /// `fn` may destroy the node it is given, and nothing else.

@@ -27,7 +27,8 @@ class RemoveEvalDropoutPass : public tsopt::Pass {
                                                      c10::aten::feature_alpha_dropout,
                                                      c10::aten::feature_alpha_dropout_};
       if (std::find(kinds.begin(), kinds.end(), n->kind()) == kinds.end()) return;
-      auto train = tsopt::constantValue(n->input(2), &ctx.module);
+      // A fresh resolver per node: its memo must not outlive the nodes this pass destroys.
+      auto train = tsopt::ValueResolver(ctx.module).resolve(n->input(2));
       if (!train || !train->isBool() || train->toBool()) {
         ctx.stats.add("skipped.training");
         return;
