@@ -1,13 +1,16 @@
 // Our inline, dce and fold-conv-bn against LibTorch's Inline, EliminateDeadCode and
-// FoldConvBatchNorm, in one process, on every model in TSOPT_BENCH_MODELS (see
+// FoldConvBatchNorm, in one process, on the models given (see
 // make_bench_models.py), plus fold-conv-bn's floor: the bare arithmetic of folding, one
 // multiplication over every folded weight. Each iteration works on a fresh clone of the module
 // (cloning is not timed), so no pass profits from caches another run left behind.
+// bench/run_benchmarks.py runs it once per model and tabulates medians and ratios.
 #include <benchmark/benchmark.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/fold_conv_bn.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/script.h>
+
+#include <malloc.h>
 
 #include <filesystem>
 #include <iostream>
@@ -23,7 +26,9 @@ using tsopt::Statistics;
 std::shared_ptr<torch::jit::Graph> forward(Module& m) { return m.get_method("forward").graph(); }
 
 /// Runs `prepare` untimed and `body` timed, once per iteration; the previous iteration's input
-/// is destroyed untimed too (freeing a model's weights is not part of any pass).
+/// is destroyed untimed too (freeing a model's weights is not part of any pass), and so is the
+/// allocator's deferred work for it: glibc consolidates freed chunks at the next large request,
+/// which would otherwise land in the timed pass.
 template <typename Prepare, typename Body>
 void timed(benchmark::State& state, Prepare prepare, Body body) {
   std::vector<decltype(prepare())> input;  // holds at most one
@@ -31,6 +36,7 @@ void timed(benchmark::State& state, Prepare prepare, Body body) {
     state.PauseTiming();
     input.clear();
     input.push_back(prepare());
+    malloc_trim(0);
     state.ResumeTiming();
     body(input.back());
     benchmark::ClobberMemory();
@@ -38,15 +44,42 @@ void timed(benchmark::State& state, Prepare prepare, Body body) {
   input.clear();  // after the loop: not timed
 }
 
-void registerModel(const std::string& path, const std::string& name) {
-  auto base = std::make_shared<Module>(tsopt::loadModule(path));
-  base->eval();
-  auto fresh = [base] { return base->clone(); };
-  auto inlined = [base] {
-    Module m = base->clone();
+/// A model, loaded by the first benchmark that runs on it (a filter may select none).
+class Model {
+ public:
+  explicit Model(std::string path) : path_(std::move(path)) {}
+  Module& base() {
+    if (!base_) {
+      base_ = tsopt::loadModule(path_);
+      base_->eval();
+    }
+    return *base_;
+  }
+  Module fresh() { return base().clone(); }
+  Module inlined() {
+    Module m = fresh();
     tsopt::inlineCalls(*forward(m), {}, nullptr);
     return m;
-  };
+  }
+  std::shared_ptr<torch::jit::Graph> inlinedGraph() {
+    if (!inlinedGraph_) {
+      Module m = inlined();
+      inlinedGraph_ = forward(m)->copy();
+    }
+    return inlinedGraph_->copy();
+  }
+
+ private:
+  std::string path_;
+  std::optional<Module> base_;
+  std::shared_ptr<torch::jit::Graph> inlinedGraph_;
+};
+
+void registerModel(const std::string& path, const std::string& name) {
+  auto model = std::make_shared<Model>(path);
+  auto fresh = [model] { return model->fresh(); };
+  auto inlined = [model] { return model->inlined(); };
+  auto graphCopy = [model] { return model->inlinedGraph(); };
 
   benchmark::RegisterBenchmark(("inline/tsopt/" + name).c_str(), [=](benchmark::State& s) {
     timed(s, fresh, [](Module& m) { tsopt::inlineCalls(*forward(m), {}, nullptr); });
@@ -55,11 +88,6 @@ void registerModel(const std::string& path, const std::string& name) {
     timed(s, fresh, [](Module& m) { torch::jit::Inline(*forward(m)); });
   });
 
-  std::shared_ptr<torch::jit::Graph> inlinedGraph = [&] {
-    Module m = inlined();
-    return forward(m)->copy();
-  }();
-  auto graphCopy = [inlinedGraph] { return inlinedGraph->copy(); };
   benchmark::RegisterBenchmark(("dce/tsopt/" + name).c_str(), [=](benchmark::State& s) {
     timed(s, graphCopy, [](auto& g) { tsopt::eliminateDeadCode(*g, nullptr); });
   });
@@ -81,8 +109,8 @@ void registerModel(const std::string& path, const std::string& name) {
     Statistics stats;
     tsopt::foldConvBatchNorm(m, *forward(m), &stats);
     std::vector<std::pair<at::Tensor, at::Tensor>> work;
-    for (const auto& p : m.named_parameters(/*recurse=*/false)) {
-      if (p.name.rfind("_tsopt_folded_", 0) != 0 || p.value.dim() < 2) continue;
+    for (const auto& p : m.named_parameters()) {
+      if (p.name.rfind("_tsopt_folded", 0) != 0 || p.value.dim() < 2) continue;
       std::vector<int64_t> shape(p.value.dim(), 1);
       shape[0] = p.value.size(0);
       work.emplace_back(p.value, at::rand({p.value.size(0)}).view(shape));
@@ -95,6 +123,7 @@ void registerModel(const std::string& path, const std::string& name) {
       s.PauseTiming();
       folded.clear();
       folded.reserve(work.size());
+      malloc_trim(0);
       s.ResumeTiming();
       for (auto& [w, scale] : work) folded.push_back(w * scale);
       benchmark::ClobberMemory();
@@ -105,15 +134,27 @@ void registerModel(const std::string& path, const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A fixed threshold: every tensor above 128 KiB is fresh memory from the kernel, as in a new
+  // process, whatever earlier benchmarks allocated and freed (glibc otherwise raises the
+  // threshold as large blocks are freed, and times then depend on the order of benchmarks).
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   benchmark::Initialize(&argc, argv);
-  const char* dir = std::getenv("TSOPT_BENCH_MODELS");
-  if (!dir) {
-    std::cerr << "set TSOPT_BENCH_MODELS to a folder made by bench/make_bench_models.py\n";
-    return 2;
-  }
+  // What is left after Google Benchmark's flags: model files, or folders of them.
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() == ".pt") files.push_back(e.path());
+  for (int i = 1; i < argc; ++i) {
+    std::filesystem::path arg(argv[i]);
+    if (!std::filesystem::is_directory(arg)) {
+      files.push_back(arg);
+      continue;
+    }
+    for (const auto& e : std::filesystem::directory_iterator(arg)) {
+      if (e.path().extension() == ".pt") files.push_back(e.path());
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "usage: tsopt_bench [--benchmark_...] MODEL.pt|DIR... (see "
+                 "bench/make_bench_models.py)\n";
+    return 2;
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) registerModel(f.string(), f.stem().string());

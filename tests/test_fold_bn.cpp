@@ -61,7 +61,9 @@ TEST(FoldConvBn, FoldsIntoTheConvolutionWithNewParameters) {
   const Fixture& f = test::fixture("conv2d_bn", "traced");
   auto [m, r] = test::runPipeline(f, kPipeline);
   FileCheck()
-      .check("prim::GetAttr[name=\"_tsopt_folded_")
+      .check("prim::GetAttr[name=\"_tsopt_folded\"](%self")
+      ->check("prim::GetAttr[name=\"layers_0_weight\"](%_tsopt_folded")
+      ->check("prim::GetAttr[name=\"layers_0_bias\"](%_tsopt_folded")
       ->check("aten::_convolution")
       ->check_next("aten::relu")
       ->run(*m.get_method("forward").graph());

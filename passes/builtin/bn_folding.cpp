@@ -1,17 +1,20 @@
-// Folding eval-mode BatchNorm into the producer of its input.
+// Folding eval-mode BatchNorm into the producer of its input:
 //
-//   %y = aten::conv2d(%x, %w, %b, ...)              %w2 =
-//   prim::GetAttr[name="_tsopt_folded_0_weight"](%self) %z = aten::batch_norm(%y, %g, %beta, %m,
-//   %v,  ->  %b2 = prim::GetAttr[name="_tsopt_folded_0_bias"](%self)
-//                         False, ..., %eps, ...)      %z = aten::conv2d(%x, %w2, %b2, ...)
+//   %y = aten::conv2d(%x, %w, %b, ...)                 %w2 = prim::GetAttr[name="conv_weight"](%f)
+//   %z = aten::batch_norm(%y, %g, %beta, %m, %v,  ->   %b2 = prim::GetAttr[name="conv_bias"](%f)
+//                         False, ..., %eps, ...)       %z = aten::conv2d(%x, %w2, %b2, ...)
 //
 // with w2 = w * s and b2 = (b - m) * s + beta, s = g / sqrt(v + eps) per output channel,
-// computed in double. The new tensors are parameters of the root module (or constants when the
-// weight was a constant, as in frozen models); nothing existing is written, so a conv module
-// called twice, a BatchNorm shared by two convs and a weight shared by two convs stay correct.
+// computed in double. The new tensors are parameters of a new submodule of the root,
+// `%f = prim::GetAttr[name="_tsopt_folded"](%self)`, named after the weight they replace (or
+// constants when the weight was a constant, as in frozen models). Nothing existing is written, so
+// a conv module called twice, a BatchNorm shared by two convs and a weight shared by two convs
+// stay correct.
 #include "passes/builtin/bn_folding.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 
 #include <unordered_set>
 
@@ -51,6 +54,33 @@ std::optional<at::Tensor> fixedTensorOrNone(ValueResolver& resolver, Value* v) {
   return iv->isTensor() ? iv->toTensor() : at::Tensor();
 }
 
+/// Calls `fn(scalar_t*)` with `t`'s data as its floating element type.
+template <typename Fn>
+void withFloatingData(const at::Tensor& t, Fn&& fn) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "tsopt_fold",
+                                  [&] { fn(t.data_ptr<scalar_t>()); });
+}
+
+/// A 1-d tensor's values as doubles; empty for an undefined tensor (None).
+std::vector<double> toDoubles(const at::Tensor& t) {
+  std::vector<double> out(t.defined() ? t.numel() : 0);
+  if (out.empty()) return out;
+  withFloatingData(t, [&](const auto* p) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i * t.stride(0)]);
+  });
+  return out;
+}
+
+/// A new 1-d tensor of `dtype` holding `values`.
+at::Tensor fromDoubles(const std::vector<double>& values, at::ScalarType dtype) {
+  at::Tensor t = at::empty({static_cast<int64_t>(values.size())}, at::dtype(dtype));
+  withFloatingData(t, [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
 /// An If on the way from producer to BatchNorm, and the branch its fixed condition takes.
 struct FixedIf {
   Node* node;
@@ -66,9 +96,9 @@ class Folder {
         match_(match),
         options_(options),
         stats_(stats),
-        nextName_(static_cast<int64_t>(module.type()->numAttributes())) {
-    // New parameters go on the root module, unless another object shares its type (then every
-    // instance would need the slot): fall back to constants.
+        resolver_(module) {
+    // New parameters go in a submodule of the root, unless another object shares the root's type
+    // (then every instance would need the slot): fall back to constants.
     for (const auto& sub : module.modules()) {
       if (sub._ivalue() != module._ivalue() && sub.type() == module.type()) rootShared_ = true;
     }
@@ -120,30 +150,30 @@ class Folder {
   }
 
   bool tryFold(Node* bn) {
-    // A resolver per BatchNorm: its memo is keyed by Value*, which earlier folds may free.
-    ValueResolver resolver(module_);
+    // Earlier folds changed the graph: memoised values may belong to freed nodes.
+    resolver_.forgetValues();
     std::vector<FixedIf> ifs;
     bool otherUses = false;
-    Node* producer = findProducer(bn->input(kInput), resolver, ifs, otherUses);
+    Node* producer = findProducer(bn->input(kInput), resolver_, ifs, otherUses);
     FoldTarget target;
-    if (!match_(producer, resolver, target)) return false;
+    if (!match_(producer, resolver_, target)) return false;
     if (target.unresolved) return skip("not-constant");
     if (otherUses) return skip("producer-output-used");
 
-    auto mean = fixedTensorOrNone(resolver, bn->input(kMean));
-    auto var = fixedTensorOrNone(resolver, bn->input(kVar));
-    auto gamma = fixedTensorOrNone(resolver, bn->input(kGamma));
-    auto beta = fixedTensorOrNone(resolver, bn->input(kBeta));
-    auto bias = fixedTensorOrNone(resolver, producer->input(2));
-    auto weightIv = resolver.resolve(producer->input(1));
-    auto eps = resolver.resolve(bn->input(kEps));
+    auto mean = fixedTensorOrNone(resolver_, bn->input(kMean));
+    auto var = fixedTensorOrNone(resolver_, bn->input(kVar));
+    auto gamma = fixedTensorOrNone(resolver_, bn->input(kGamma));
+    auto beta = fixedTensorOrNone(resolver_, bn->input(kBeta));
+    auto bias = fixedTensorOrNone(resolver_, producer->input(2));
+    auto weightIv = resolver_.resolve(producer->input(1));
+    auto eps = resolver_.resolve(bn->input(kEps));
     if (!mean || !var || !gamma || !beta || !bias || !weightIv || !weightIv->isTensor() || !eps ||
         !eps->isDouble()) {
       return skip("not-constant");
     }
     // Without running statistics BatchNorm uses batch statistics, even in eval mode.
     if (!mean->defined() || !var->defined()) return skip("no-running-stats");
-    auto training = resolver.resolve(bn->input(kTraining));
+    auto training = resolver_.resolve(bn->input(kTraining));
     if (!training || !training->isBool()) return skip("training-unknown");
     if (training->toBool()) return skip("training");
     at::Tensor weight = weightIv->toTensor();
@@ -155,58 +185,128 @@ class Folder {
       if (!rank && !options_.assume2d) return skip("input-rank-unknown");
     }
     int64_t outChannels = target.transposed ? weight.size(1) * target.groups : weight.size(0);
-    auto wrongSize = [&](const at::Tensor& t) { return t.defined() && t.numel() != outChannels; };
+    auto wrongSize = [&](const at::Tensor& t) {
+      return t.defined() && (t.dim() != 1 || t.numel() != outChannels);
+    };
     if (wrongSize(*mean) || wrongSize(*var) || wrongSize(*gamma) || wrongSize(*beta) ||
         wrongSize(*bias) || (target.transposed && weight.size(0) % target.groups != 0)) {
       return skip("shape-mismatch");
     }
+    for (const at::Tensor* t : {&weight, &*mean, &*var, &*gamma, &*beta, &*bias}) {
+      if (t->defined() && (!t->device().is_cpu() || !at::isFloatingType(t->scalar_type()))) {
+        return skip("not-cpu-floating");
+      }
+    }
 
-    at::NoGradGuard noGrad;
-    at::Tensor scale = var->to(at::kDouble).add(eps->toDouble()).rsqrt();
-    if (gamma->defined()) scale.mul_(gamma->to(at::kDouble));
-    at::Tensor shift =
-        bias->defined() ? bias->to(at::kDouble) : at::zeros({outChannels}, at::kDouble);
-    shift.sub_(mean->to(at::kDouble)).mul_(scale);
-    if (beta->defined()) shift.add_(beta->to(at::kDouble));
-
-    at::Tensor newWeight = scaleWeight(weight, scale.to(weight.scalar_type()), target);
-    at::Tensor newBias = shift.to(bias->defined() ? bias->scalar_type() : weight.scalar_type());
+    // s = gamma / sqrt(var + eps), shift = (bias - mean) * s + beta, per channel, in double.
+    std::vector<double> scale = toDoubles(*var);
+    std::vector<double> shift = bias->defined() ? toDoubles(*bias)
+                                                : std::vector<double>(outChannels, 0.0);
+    std::vector<double> g = toDoubles(*gamma), b = toDoubles(*beta), m = toDoubles(*mean);
+    for (int64_t c = 0; c < outChannels; ++c) {
+      scale[c] = 1.0 / std::sqrt(scale[c] + eps->toDouble());
+      if (!g.empty()) scale[c] *= g[c];
+      shift[c] = (shift[c] - m[c]) * scale[c] + (b.empty() ? 0.0 : b[c]);
+    }
+    at::Tensor newWeight = scaleWeight(weight, scale, target);
+    at::Tensor newBias =
+        fromDoubles(shift, bias->defined() ? bias->scalar_type() : weight.scalar_type());
 
     for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
-    bool asConstants = rootShared_ || producer->input(1)->node()->kind() == c10::prim::Constant;
-    producer->replaceInput(1, materialize(newWeight, "weight", producer, asConstants));
-    producer->replaceInput(2, materialize(newBias, "bias", producer, asConstants));
+    Value* oldWeight = producer->input(1);
+    if (rootShared_ || oldWeight->node()->kind() == c10::prim::Constant) {
+      torch::jit::WithInsertPoint guard(producer);
+      producer->replaceInput(1, graph_.insertConstant(newWeight));
+      producer->replaceInput(2, graph_.insertConstant(newBias));
+    } else {
+      std::string base = parameterBaseName(oldWeight);
+      producer->replaceInput(1, newParameter(newWeight, base + "_weight", producer));
+      producer->replaceInput(2, newParameter(newBias, base + "_bias", producer));
+    }
     bn->output()->replaceAllUsesWith(bn->input(kInput));
     bn->destroy();
     stats_.add("folded");
     return true;
   }
 
-  /// weight * scale along the output-channel axis, in one pass over the weight.
-  static at::Tensor scaleWeight(const at::Tensor& w, const at::Tensor& scale, const FoldTarget& t) {
-    std::vector<int64_t> shape(w.dim(), 1);
-    if (!t.transposed) {
-      shape[0] = w.size(0);
-      return w * scale.view(shape);
-    }
-    // [in, out/g, k...] seen as [g, in/g, out/g, k...]; scale as [g, 1, out/g, 1...].
-    std::vector<int64_t> grouped = {t.groups, w.size(0) / t.groups};
-    for (int64_t d = 1; d < w.dim(); ++d) grouped.push_back(w.size(d));
-    std::vector<int64_t> scaleShape(grouped.size(), 1);
-    scaleShape[0] = t.groups;
-    scaleShape[2] = w.size(1);
-    return (w.reshape(grouped) * scale.view(scaleShape)).reshape(w.sizes());
+  /// weight * scale[output channel], computed in double and rounded once, in one parallel
+  /// pass over the weight. A weight is [out, in/g, k...], or [in, out/g, k...] when transposed:
+  /// seen as rows of its trailing kernel elements, row r belongs to channel r (plain) or to
+  /// channel (r / (in/g * out/g)) * out/g + r % (out/g) (transposed).
+  static at::Tensor scaleWeight(const at::Tensor& weight, const std::vector<double>& scale,
+                                const FoldTarget& t) {
+    at::Tensor w = weight.contiguous();
+    at::Tensor out = at::empty_like(w);
+    if (w.numel() == 0) return out;
+    const int64_t rowLength = w.numel() / (t.transposed ? w.size(0) * w.size(1) : w.size(0));
+    const int64_t rows = w.numel() / rowLength;
+    const int64_t perGroup = w.size(1);                              // transposed: out/g
+    const int64_t rowsPerGroup = w.size(0) / t.groups * perGroup;  // transposed: in/g * out/g
+    auto channel = [&](int64_t row) {
+      return t.transposed ? row / rowsPerGroup * perGroup + row % perGroup : row;
+    };
+    withFloatingData(w, [&](const auto* src) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(src)>>;
+      T* dst = out.data_ptr<T>();
+      int64_t grain = std::max<int64_t>(1, at::internal::GRAIN_SIZE / rowLength);
+      at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const double s = scale[channel(r)];
+          for (int64_t i = r * rowLength; i < (r + 1) * rowLength; ++i) {
+            dst[i] = static_cast<T>(static_cast<double>(src[i]) * s);
+          }
+        }
+      });
+    });
+    return out;
   }
 
-  Value* materialize(const at::Tensor& t, const std::string& what, Node* before, bool constant) {
+  /// The weight's attribute path without its last name, joined by '_' ("layer1_0_conv1").
+  static std::string parameterBaseName(const Value* weight) {
+    auto path = attrPath(weight);
+    if (!path || path->size() < 2) return "folded";
+    std::string base = (*path)[0];
+    for (size_t i = 1; i + 1 < path->size(); ++i) base += "_" + (*path)[i];
+    return base;
+  }
+
+  /// Registers `t` under a name unique in the current holder (starting a new holder when it is
+  /// full) and reads it with a GetAttr before `before`.
+  Value* newParameter(const at::Tensor& t, const std::string& base, Node* before) {
+    if (!holder_ || holder_->names.size() >= kHolderCapacity) holder_ = newHolder();
+    std::string name = base;
+    for (int i = 2; holder_->names.count(name) > 0; ++i) name = base + "_" + std::to_string(i);
+    holder_->names.insert(name);
+    holder_->module.register_parameter(name, t, /*is_buffer=*/false);
     torch::jit::WithInsertPoint guard(before);
-    if (constant) return graph_.insertConstant(t);
-    std::string name;
-    do {
-      name = "_tsopt_folded_" + std::to_string(nextName_++) + "_" + what;
-    } while (module_.type()->hasAttribute(name));
-    module_.register_parameter(name, t, /*is_buffer=*/false);
-    return graph_.createGetAttr(graph_.inputs()[0], name)->insertBefore(before)->output();
+    return graph_.insertGetAttr(holder_->value, name);
+  }
+
+  /// A new parameter-only submodule of the root, `_tsopt_folded` (or `_tsopt_folded_N`), read
+  /// once at the top of the graph. ClassType finds and adds attributes by linear scans, so
+  /// bounding each holder (and adding few attributes to the root) keeps folding linear.
+  struct Holder {
+    torch::jit::Module module;
+    Value* value;
+    std::unordered_set<std::string> names;
+  };
+  static constexpr size_t kHolderCapacity = 64;
+
+  Holder newHolder() {
+    if (rootNames_.empty()) {
+      for (size_t i = 0; i < module_.type()->numAttributes(); ++i) {
+        rootNames_.insert(module_.type()->getAttributeName(i));
+      }
+    }
+    std::string name = "_tsopt_folded";
+    while (rootNames_.count(name) > 0) name = "_tsopt_folded_" + std::to_string(nextHolder_++);
+    rootNames_.insert(name);
+    torch::jit::Module holder(c10::QualifiedName("__torch__.tsopt.FoldedParameters"),
+                              module_._ivalue()->compilation_unit(), /*shouldMangle=*/true);
+    module_.register_module(name, holder);
+    Node* get = graph_.prependNode(graph_.createGetAttr(graph_.inputs()[0], name));
+    get->output()->setDebugName(name);
+    return Holder{holder, get->output(), {}};
   }
 
   bool skip(const std::string& reason) {
@@ -219,7 +319,10 @@ class Folder {
   const FoldMatcher& match_;
   BnFoldOptions options_;
   Statistics& stats_;
-  int64_t nextName_;
+  ValueResolver resolver_;
+  std::optional<Holder> holder_;
+  std::unordered_set<std::string> rootNames_;  // filled when the first holder is made
+  int64_t nextHolder_ = 1;
   bool rootShared_ = false;
 };
 

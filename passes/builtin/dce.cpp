@@ -5,7 +5,9 @@
 // exactly what is read after the current node, so a mutation is kept only if it writes (through
 // any alias) to something read later, a graph input or a graph output. Loop bodies are re-swept
 // until the carried values that are live stop growing. Alias analysis is built only if a node
-// that may write memory is met with its results unused.
+// that may write memory is met with its results unused. Liveness lives in flat arrays indexed by
+// Value::unique(), not hash sets: on graphs of tens of thousands of nodes, hashing pointers is
+// mostly cache misses, and the pass would grow faster than the graph.
 //
 //   %a = aten::mul(%x, %x)        # unused          ->   (removed)
 //   %l = prim::ListConstruct()                          %l = prim::ListConstruct()
@@ -73,7 +75,7 @@ class DeadCodeEliminator {
 
   bool run(Statistics& stats) {
     // Writes to graph inputs are visible to the caller: treat inputs as read after the graph.
-    for (Value* in : graph_.inputs()) live_.insert(in);
+    for (Value* in : graph_.inputs()) setLive(in);
     markBlockOutputsAll(graph_.block());
     sweep(graph_.block());
     int64_t before = removed_;
@@ -85,20 +87,42 @@ class DeadCodeEliminator {
   }
 
  private:
-  void markBlockOutputsAll(Block* b) {
-    for (Value* v : b->outputs()) live_.insert(v);
+  /// Sets `flags[i]`, growing it as needed; returns whether it was clear.
+  static bool setFlag(std::vector<uint8_t>& flags, size_t i) {
+    if (i >= flags.size()) flags.resize(std::max<size_t>(2 * i, 1024), 0);
+    if (flags[i]) return false;
+    flags[i] = 1;
+    return true;
+  }
+  static bool flag(const std::vector<uint8_t>& flags, size_t i) {
+    return i < flags.size() && flags[i];
   }
 
-  bool isLive(const Node* n) const { return liveNodes_.count(n) > 0; }
+  bool isLive(const Value* v) const { return flag(liveValues_, v->unique()); }
+  void setLive(const Value* v) {
+    if (setFlag(liveValues_, v->unique())) liveOrder_.push_back(v);
+  }
 
+  /// A node is keyed by its first output's id; the few nodes without outputs go in a set.
+  bool isLive(const Node* n) const {
+    return n->outputs().empty() ? liveNoOutput_.count(n) > 0
+                                : flag(liveNodes_, n->outputs()[0]->unique());
+  }
   void markLive(Node* n) {
-    if (!liveNodes_.insert(n).second) return;
-    for (Value* in : n->inputs()) live_.insert(in);
+    bool added = n->outputs().empty() ? liveNoOutput_.insert(n).second
+                                      : setFlag(liveNodes_, n->outputs()[0]->unique());
+    if (!added) return;
+    ++liveNodeCount_;
+    for (Value* in : n->inputs()) setLive(in);
+  }
+
+  void markBlockOutputsAll(Block* b) {
+    for (Value* v : b->outputs()) setLive(v);
   }
 
   bool anyOutputLive(const Node* n) const {
     for (const Value* o : n->outputs()) {
-      if (live_.count(o)) return true;
+      if (isLive(o)) return true;
     }
     return false;
   }
@@ -110,7 +134,11 @@ class DeadCodeEliminator {
       graphRef_ = std::shared_ptr<Graph>(&graph_, [](Graph*) {});
       aliasDb_ = std::make_unique<torch::jit::AliasDb>(graphRef_);
     }
-    return aliasDb_->writesToAlias(n, live_);
+    // AliasDb wants a set: bring it up to date with the values made live since the last call.
+    for (; liveSetSynced_ < liveOrder_.size(); ++liveSetSynced_) {
+      liveSet_.insert(liveOrder_[liveSetSynced_]);
+    }
+    return aliasDb_->writesToAlias(n, liveSet_);
   }
 
   /// Decides liveness of every node in `b`, last to first. Returns true if any node is live.
@@ -118,7 +146,7 @@ class DeadCodeEliminator {
     bool any = false;
     for (auto it = b->nodes().rbegin(); it != b->nodes().rend(); ++it) {
       Node* n = *it;
-      bool live = isLive(n) || n->hasSideEffects() || anyOutputLive(n);
+      bool live = isLive(n) || anyOutputLive(n) || n->hasSideEffects();
       if (n->kind() == c10::prim::If) {
         live |= sweepIf(n);
       } else if (n->kind() == c10::prim::Loop) {
@@ -144,7 +172,7 @@ class DeadCodeEliminator {
     bool inner = false;
     for (Block* b : n->blocks()) {
       for (size_t i = 0; i < n->outputs().size(); ++i) {
-        if (live_.count(n->output(i))) live_.insert(b->outputs()[i]);
+        if (isLive(n->output(i))) setLive(b->outputs()[i]);
       }
       inner |= sweep(b);
     }
@@ -157,29 +185,29 @@ class DeadCodeEliminator {
     Block* body = n->blocks()[0];
     size_t carried = n->outputs().size();
     std::vector<bool> liveCarried(carried);
-    for (size_t i = 0; i < carried; ++i) liveCarried[i] = live_.count(n->output(i)) > 0;
+    for (size_t i = 0; i < carried; ++i) liveCarried[i] = isLive(n->output(i));
     bool inner = false;
     while (true) {
-      live_.insert(body->outputs()[0]);
+      setLive(body->outputs()[0]);
       for (size_t i = 0; i < carried; ++i) {
-        if (liveCarried[i]) live_.insert(body->outputs()[i + 1]);
+        if (liveCarried[i]) setLive(body->outputs()[i + 1]);
       }
-      size_t liveBefore = live_.size(), nodesBefore = liveNodes_.size();
+      size_t liveBefore = liveOrder_.size(), nodesBefore = liveNodeCount_;
       inner |= sweep(body);
       bool grew = false;
       for (size_t i = 0; i < carried; ++i) {
-        if (!liveCarried[i] && live_.count(body->inputs()[i + 1])) {
+        if (!liveCarried[i] && isLive(body->inputs()[i + 1])) {
           liveCarried[i] = true;
           grew = true;
         }
       }
-      if (!grew && live_.size() == liveBefore && liveNodes_.size() == nodesBefore) break;
+      if (!grew && liveOrder_.size() == liveBefore && liveNodeCount_ == nodesBefore) break;
     }
     bool anyCarried = false;
     for (size_t i = 0; i < carried; ++i) {
       if (liveCarried[i]) {
         anyCarried = true;
-        live_.insert(n->output(i));  // keeps the carried slot when the loop is pruned
+        setLive(n->output(i));  // keeps the carried slot when the loop is pruned
       }
     }
     return inner || anyCarried;
@@ -207,7 +235,7 @@ class DeadCodeEliminator {
 
   void pruneIf(Node* n) {
     for (size_t i = n->outputs().size(); i-- > 0;) {
-      if (live_.count(n->output(i))) continue;
+      if (isLive(n->output(i))) continue;
       for (Block* b : n->blocks()) b->eraseOutput(i);
       n->eraseOutput(i);
       ++ifOutputs_;
@@ -219,7 +247,7 @@ class DeadCodeEliminator {
     Block* body = n->blocks()[0];
     std::vector<size_t> dead;
     for (size_t i = n->outputs().size(); i-- > 0;) {
-      if (live_.count(n->output(i))) continue;
+      if (isLive(n->output(i))) continue;
       dead.push_back(i);
       body->eraseOutput(i + 1);
       n->removeInput(i + 2);
@@ -233,8 +261,12 @@ class DeadCodeEliminator {
   Graph& graph_;
   std::shared_ptr<Graph> graphRef_;
   std::unique_ptr<torch::jit::AliasDb> aliasDb_;
-  torch::jit::ValueSet live_;
-  std::unordered_set<const Node*> liveNodes_;
+  std::vector<uint8_t> liveValues_, liveNodes_;  // by Value::unique()
+  std::vector<const Value*> liveOrder_;          // live values, in the order they became live
+  std::unordered_set<const Node*> liveNoOutput_;
+  size_t liveNodeCount_ = 0;
+  torch::jit::ValueSet liveSet_;  // for AliasDb, filled from liveOrder_ on demand
+  size_t liveSetSynced_ = 0;
   int64_t removed_ = 0, ifOutputs_ = 0, loopCarried_ = 0;
 };
 

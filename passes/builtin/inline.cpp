@@ -1,6 +1,7 @@
 // inline: expands prim::CallMethod and prim::CallFunction recursively, in nested blocks too.
 // Each callee is prepared (its own calls expanded) once per remaining depth and then copied into
-// every call site, so the work is linear in the size of the result.
+// every call site, so the work is linear in the size of the result. A callee without calls
+// needs no preparing: its own graph is copied into the call site directly.
 //
 //   %c = prim::GetAttr[name="conv"](%self)          %c = prim::GetAttr[name="conv"](%self)
 //   %y = prim::CallMethod[name="forward"](%c, %x) -> %w = prim::GetAttr[name="weight"](%c)
@@ -21,6 +22,16 @@ using torch::jit::Block;
 using torch::jit::Graph;
 using torch::jit::GraphFunction;
 using torch::jit::Node;
+
+bool hasCalls(const Block* block) {
+  for (const Node* n : block->nodes()) {
+    if (n->kind() == c10::prim::CallMethod || n->kind() == c10::prim::CallFunction) return true;
+    for (const Block* b : n->blocks()) {
+      if (hasCalls(b)) return true;
+    }
+  }
+  return false;
+}
 
 bool nameMatches(const std::string& qualified, const std::vector<std::string>& patterns) {
   for (const std::string& p : patterns) {
@@ -118,9 +129,13 @@ class Inliner {
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     Prepared p;
-    p.graph = fn->graph()->copy();
     prepared_++;
-    run(p.graph->block(), depth, p.stats);
+    if (!hasCalls(fn->graph()->block())) {
+      p.graph = fn->graph();  // nothing to expand: only ever read
+    } else {
+      p.graph = fn->graph()->copy();
+      run(p.graph->block(), depth, p.stats);
+    }
     return cache_.emplace(key, std::move(p)).first->second;
   }
 

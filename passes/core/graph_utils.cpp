@@ -8,20 +8,37 @@ namespace tsopt {
 using torch::jit::Node;
 using torch::jit::Value;
 
+namespace {
+
+/// `self`: the first input of the outermost graph, of class type.
+bool isSelf(const Value* v) {
+  const Node* n = v->node();
+  return n->kind() == c10::prim::Param && n->owningBlock()->owningNode() == nullptr &&
+         v->offset() == 0 && v->type()->cast<c10::ClassType>();
+}
+
+}  // namespace
+
 std::optional<std::vector<std::string>> attrPath(const Value* v) {
   std::vector<std::string> path;
   while (v->node()->kind() == c10::prim::GetAttr) {
     path.push_back(v->node()->s(c10::attr::name));
     v = v->node()->input(0);
   }
-  const Node* owner = v->node();
-  // `self` is the first input of the outermost graph, of class type.
-  if (owner->kind() != c10::prim::Param || owner->owningBlock()->owningNode() != nullptr ||
-      v->offset() != 0 || !v->type()->cast<c10::ClassType>()) {
-    return std::nullopt;
-  }
+  if (!isSelf(v)) return std::nullopt;
   std::reverse(path.begin(), path.end());
   return path;
+}
+
+std::optional<size_t> AttributeIndex::slot(const c10::ClassType& type, const std::string& name) {
+  Names& names = types_[&type];
+  if (type.numAttributes() < names.indexed) names = Names{};  // attributes were removed
+  for (; names.indexed < type.numAttributes(); ++names.indexed) {
+    names.slots.emplace(type.getAttributeName(names.indexed), names.indexed);
+  }
+  auto it = names.slots.find(name);
+  if (it == names.slots.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module, const Value* v) {
@@ -72,8 +89,17 @@ std::optional<c10::IValue> ValueResolver::compute(Value* v) {
   switch (n->kind()) {
     case c10::prim::Constant:
       return torch::jit::toIValue(v);
-    case c10::prim::GetAttr:
-      return resolveAttr(module_, v);
+    case c10::prim::Param:
+      if (isSelf(v)) return c10::IValue(module_._ivalue());
+      return std::nullopt;
+    case c10::prim::GetAttr: {
+      auto owner = resolve(n->input(0));
+      if (!owner || !owner->isObject()) return std::nullopt;
+      const auto& object = owner->toObjectRef();
+      auto slot = attributes_.slot(*object.type(), n->s(c10::attr::name));
+      if (!slot) return std::nullopt;
+      return object.getSlot(*slot);
+    }
     case c10::prim::unchecked_cast:
       return resolve(n->input(0));
     case c10::prim::If: {
@@ -88,8 +114,7 @@ std::optional<c10::IValue> ValueResolver::compute(Value* v) {
 
 std::optional<c10::IValue> ValueResolver::evaluate(Node* n, size_t output) {
   // Only cheap, pure scalar logic: no blocks, no side effects, no writes, no tensor results.
-  if (!n->blocks().empty() || n->hasSideEffects() || n->kind() == c10::prim::Param ||
-      n->kind() == c10::prim::Return) {
+  if (!n->blocks().empty() || n->hasSideEffects() || n->kind() == c10::prim::Return) {
     return std::nullopt;
   }
   if (!n->kind().is_aten() && !n->kind().is_prim()) return std::nullopt;

@@ -17,6 +17,22 @@ namespace tsopt {
 /// attribute names from `self` down ({} for self itself); otherwise nullopt.
 std::optional<std::vector<std::string>> attrPath(const torch::jit::Value* v);
 
+/// Finds attributes by name in constant time. c10::ClassType scans its attribute list, so looking
+/// up each submodule of a long nn.Sequential that way makes a pass quadratic in the model's size.
+/// Types may gain attributes while an index is in use (they are indexed as they appear); the
+/// types themselves must outlive the index.
+class AttributeIndex {
+ public:
+  std::optional<size_t> slot(const c10::ClassType& type, const std::string& name);
+
+ private:
+  struct Names {
+    size_t indexed = 0;
+    std::unordered_map<std::string, size_t> slots;
+  };
+  std::unordered_map<const c10::ClassType*, Names> types_;
+};
+
 /// The value a GetAttr chain rooted at `self` reads from `module`, if it resolves.
 std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module,
                                        const torch::jit::Value* v);
@@ -31,7 +47,7 @@ void forEachNode(torch::jit::Block* block, const std::function<void(torch::jit::
 /// Computes values fixed by constants and by the module's attributes: prim::Constant, GetAttr
 /// chains rooted at `self` (tensors included), prim::If outputs whose condition is known, and
 /// side-effect-free operators with non-tensor results (`aten::__not__`, `aten::__is__`, ...).
-/// Results are memoised: do not change the graph while using one resolver.
+/// Values are memoised: after changing the graph, call forgetValues() before resolving again.
 class ValueResolver {
  public:
   explicit ValueResolver(const torch::jit::Module& module) : module_(module) {}
@@ -40,6 +56,9 @@ class ValueResolver {
   std::optional<c10::IValue> resolve(torch::jit::Value* v);
   /// The branch of `ifNode` its condition selects (0 or 1), if the condition is fixed.
   std::optional<size_t> takenBranch(torch::jit::Node* ifNode);
+  /// Drops memoised values (they are keyed by Value*, which a changed graph may free and reuse);
+  /// the attribute index is kept.
+  void forgetValues() { memo_.clear(); }
 
  private:
   std::optional<c10::IValue> compute(torch::jit::Value* v);
@@ -47,6 +66,7 @@ class ValueResolver {
 
   const torch::jit::Module& module_;
   std::unordered_map<torch::jit::Value*, std::optional<c10::IValue>> memo_;
+  AttributeIndex attributes_;
 };
 
 }  // namespace tsopt
