@@ -1,8 +1,8 @@
 // Our inline, dce and fold-conv-bn against LibTorch's Inline, EliminateDeadCode and
 // FoldConvBatchNorm, in one process, on the models given (see
 // make_bench_models.py), plus fold-conv-bn's floor: the bare arithmetic of folding, one
-// multiplication over every folded weight. Each iteration works on a fresh clone of the module
-// (cloning is not timed), so no pass profits from caches another run left behind.
+// multiplication over every folded weight. Each iteration works on a freshly loaded copy of the
+// module (loading is not timed), so no pass profits from caches another run left behind.
 // bench/run_benchmarks.py runs it once per model and tabulates medians and ratios.
 #include <benchmark/benchmark.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
@@ -13,10 +13,11 @@
 #include <malloc.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "passes/builtin/builtin.h"
-#include "passes/core/module_io.h"
 
 namespace {
 
@@ -44,18 +45,24 @@ void timed(benchmark::State& state, Prepare prepare, Body body) {
   input.clear();  // after the loop: not timed
 }
 
-/// A model, loaded by the first benchmark that runs on it (a filter may select none).
+/// A model, read by the first benchmark that runs on it (a filter may select none). Each fresh
+/// copy is loaded from an in-memory copy of the file: Module::clone() would add the clone's
+/// methods to the shared CompilationUnit for good (memory grows with every iteration), and a
+/// copy that shares functions would hand LibTorch's Inline the optimized graphs it cached on
+/// an earlier iteration.
 class Model {
  public:
   explicit Model(std::string path) : path_(std::move(path)) {}
-  Module& base() {
-    if (!base_) {
-      base_ = tsopt::loadModule(path_);
-      base_->eval();
+  Module fresh() {
+    if (bytes_.empty()) {
+      std::ifstream in(path_, std::ios::binary);
+      bytes_.assign(std::istreambuf_iterator<char>(in), {});
     }
-    return *base_;
+    std::istringstream in(bytes_);
+    Module m = torch::jit::load(in);
+    m.eval();
+    return m;
   }
-  Module fresh() { return base().clone(); }
   Module inlined() {
     Module m = fresh();
     tsopt::inlineCalls(*forward(m), {}, nullptr);
@@ -70,8 +77,7 @@ class Model {
   }
 
  private:
-  std::string path_;
-  std::optional<Module> base_;
+  std::string path_, bytes_;
   std::shared_ptr<torch::jit::Graph> inlinedGraph_;
 };
 

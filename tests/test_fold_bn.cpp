@@ -28,7 +28,8 @@ const std::vector<std::string> kFoldable = {"conv1d_bn",
                                             "grouped_conv_transpose2d_bn",
                                             "outputs",
                                             "nested",
-                                            "control_flow"};
+                                            "control_flow",
+                                            "long_chain"};
 
 class FoldConvBnOnFixture : public ::testing::TestWithParam<Fixture> {};
 
@@ -72,6 +73,26 @@ TEST(FoldConvBn, FoldsIntoTheConvolutionWithNewParameters) {
   torch::jit::Module before = loadModule(f.path());
   EXPECT_TRUE(m.attr("layers").toModule().attr("0").toModule().attr("weight").toTensor().equal(
       before.attr("layers").toModule().attr("0").toModule().attr("weight").toTensor()));
+}
+
+TEST(FoldConvBn, ManyFoldsSpreadOverBoundedHolders) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const Fixture& f = test::fixture("long_chain", kind);
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    EXPECT_EQ(r.passes[1].stats.at("folded"), 40);
+    // 80 new parameters: 64 in the first holder, 16 in the second, none on the root itself.
+    ASSERT_TRUE(m.hasattr("_tsopt_folded") && m.hasattr("_tsopt_folded_1"));
+    EXPECT_FALSE(m.hasattr("_tsopt_folded_2"));
+    EXPECT_EQ(m.attr("_tsopt_folded").toModule().named_parameters().size(), 64);
+    EXPECT_EQ(m.attr("_tsopt_folded_1").toModule().named_parameters().size(), 16);
+    for (const auto& p : m.named_parameters(/*recurse=*/false)) {
+      ADD_FAILURE() << "parameter on the root: " << p.name;
+    }
+    FileCheck()
+        .check_count("prim::GetAttr[name=\"_tsopt_folded\"](%self", 1, /*exactly=*/true)
+        ->check_count("prim::GetAttr[name=\"_tsopt_folded_1\"](%self", 1, /*exactly=*/true)
+        ->run(*m.get_method("forward").graph());
+  }
 }
 
 TEST(FoldConvBn, ScriptedReadsTrainingFromTheModuleInstance) {

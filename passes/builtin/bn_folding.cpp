@@ -304,7 +304,12 @@ class Folder {
     torch::jit::Module holder(c10::QualifiedName("__torch__.tsopt.FoldedParameters"),
                               module_._ivalue()->compilation_unit(), /*shouldMangle=*/true);
     module_.register_module(name, holder);
-    Node* get = graph_.prependNode(graph_.createGetAttr(graph_.inputs()[0], name));
+    Node* get = graph_.createGetAttr(graph_.inputs()[0], name);
+    if (holder_) {
+      get->insertAfter(holder_->value->node());  // holders are read in the order they were made
+    } else {
+      graph_.prependNode(get);
+    }
     get->output()->setDebugName(name);
     return Holder{holder, get->output(), {}};
   }
