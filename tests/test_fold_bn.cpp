@@ -1,6 +1,7 @@
 // fold-conv-bn and fold-linear-bn: IR and numerics on every conv/bn fixture, traced and
 // scripted, and each hazard (folding skipped where it must be, per call site where it can).
 #include <gtest/gtest.h>
+#include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
 #include "passes/builtin/builtin.h"
@@ -161,6 +162,33 @@ TEST(FoldConvBn, FoldsIntoAtenConvolution) {
   EXPECT_EQ(stats.get("folded"), 1);
   FileCheck().check("aten::convolution")->check_not("aten::batch_norm")->run(*g);
   test::expectSameNumerics(f, m);
+}
+
+TEST(FoldConvBn, WeightOfRankBelowTwoIsSkipped) {
+  // Not a real convolution weight: the fold must skip it, not index past its dimensions.
+  torch::jit::Module m("M");
+  auto g = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(R"IR(
+    graph(%x : Tensor, %w : Tensor):
+      %none : NoneType = prim::Constant()
+      %s : int[] = prim::Constant[value=[1]]()
+      %p : int[] = prim::Constant[value=[0]]()
+      %g : int = prim::Constant[value=1]()
+      %y : Tensor = aten::conv_transpose1d(%x, %w, %none, %s, %p, %p, %g, %s)
+      %f : bool = prim::Constant[value=0]()
+      %eps : float = prim::Constant[value=1e-05]()
+      %m : float = prim::Constant[value=0.1]()
+      %z : Tensor = aten::batch_norm(%y, %none, %none, %w, %w, %f, %m, %eps, %f)
+      return (%z))IR", g.get());
+  {
+    torch::jit::WithInsertPoint guard(g->block()->nodes().front());
+    g->inputs()[1]->replaceAllUsesWith(g->insertConstant(at::tensor({1.0f, 2.0f})));
+    g->eraseInput(1);
+  }
+  Statistics stats;
+  EXPECT_FALSE(foldConvBatchNorm(m, *g, &stats));
+  EXPECT_EQ(stats.get("skipped.shape-mismatch"), 1);
+  FileCheck().check("aten::batch_norm")->run(*g);
 }
 
 TEST(FoldConvBn, FrozenModelFoldsIntoConstants) {

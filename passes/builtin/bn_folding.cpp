@@ -184,6 +184,7 @@ class Folder {
       if (rank && *rank != 2) return skip("input-not-2d");
       if (!rank && !options_.assume2d) return skip("input-rank-unknown");
     }
+    if (weight.dim() < 2) return skip("shape-mismatch");
     int64_t outChannels = target.transposed ? weight.size(1) * target.groups : weight.size(0);
     auto wrongSize = [&](const at::Tensor& t) {
       return t.defined() && (t.dim() != 1 || t.numel() != outChannels);
