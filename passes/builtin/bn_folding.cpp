@@ -118,8 +118,7 @@ class Folder {
   /// Walks from the BatchNorm input back through Ifs with a fixed condition to the producer.
   /// Every value on the way must have exactly one use that reads its values, or folding would
   /// change what another user computes.
-  Node* findProducer(Value* v, ValueResolver& resolver, std::vector<FixedIf>& ifs,
-                     bool& otherUses) {
+  Node* findProducer(Value* v, std::vector<FixedIf>& ifs, bool& otherUses) {
     while (true) {
       if (valueUses(v) != 1) {
         otherUses = true;
@@ -127,7 +126,7 @@ class Folder {
       }
       Node* n = v->node();
       if (n->kind() != c10::prim::If) return n;
-      auto branch = resolver.takenBranch(n);
+      auto branch = resolver_.takenBranch(n);
       if (!branch) return n;
       ifs.push_back({n, *branch});
       v = n->blocks()[*branch]->outputs()[v->offset()];
@@ -154,7 +153,7 @@ class Folder {
     resolver_.forgetValues();
     std::vector<FixedIf> ifs;
     bool otherUses = false;
-    Node* producer = findProducer(bn->input(kInput), resolver_, ifs, otherUses);
+    Node* producer = findProducer(bn->input(kInput), ifs, otherUses);
     FoldTarget target;
     if (!match_(producer, resolver_, target)) return false;
     if (target.unresolved) return skip("not-constant");

@@ -41,20 +41,6 @@ std::optional<size_t> AttributeIndex::slot(const c10::ClassType& type, const std
   return it->second;
 }
 
-std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module, const Value* v) {
-  auto path = attrPath(v);
-  if (!path) return std::nullopt;
-  c10::IValue cur = module._ivalue();
-  for (const std::string& name : *path) {
-    if (!cur.isObject()) return std::nullopt;
-    auto obj = cur.toObject();
-    auto slot = obj->type()->findAttributeSlot(name);
-    if (!slot) return std::nullopt;
-    cur = obj->getSlot(*slot);
-  }
-  return cur;
-}
-
 bool schemaWrites(const c10::FunctionSchema& schema) {
   for (const auto& arg : schema.arguments()) {
     if (arg.alias_info() && arg.alias_info()->isWrite()) return true;

@@ -33,10 +33,6 @@ class AttributeIndex {
   std::unordered_map<const c10::ClassType*, Names> types_;
 };
 
-/// The value a GetAttr chain rooted at `self` reads from `module`, if it resolves.
-std::optional<c10::IValue> resolveAttr(const torch::jit::Module& module,
-                                       const torch::jit::Value* v);
-
 /// Whether `schema` marks any argument as written (`Tensor(a!) self`).
 bool schemaWrites(const c10::FunctionSchema& schema);
 
