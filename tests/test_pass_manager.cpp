@@ -127,11 +127,26 @@ TEST(PassManager, LintFailureNamesThePass) {
   }
 }
 
-TEST(PassManager, VerifyEachCanBeTurnedOff) {
+TEST(PassManager, LintEachCanBeTurnedOff) {
   torch::jit::Module m = model();
   PassManager pm(parsePipeline("test-break-graph", testRegistry()));
-  pm.setVerifyEach(false);
+  pm.setLintEach(false);
   EXPECT_NO_THROW(pm.run(m, {"forward"}));
+}
+
+TEST(PassManager, PassLimitRunsOnlyThePrefixAndEndsFixedPointGroups) {
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("countdown,fixed-point(countdown{budget=3},dce)", testRegistry()));
+  pm.setPassLimit(4);
+  auto rec = std::make_shared<Recorder>();
+  pm.addInstrumentation(rec);
+  RunResult r = pm.run(m, {"forward"});
+  // countdown; iteration 1 (countdown, dce); iteration 2 runs countdown and then hits the limit.
+  ASSERT_EQ(r.passes.size(), 4u);
+  EXPECT_EQ(r.passes[3].name, "countdown");
+  EXPECT_EQ(r.passes[3].iteration, 2);
+  EXPECT_EQ(rec->events.size(), 8u);
+  EXPECT_EQ(r.passes[3].nodesAfter, r.passes[0].nodesBefore + 3);
 }
 
 TEST(PassManager, UnknownMethodIsAClearError) {

@@ -16,9 +16,22 @@ std::string firstLine(const std::string& text) {
   return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+std::string lastLine(const std::string& text) {
+  size_t end = text.find_last_not_of(" \n\t");
+  if (end == std::string::npos) return "";
+  size_t start = text.rfind('\n', end);
+  start = start == std::string::npos ? 0 : start + 1;
+  return text.substr(start, end + 1 - start);
+}
+
 }  // namespace
 
 std::string describeException(const std::exception& e) {
+  // The interpreter puts two tracebacks first and the error itself last.
+  std::string what = e.what();
+  if (what.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+    return lastLine(what);
+  }
   if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) {
     std::string msg = ce->msg();
     // "foo INTERNAL ASSERT FAILED at "../torch/csrc/jit/ir/ir.cpp":577, please report a bug..."

@@ -1,12 +1,16 @@
 // Model loading and atomic saving.
 #include "passes/core/module_io.h"
 
+#include <sys/stat.h>
 #include <torch/csrc/jit/serialization/import.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "passes/core/error.h"
 
@@ -48,25 +52,58 @@ void checkWritable(const std::string& path) {
   }
 }
 
+std::string serializeModule(const torch::jit::Module& module) {
+  std::ostringstream out;
+  try {
+    module.save(out);
+  } catch (const std::exception& e) {
+    throw Error("cannot serialize the model: " + describeException(e));
+  }
+  return std::move(out).str();
+}
+
+torch::jit::Module deserializeModule(const std::string& bytes, const std::string& what) {
+  std::istringstream in(bytes);
+  try {
+    return torch::jit::load(in);
+  } catch (const std::exception& e) {
+    throw Error("cannot load " + what + ": " + describeException(e));
+  }
+}
+
 void saveModuleAtomic(const torch::jit::Module& module, const std::string& path) {
+  checkWritable(path);
+  std::string bytes;
+  try {
+    bytes = serializeModule(module);
+  } catch (const Error& e) {
+    throw Error("cannot save model to '" + path + "': " + e.what());
+  }
+  writeFileAtomic(path, bytes);
+}
+
+void writeFileAtomic(const std::string& path, const std::string& bytes) {
   checkWritable(path);
   fs::path p(path);
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
   int fd = mkstemp(tmpl.data());
   if (fd < 0) throw Error("cannot write '" + path + "': cannot create a temporary file");
-  close(fd);
-  try {
-    module.save(tmpl);
-  } catch (const std::exception& e) {
-    std::remove(tmpl.c_str());
-    throw Error("cannot save model to '" + path + "': " + describeException(e));
+  mode_t mask = umask(0);  // mkstemp makes the file private; give it the usual permissions
+  umask(mask);
+  bool ok = fchmod(fd, 0666 & ~mask) == 0;
+  for (size_t done = 0; ok && done < bytes.size();) {
+    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
   }
+  ok = close(fd) == 0 && ok;
   std::error_code ec;
-  fs::rename(tmpl, p, ec);
-  if (ec) {
+  if (ok) fs::rename(tmpl, p, ec);
+  if (!ok || ec) {
     std::remove(tmpl.c_str());
-    throw Error("cannot write '" + path + "': " + ec.message());
+    throw Error("cannot write '" + path + "': " + (ec ? ec.message() : std::strerror(errno)));
   }
 }
 

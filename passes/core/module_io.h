@@ -19,6 +19,16 @@ void checkWritable(const std::string& path);
 /// was or replaced whole. Throws tsopt::Error.
 void saveModuleAtomic(const torch::jit::Module& module, const std::string& path);
 
+/// The TorchScript archive of `module`, in memory.
+std::string serializeModule(const torch::jit::Module& module);
+
+/// Loads a module from an archive made by serializeModule (a fresh copy, sharing nothing with
+/// the module it came from); `what` names it in errors.
+torch::jit::Module deserializeModule(const std::string& bytes, const std::string& what);
+
+/// Writes `bytes` to `path` through a temporary file next to it and a rename. Throws tsopt::Error.
+void writeFileAtomic(const std::string& path, const std::string& bytes);
+
 /// True if both paths name the same existing file.
 bool sameFile(const std::string& a, const std::string& b);
 

@@ -71,6 +71,7 @@ bool PassManager::runElements(std::vector<PipelineElement>& elements, int64_t it
 
 bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
                           const std::vector<std::string>& methods, RunResult& result) {
+  if (executed_ >= passLimit_) return false;
   PassRunInfo info{executed_++, iteration};
   PassRecord rec;
   rec.name = pass.name();
@@ -96,7 +97,7 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
       fail("pass '" + pass.name() + "' failed on method '" + method + "': " + describeException(e));
     }
     ms += msSince(start);
-    if (verifyEach_) {
+    if (lintEach_) {
       try {
         graph->lint();
       } catch (const std::exception& e) {

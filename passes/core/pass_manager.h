@@ -4,6 +4,7 @@
 
 #include <torch/csrc/jit/api/module.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,7 +59,10 @@ class PassManager {
   explicit PassManager(Pipeline pipeline) : pipeline_(std::move(pipeline)) {}
 
   /// Run Graph::lint() after every pass (default on).
-  void setVerifyEach(bool on) { verifyEach_ = on; }
+  void setLintEach(bool on) { lintEach_ = on; }
+  /// Execute only the first `n` passes (in execution order, repetitions counted) and skip the
+  /// rest, like LLVM's -opt-bisect-limit. Unlimited by default.
+  void setPassLimit(size_t n) { passLimit_ = n; }
   void addInstrumentation(std::shared_ptr<PassInstrumentation> inst) {
     instrumentations_.push_back(std::move(inst));
   }
@@ -75,7 +79,8 @@ class PassManager {
                const std::vector<std::string>& methods, RunResult& result);
 
   Pipeline pipeline_;
-  bool verifyEach_ = true;
+  bool lintEach_ = true;
+  size_t passLimit_ = SIZE_MAX;
   std::vector<std::shared_ptr<PassInstrumentation>> instrumentations_;
   size_t executed_ = 0;
 };
