@@ -1,122 +1,342 @@
-// Recursive, structure-aware output comparison.
+// Structure-aware output comparison with per-dtype tolerances and error locations.
 #include "verify/compare.h"
 
 #include <ATen/ATen.h>
 
 #include <sstream>
 
+#include "passes/core/error.h"
+
 namespace tsopt {
 
 namespace {
 
-class Comparer {
- public:
-  explicit Comparer(const Tolerance& tol) : tol_(tol) {}
+std::string num(double v) {
+  std::ostringstream os;
+  os.precision(7);
+  os << v;
+  return os.str();
+}
 
-  void compare(const c10::IValue& e, const c10::IValue& a, const std::string& path) {
-    if (!result_.equal) return;
-    if (e.tagKind() != a.tagKind()) {
-      return fail(path, "expected " + e.tagKind() + ", got " + a.tagKind());
-    }
-    if (e.isTensor()) return compareTensors(e.toTensor(), a.toTensor(), path);
-    if (e.isTuple() || e.isList()) {
-      std::vector<c10::IValue> ev =
-          e.isTuple() ? e.toTupleRef().elements().vec() : e.toListRef().vec();
-      std::vector<c10::IValue> av =
-          a.isTuple() ? a.toTupleRef().elements().vec() : a.toListRef().vec();
-      if (ev.size() != av.size()) {
-        return fail(path, "expected " + std::to_string(ev.size()) + " elements, got " +
-                              std::to_string(av.size()));
-      }
-      for (size_t i = 0; i < ev.size(); ++i)
-        compare(ev[i], av[i], path + "[" + std::to_string(i) + "]");
-      return;
-    }
-    if (e.isGenericDict()) {
-      auto ed = e.toGenericDict(), ad = a.toGenericDict();
-      if (ed.size() != ad.size()) return fail(path, "dicts differ in size");
-      for (const auto& entry : ed) {
-        std::string key = path + "[" + keyText(entry.key()) + "]";
-        if (!ad.contains(entry.key())) return fail(key, "missing key");
-        compare(entry.value(), ad.at(entry.key()), key);
-      }
-      return;
-    }
-    if (e.isDouble()) {
-      double x = e.toDouble(), y = a.toDouble();
-      if (std::abs(x - y) > tol_.atol + tol_.rtol * std::abs(x)) {
-        return fail(path, "expected " + std::to_string(x) + ", got " + std::to_string(y));
-      }
-      return;
-    }
-    if (e.isNone()) return;
-    if (!(e == a)) {
-      std::ostringstream os;
-      os << "expected " << e << ", got " << a;
-      fail(path, os.str());
-    }
+std::string indexText(const std::vector<int64_t>& index) {
+  std::string s = "[";
+  for (size_t i = 0; i < index.size(); ++i) s += (i ? ", " : "") + std::to_string(index[i]);
+  return s + "]";
+}
+
+std::vector<int64_t> unravel(int64_t flat, c10::IntArrayRef sizes) {
+  std::vector<int64_t> index(sizes.size());
+  for (size_t i = sizes.size(); i-- > 0;) {
+    index[i] = flat % sizes[i];
+    flat /= sizes[i];
   }
+  return index;
+}
 
-  Comparison result_;
-
- private:
-  static std::string keyText(const c10::IValue& k) {
-    std::ostringstream os;
-    if (k.isString()) {
-      os << "'" << k.toStringRef() << "'";
-    } else {
-      os << k;
-    }
-    return os.str();
+/// A dict key or scalar as Python would show it: strings quoted.
+std::string keyText(const c10::IValue& k) {
+  std::ostringstream os;
+  if (k.isString()) {
+    os << "'" << k.toStringRef() << "'";
+  } else {
+    os << k;
   }
+  return os.str();
+}
 
-  void fail(const std::string& path, const std::string& why) {
-    result_.equal = false;
-    result_.mismatch = path + ": " + why;
-  }
-
-  void compareTensors(const at::Tensor& e, const at::Tensor& a, const std::string& path) {
-    if (e.scalar_type() != a.scalar_type()) {
-      return fail(path, std::string("dtype ") + c10::toString(e.scalar_type()) + " vs " +
-                            c10::toString(a.scalar_type()));
-    }
-    if (e.sizes() != a.sizes()) {
-      std::ostringstream os;
-      os << "shape " << e.sizes() << " vs " << a.sizes();
-      return fail(path, os.str());
-    }
-    if (!e.is_floating_point()) {
-      if (!at::equal(e, a)) fail(path, "integer tensors differ");
-      return;
-    }
-    at::Tensor ed = e.to(at::kDouble), ad = a.to(at::kDouble);
-    if (e.numel() == 0) return;
-    at::Tensor diff = (ed - ad).abs();
-    double maxAbs = diff.max().item<double>();
-    double maxRel = (diff / ed.abs().clamp_min(1e-12)).max().item<double>();
-    result_.maxAbsDiff = std::max(result_.maxAbsDiff, maxAbs);
-    result_.maxRelDiff = std::max(result_.maxRelDiff, maxRel);
-    at::Tensor bad = diff > (tol_.atol + tol_.rtol * ed.abs());
-    if (bad.any().item<bool>()) {
-      int64_t idx = bad.flatten().nonzero()[0].item<int64_t>();
-      std::ostringstream os;
-      os << "values differ: max abs diff " << maxAbs << " (first at flat index " << idx
-         << ": expected " << ed.flatten()[idx].item<double>() << ", got "
-         << ad.flatten()[idx].item<double>() << ")";
-      fail(path, os.str());
-    }
-  }
-
-  Tolerance tol_;
-};
+const std::vector<std::pair<std::string, c10::ScalarType>>& dtypeNames() {
+  static const std::vector<std::pair<std::string, c10::ScalarType>> names = {
+      {"float32", at::kFloat},
+      {"float", at::kFloat},
+      {"float64", at::kDouble},
+      {"double", at::kDouble},
+      {"float16", at::kHalf},
+      {"half", at::kHalf},
+      {"bfloat16", at::kBFloat16},
+      {"complex64", at::kComplexFloat},
+      {"complex128", at::kComplexDouble},
+      {"int64", at::kLong},
+      {"long", at::kLong},
+      {"int32", at::kInt},
+      {"int", at::kInt},
+      {"int16", at::kShort},
+      {"int8", at::kChar},
+      {"uint8", at::kByte},
+      {"bool", at::kBool}};
+  return names;
+}
 
 }  // namespace
 
+std::string shapeText(c10::IntArrayRef sizes) {
+  if (sizes.empty()) return "scalar";
+  std::string s;
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? "x" : "") + std::to_string(sizes[i]);
+  return s;
+}
+
+c10::ScalarType parseDtype(const std::string& name) {
+  std::string known;
+  for (const auto& [n, t] : dtypeNames()) {
+    if (n == name) return t;
+    known += (known.empty() ? "" : ", ") + n;
+  }
+  throw Error("unknown dtype '" + name + "' (known: " + known + ")");
+}
+
+std::string dtypeName(c10::ScalarType dtype) {
+  for (const auto& [n, t] : dtypeNames()) {
+    if (t == dtype) return n;
+  }
+  return c10::toString(dtype);
+}
+
+std::map<c10::ScalarType, Tolerance> Tolerances::defaults() {
+  return {{at::kFloat, {1e-4, 1e-5}},
+          {at::kDouble, {1e-7, 1e-9}},
+          {at::kHalf, {1e-3, 1e-4}},
+          {at::kBFloat16, {1e-2, 1e-3}}};
+}
+
+Tolerance Tolerances::of(c10::ScalarType dtype) const {
+  if (dtype == at::kComplexFloat) dtype = at::kFloat;
+  if (dtype == at::kComplexDouble) dtype = at::kDouble;
+  auto it = perDtype.find(dtype);
+  return it != perDtype.end() ? it->second : perDtype.at(at::kFloat);
+}
+
+void Tolerances::set(const std::string& text, bool isRtol) {
+  const char* what = isRtol ? "--rtol" : "--atol";
+  size_t eq = text.find('=');
+  std::string value = eq == std::string::npos ? text : text.substr(eq + 1);
+  double v = 0;
+  try {
+    size_t used = 0;
+    v = std::stod(value, &used);
+    if (used != value.size() || !(v >= 0)) throw std::invalid_argument(value);
+  } catch (const std::exception&) {
+    throw Error(std::string("bad ") + what + " '" + text +
+                "': expected a non-negative number, optionally after DTYPE=");
+  }
+  auto apply = [&](Tolerance& t) { (isRtol ? t.rtol : t.atol) = v; };
+  if (eq == std::string::npos) {
+    for (auto& [dtype, t] : perDtype) apply(t);
+    return;
+  }
+  c10::ScalarType dtype = parseDtype(text.substr(0, eq));
+  if (!c10::isFloatingType(dtype)) {
+    throw Error(std::string("bad ") + what + " '" + text + "': " + dtypeName(dtype) +
+                " values are compared exactly");
+  }
+  apply(perDtype.emplace(dtype, perDtype.at(at::kFloat)).first->second);
+}
+
+OutputDiff& OutputComparison::leaf(const std::string& method, const std::string& path,
+                                   const std::string& kind) {
+  auto [it, fresh] = byPath_.emplace(std::make_pair(method, path), outputs_.size());
+  if (fresh) {
+    OutputDiff d;
+    d.method = method;
+    d.path = path;
+    d.kind = kind;
+    outputs_.push_back(std::move(d));
+  }
+  return outputs_[it->second];
+}
+
+void OutputComparison::fail(OutputDiff& d, const std::string& why) {
+  if (d.passed) d.mismatch = why;
+  d.passed = false;
+}
+
+void OutputComparison::add(const std::string& method, int trial, const c10::IValue& expected,
+                           const c10::IValue& actual) {
+  compare(method, trial, expected, actual, "out");
+}
+
+void OutputComparison::addFailure(const std::string& method, int trial, const std::string& why) {
+  fail(leaf(method, "out", "error"),
+       "the candidate failed on trial " + std::to_string(trial) + ": " + why);
+}
+
+bool OutputComparison::passed() const {
+  for (const OutputDiff& d : outputs_) {
+    if (!d.passed) return false;
+  }
+  return true;
+}
+
+std::string OutputComparison::firstMismatch() const {
+  for (const OutputDiff& d : outputs_) {
+    if (!d.passed) {
+      return d.path + (d.method == "forward" ? "" : " of " + d.method) + ": " + d.mismatch;
+    }
+  }
+  return "";
+}
+
+void OutputComparison::compare(const std::string& method, int trial, const c10::IValue& e,
+                               const c10::IValue& a, const std::string& path) {
+  if (e.tagKind() != a.tagKind()) {
+    return fail(leaf(method, path, e.tagKind()),
+                "expected " + e.tagKind() + ", got " + a.tagKind());
+  }
+  if (e.isTensor()) {
+    const at::Tensor& et = e.toTensor();
+    OutputDiff& d = leaf(
+        method, path, "Tensor[" + dtypeName(et.scalar_type()) + ", " + shapeText(et.sizes()) + "]");
+    return compareTensors(d, trial, et, a.toTensor());
+  }
+  if (e.isTuple() || e.isList()) {
+    std::vector<c10::IValue> ev =
+        e.isTuple() ? e.toTupleRef().elements().vec() : e.toListRef().vec();
+    std::vector<c10::IValue> av =
+        a.isTuple() ? a.toTupleRef().elements().vec() : a.toListRef().vec();
+    if (ev.size() != av.size()) {
+      return fail(
+          leaf(method, path, e.tagKind()),
+          "expected " + std::to_string(ev.size()) + " elements, got " + std::to_string(av.size()));
+    }
+    for (size_t i = 0; i < ev.size(); ++i) {
+      compare(method, trial, ev[i], av[i], path + "[" + std::to_string(i) + "]");
+    }
+    return;
+  }
+  if (e.isGenericDict()) {
+    auto ed = e.toGenericDict(), ad = a.toGenericDict();
+    for (const auto& entry : ad) {
+      if (!ed.contains(entry.key())) {
+        return fail(leaf(method, path, "Dict"), "unexpected key " + keyText(entry.key()));
+      }
+    }
+    for (const auto& entry : ed) {
+      std::string key = path + "[" + keyText(entry.key()) + "]";
+      if (!ad.contains(entry.key())) return fail(leaf(method, path, "Dict"), "missing key " + key);
+      compare(method, trial, entry.value(), ad.at(entry.key()), key);
+    }
+    return;
+  }
+  OutputDiff& d = leaf(method, path, e.tagKind());
+  if (e.isDouble()) {
+    double x = e.toDouble(), y = a.toDouble();
+    d.tol = tol_.of(at::kDouble);
+    double diff = std::abs(x - y);
+    if (x == y || (std::isnan(x) && std::isnan(y))) return;
+    if (diff > d.maxAbsDiff) {
+      d.maxAbsDiff = diff;
+      d.maxAbsAt = ErrorLocation{trial, {}, x, y};
+    }
+    if (x != 0 && diff / std::abs(x) > d.maxRelDiff) {
+      d.maxRelDiff = diff / std::abs(x);
+      d.maxRelAt = ErrorLocation{trial, {}, x, y};
+    }
+    if (!(diff <= d.tol.atol + d.tol.rtol * std::abs(x))) {
+      ++d.badElements;
+      fail(d, "expected " + num(x) + ", got " + num(y) + " (trial " + std::to_string(trial) + ")");
+    }
+    return;
+  }
+  if (!(e == a)) {
+    fail(d, "expected " + keyText(e) + ", got " + keyText(a) + " (trial " + std::to_string(trial) +
+                ")");
+  }
+}
+
+void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor& e,
+                                      const at::Tensor& a) {
+  if (e.scalar_type() != a.scalar_type()) {
+    return fail(
+        d, "expected dtype " + dtypeName(e.scalar_type()) + ", got " + dtypeName(a.scalar_type()));
+  }
+  if (e.sizes() != a.sizes()) {
+    return fail(d, "expected shape " + shapeText(e.sizes()) + ", got " + shapeText(a.sizes()));
+  }
+  if (e.numel() == 0) return;
+  at::Tensor ec = e.detach().cpu(), ac = a.detach().cpu();
+  if (ec.is_complex()) {
+    ec = at::view_as_real(ec.resolve_conj());
+    ac = at::view_as_real(ac.resolve_conj());
+  }
+  const bool floating = ec.is_floating_point();
+  d.tol = floating ? tol_.of(e.scalar_type()) : Tolerance{0, 0};
+  at::Tensor ed = ec.to(at::kDouble).contiguous(), ad = ac.to(at::kDouble).contiguous();
+  at::Tensor same = floating ? at::eq(ed, ad).logical_or_(at::isnan(ed).logical_and_(at::isnan(ad)))
+                             : at::eq(ec, ac);  // exact, even beyond double's 53 bits
+  // diff is NaN where exactly one side is NaN or the infinities differ.
+  at::Tensor diff = (ed - ad).abs_().masked_fill_(same, 0);
+  at::Tensor finiteDiff = diff.masked_fill(at::isfinite(diff).logical_not_(), 0);
+  at::Tensor absE = ed.abs();
+  at::Tensor ref = absE;
+  if (tol_.relToMax) {
+    ref = absE.masked_fill(at::isfinite(absE).logical_not_(), 0).max();
+  }
+  // Outside the tolerance, or a non-finite difference (a NaN on one side, unequal infinities);
+  // integers must be equal (their double difference may round to zero).
+  at::Tensor bad = floating ? (diff <= (ref * d.tol.rtol + d.tol.atol))
+                                  .logical_and_(at::isfinite(diff))
+                                  .logical_or_(same)
+                                  .logical_not_()
+                            : same.logical_not();
+
+  auto location = [&](int64_t flat) {
+    return ErrorLocation{trial, unravel(flat, ec.sizes()), ed.view(-1)[flat].item<double>(),
+                         ad.view(-1)[flat].item<double>()};
+  };
+  at::Tensor flatDiff = finiteDiff.view(-1);
+  int64_t absIdx = flatDiff.argmax().item<int64_t>();
+  double maxAbs = flatDiff[absIdx].item<double>();
+  if (maxAbs > d.maxAbsDiff) {
+    d.maxAbsDiff = maxAbs;
+    d.maxAbsAt = location(absIdx);
+  }
+  // Relative error: against the largest |expected| with relToMax, else elementwise where the
+  // expected value is not zero (an error at an expected zero is an absolute one).
+  at::Tensor rel = tol_.relToMax ? finiteDiff / ref.clamp_min(1e-300)
+                                 : (finiteDiff / absE).masked_fill_(absE == 0, 0);
+  rel.masked_fill_(at::isfinite(rel).logical_not_(), 0);
+  at::Tensor flatRel = rel.view(-1);
+  int64_t relIdx = flatRel.argmax().item<int64_t>();
+  double maxRel = flatRel[relIdx].item<double>();
+  if (maxRel > d.maxRelDiff) {
+    d.maxRelDiff = maxRel;
+    d.maxRelAt = location(relIdx);
+  }
+
+  int64_t nBad = bad.sum().item<int64_t>();
+  if (nBad == 0) return;
+  d.badElements += nBad;
+  ErrorLocation first = location(bad.view(-1).nonzero()[0][0].item<int64_t>());
+  std::string rule = floating ? "outside rtol " + num(d.tol.rtol) + ", atol " + num(d.tol.atol) +
+                                    (tol_.relToMax ? " (relative to the largest value)" : "")
+                              : "different";
+  std::string hint;
+  if (floating && !tol_.relToMax && at::isfinite(diff).all().item<bool>()) {
+    double largest = absE.max().item<double>();
+    if (maxAbs <= d.tol.atol + d.tol.rtol * largest) {
+      hint = " (within rtol of the largest |expected|, " + num(largest) +
+             ": accumulated rounding? --rel-to-max accepts this)";
+    }
+  }
+  fail(d, std::to_string(nBad) + " of " + std::to_string(ec.numel()) + " elements " + rule +
+              " in trial " + std::to_string(trial) + "; first at " + indexText(first.index) +
+              ": expected " + num(first.expected) + ", got " + num(first.actual) +
+              "; max abs diff " + num(maxAbs) + hint);
+}
+
 Comparison compareOutputs(const c10::IValue& expected, const c10::IValue& actual,
                           const Tolerance& tol) {
-  Comparer c(tol);
-  c.compare(expected, actual, "out");
-  return c.result_;
+  Tolerances all;
+  for (auto& [dtype, t] : all.perDtype) t = tol;
+  OutputComparison c(all);
+  c.add("forward", 0, expected, actual);
+  Comparison r;
+  r.equal = c.passed();
+  r.mismatch = c.firstMismatch();
+  for (const OutputDiff& d : c.outputs()) {
+    r.maxAbsDiff = std::max(r.maxAbsDiff, d.maxAbsDiff);
+    r.maxRelDiff = std::max(r.maxRelDiff, d.maxRelDiff);
+  }
+  return r;
 }
 
 }  // namespace tsopt

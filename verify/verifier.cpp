@@ -1,0 +1,223 @@
+// Verifier: reference outputs once, candidates compared against them.
+#include "verify/verifier.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include <sstream>
+
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+
+namespace tsopt {
+
+namespace {
+
+/// Sizes tried, in order, for spatial dimensions that inference leaves open.
+const std::vector<int64_t> kSpatialSizes = {32, 64, 128, 224, 299};
+
+std::vector<InputSpec> withSpatialSize(std::vector<InputSpec> specs, int64_t size) {
+  for (InputSpec& s : specs) {
+    for (int64_t& d : s.shape) {
+      if (d < 0) d = size;
+    }
+  }
+  return specs;
+}
+
+bool hasOpenSizes(const std::vector<InputSpec>& specs) {
+  for (const InputSpec& s : specs) {
+    for (int64_t d : s.shape) {
+      if (d < 0) return true;
+    }
+  }
+  return false;
+}
+
+std::string describeValue(const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    return shapeText(t.sizes()) + ":" + dtypeName(t.scalar_type());
+  }
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+std::string joined(const std::vector<InputSpec>& specs) {
+  std::string s;
+  for (const InputSpec& spec : specs) s += (s.empty() ? "" : ", ") + spec.str();
+  return s;
+}
+
+nlohmann::json location(const std::optional<ErrorLocation>& at) {
+  if (!at) return nullptr;
+  return {{"trial", at->trial},
+          {"index", at->index},
+          {"expected", at->expected},
+          {"actual", at->actual}};
+}
+
+}  // namespace
+
+c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
+                        const std::vector<c10::IValue>& inputs) {
+  torch::jit::Module copy = module.deepcopy();
+  std::vector<c10::IValue> args;
+  args.reserve(inputs.size());
+  for (const c10::IValue& v : inputs) args.push_back(v.deepcopy());
+  torch::NoGradGuard noGrad;
+  torch::jit::GraphOptimizerEnabledGuard plain(false);
+  return copy.get_method(method)(std::move(args));
+}
+
+torch::jit::Module roundTrip(const torch::jit::Module& module) {
+  return deserializeModule(serializeModule(module), "the transformed model");
+}
+
+Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
+    : options_(std::move(options)) {
+  if (options_.trials < 1) throw Error("--trials must be at least 1");
+  if (!options_.inputsFile.empty()) options_.trials = 1;
+  for (const std::string& method : options_.methods) prepare(reference, method);
+}
+
+void Verifier::prepare(const torch::jit::Module& reference, const std::string& method) {
+  MethodRun run;
+  run.method = method;
+  MethodInputs described{method, {}};
+  auto rejected = [&](const std::string& inputs, const std::exception& e) {
+    return Error(method + " of the reference model rejects the inputs (" + inputs +
+                 "): " + describeException(e));
+  };
+
+  if (!options_.inputsFile.empty()) {
+    std::vector<c10::IValue> inputs = loadInputsFile(options_.inputsFile);
+    checkInputCount(reference, method, inputs.size(), "inputs in '" + options_.inputsFile + "'");
+    for (const c10::IValue& v : inputs) {
+      described.described.push_back(describeValue(v) + " (from " + options_.inputsFile + ")");
+    }
+    try {
+      run.expected.push_back(runIsolated(reference, method, inputs));
+    } catch (const std::exception& e) {
+      throw rejected(options_.inputsFile, e);
+    }
+    run.inputs.push_back(std::move(inputs));
+  } else {
+    std::vector<InputSpec> specs = options_.inputShapes;
+    if (specs.empty()) {
+      specs = inferInputSpecs(reference, method);
+    } else {
+      checkInputCount(reference, method, specs.size(), "--input-shape");
+    }
+    // Open spatial sizes: the first size the reference accepts.
+    std::vector<std::vector<InputSpec>> candidates;
+    if (hasOpenSizes(specs)) {
+      for (int64_t size : kSpatialSizes) candidates.push_back(withSpatialSize(specs, size));
+    } else {
+      candidates.push_back(specs);
+    }
+    for (size_t c = 0; c < candidates.size() && run.expected.empty(); ++c) {
+      std::vector<c10::IValue> inputs = makeInputs(candidates[c], options_.generation, 0);
+      try {
+        run.expected.push_back(runIsolated(reference, method, inputs));
+        run.inputs.push_back(std::move(inputs));
+        specs = candidates[c];
+      } catch (const std::exception& e) {
+        if (c + 1 < candidates.size()) continue;
+        Error err = rejected(joined(candidates[c]), e);
+        if (candidates.size() == 1) throw err;
+        throw Error(std::string(err.what()) + "; inferred inputs with spatial sizes 32 to 299 " +
+                    "were all rejected: give them with --input-shape");
+      }
+    }
+    for (int trial = 1; trial < options_.trials; ++trial) {
+      run.inputs.push_back(makeInputs(specs, options_.generation, trial));
+      try {
+        run.expected.push_back(runIsolated(reference, method, run.inputs.back()));
+      } catch (const std::exception& e) {
+        throw rejected(joined(specs) + ", trial " + std::to_string(trial), e);
+      }
+    }
+    for (const InputSpec& s : specs) described.described.push_back(s.str() + " (" + s.source + ")");
+  }
+  runs_.push_back(std::move(run));
+  described_.push_back(std::move(described));
+}
+
+VerifyResult Verifier::check(const torch::jit::Module& candidate) const {
+  OutputComparison comparison(options_.tolerances);
+  for (const MethodRun& run : runs_) {
+    if (!candidate.find_method(run.method)) {
+      comparison.addFailure(run.method, 0, "it has no method '" + run.method + "'");
+      continue;
+    }
+    for (size_t trial = 0; trial < run.inputs.size(); ++trial) {
+      try {
+        c10::IValue actual = runIsolated(candidate, run.method, run.inputs[trial]);
+        comparison.add(run.method, static_cast<int>(trial), run.expected[trial], actual);
+      } catch (const std::exception& e) {
+        comparison.addFailure(run.method, static_cast<int>(trial), describeException(e));
+      }
+    }
+  }
+  VerifyResult r;
+  r.passed = comparison.passed();
+  r.trials = options_.trials;
+  r.mismatch = comparison.firstMismatch();
+  r.outputs = comparison.outputs();
+  for (const OutputDiff& d : r.outputs) {
+    r.maxAbsDiff = std::max(r.maxAbsDiff, d.maxAbsDiff);
+    r.maxRelDiff = std::max(r.maxRelDiff, d.maxRelDiff);
+  }
+  return r;
+}
+
+nlohmann::json Verifier::toJson(const VerifyResult& result) const {
+  const Tolerances& tol = options_.tolerances;
+  nlohmann::json tolerances = nlohmann::json::object();
+  for (const auto& [dtype, t] : tol.perDtype) {
+    tolerances[dtypeName(dtype)] = {{"rtol", t.rtol}, {"atol", t.atol}};
+  }
+  nlohmann::json inputs = nlohmann::json::object();
+  for (const MethodInputs& m : described_) inputs[m.method] = m.described;
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const OutputDiff& d : result.outputs) {
+    outputs.push_back(
+        {{"method", d.method},
+         {"path", d.path},
+         {"kind", d.kind},
+         {"passed", d.passed},
+         {"max_abs_diff", d.maxAbsDiff},
+         {"max_abs_at", location(d.maxAbsAt)},
+         {"max_rel_diff", d.maxRelDiff},
+         {"max_rel_at", location(d.maxRelAt)},
+         {"bad_elements", d.badElements},
+         {"rtol", d.tol.rtol},
+         {"atol", d.tol.atol},
+         {"mismatch", d.passed ? nlohmann::json(nullptr) : nlohmann::json(d.mismatch)}});
+  }
+  nlohmann::json j = {
+      {"passed", result.passed},
+      {"trials", result.trials},
+      {"max_abs_diff", result.maxAbsDiff},
+      {"max_rel_diff", result.maxRelDiff},
+      {"rtol", tol.of(at::kFloat).rtol},
+      {"atol", tol.of(at::kFloat).atol},
+      {"rel_to_max", tol.relToMax},
+      {"tolerances", tolerances},
+      {"inputs", inputs},
+      {"mismatch", result.passed ? nlohmann::json(nullptr) : nlohmann::json(result.mismatch)},
+      {"outputs", outputs}};
+  if (options_.inputsFile.empty()) {
+    j["distribution"] =
+        options_.generation.distribution == Distribution::kNormal ? "normal" : "uniform";
+    j["scale"] = options_.generation.scale;
+    j["seed"] = options_.generation.seed;
+  } else {
+    j["inputs_file"] = options_.inputsFile;
+  }
+  return j;
+}
+
+}  // namespace tsopt

@@ -1,0 +1,79 @@
+// Numerical equivalence of two modules: the reference's outputs on seeded (or given) inputs are
+// computed once; each candidate is then run on the same inputs and compared leaf by leaf.
+#pragma once
+
+#include <torch/csrc/jit/api/module.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "verify/compare.h"
+#include "verify/inputs.h"
+
+namespace tsopt {
+
+/// What to feed the modules and how to compare them.
+struct VerifyOptions {
+  std::vector<std::string> methods{"forward"};
+  std::vector<InputSpec> inputShapes;  ///< for every method; empty: inferred from the model
+  std::string inputsFile;              ///< inputs saved with torch.save instead of random ones
+  InputGeneration generation;
+  int trials = 3;  ///< random input sets per method (1 with an inputs file)
+  Tolerances tolerances;
+};
+
+/// The verdict on one candidate.
+struct VerifyResult {
+  bool passed = true;
+  int trials = 0;
+  double maxAbsDiff = 0, maxRelDiff = 0;  ///< over every floating-point leaf
+  std::string mismatch;                   ///< the first failing leaf and why; "" if passed
+  std::vector<OutputDiff> outputs;
+};
+
+/// The inputs one method is fed, for reports.
+struct MethodInputs {
+  std::string method;
+  std::vector<std::string> described;  ///< per input: "2x3x32x32 (inferred from ...)"
+};
+
+/// Holds the reference's outputs; checks candidates against them.
+class Verifier {
+ public:
+  /// Makes the inputs of every trial and runs `reference` on them. Throws tsopt::Error if the
+  /// inputs cannot be made or the reference rejects them.
+  Verifier(const torch::jit::Module& reference, VerifyOptions options);
+
+  /// Runs `candidate` on the same inputs and compares. A candidate that throws differs.
+  VerifyResult check(const torch::jit::Module& candidate) const;
+
+  const VerifyOptions& options() const { return options_; }
+  const std::vector<MethodInputs>& inputs() const { return described_; }
+
+  /// The result as the report's "verify" object (see docs/verify.md).
+  nlohmann::json toJson(const VerifyResult& result) const;
+
+ private:
+  struct MethodRun {
+    std::string method;
+    std::vector<std::vector<c10::IValue>> inputs;  ///< per trial
+    std::vector<c10::IValue> expected;             ///< per trial
+  };
+  void prepare(const torch::jit::Module& reference, const std::string& method);
+
+  VerifyOptions options_;
+  std::vector<MethodRun> runs_;
+  std::vector<MethodInputs> described_;
+};
+
+/// Runs `method` of a deep copy of `module` on deep copies of `inputs` (without autograd and
+/// without the graph executor's optimisations), so neither the module's state nor the inputs
+/// can change from one run to the next.
+c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
+                        const std::vector<c10::IValue>& inputs);
+
+/// A copy of `module` saved and loaded back: what a user of the saved file would run.
+torch::jit::Module roundTrip(const torch::jit::Module& module);
+
+}  // namespace tsopt
