@@ -1,7 +1,9 @@
-// `tsopt run`: load, run a pipeline over the chosen methods, save atomically, report.
+// `tsopt run`: load, run a pipeline over the chosen methods, optionally verify the result (after
+// every pass, or bisecting to the pass that changed the numbers), save atomically, report.
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "passes/core/error.h"
@@ -10,6 +12,8 @@
 #include "passes/core/plugin.h"
 #include "tools/tsopt/commands.h"
 #include "tools/tsopt/report.h"
+#include "tools/tsopt/verify_args.h"
+#include "verify/pipeline_check.h"
 
 namespace tsopt::cli {
 
@@ -18,7 +22,19 @@ namespace {
 struct RunArgs {
   std::string input, output, pipeline = kDefaultPipeline, report;
   std::vector<std::string> methods, plugins;
-  bool noVerifyEach = false, timePasses = false, stats = false, inPlace = false, quiet = false;
+  bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
+  bool verify = false, verifyStrict = false, verifyEach = false, bisect = false;
+  VerifyArgs verifyArgs;
+
+  bool verifies() const { return verify || verifyStrict || verifyEach || bisect; }
+};
+
+/// What verification found about a run.
+struct Verdict {
+  VerifyResult result;
+  std::optional<size_t> firstFailing;  ///< execution index of the pass to blame
+  std::optional<BisectResult> bisect;
+  std::shared_ptr<VerifyEachPass> each;
 };
 
 std::string passLabel(const PassRecord& r) {
@@ -38,7 +54,7 @@ void printTimings(const RunResult& result, std::ostream& os) {
        << "\n";
   }
   os << std::fixed << std::setprecision(3) << std::setw(10) << result.totalMs
-     << "  total (including verification and instrumentation)\n";
+     << "  total (including lint and instrumentation)\n";
 }
 
 void printStats(const RunResult& result, std::ostream& os) {
@@ -50,6 +66,54 @@ void printStats(const RunResult& result, std::ostream& os) {
   }
 }
 
+nlohmann::json passJson(const PassRecord& r, size_t index) {
+  return {{"index", index}, {"name", r.name}, {"spec", r.spec}, {"iteration", r.iteration}};
+}
+
+/// Adds the verdict to the run report.
+void addVerdict(nlohmann::json& report, const Verifier& verifier, const Verdict& v,
+                const RunResult& result) {
+  nlohmann::json j = verifier.toJson(v.result);
+  j["first_failing_pass"] =
+      v.firstFailing ? passJson(result.passes[*v.firstFailing], *v.firstFailing) : nullptr;
+  if (v.bisect) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const BisectStep& s : v.bisect->steps) {
+      steps.push_back({{"passes", s.passes}, {"passed", s.passed}});
+    }
+    j["bisect"] = {{"baseline_differs", v.bisect->baselineDiffers}, {"steps", steps}};
+  }
+  if (v.each) {
+    for (const PassCheck& c : v.each->checks()) {
+      report["passes"][c.index]["verify"] = {
+          {"passed", c.result.passed},
+          {"max_abs_diff", c.result.maxAbsDiff},
+          {"max_rel_diff", c.result.maxRelDiff},
+          {"mismatch",
+           c.result.passed ? nlohmann::json(nullptr) : nlohmann::json(c.result.mismatch)}};
+    }
+  }
+  report["verify"] = j;
+}
+
+void printVerdict(const Verdict& v, const RunResult& result) {
+  if (v.result.passed) return;
+  std::cerr << "tsopt: verify: " << verifySummary(v.result) << "\n";
+  if (v.firstFailing) {
+    const PassRecord& r = result.passes[*v.firstFailing];
+    std::cerr << "tsopt: verify: the outputs first differ after pass " << *v.firstFailing + 1
+              << " of " << result.passes.size() << " '" << r.spec << "'"
+              << (r.iteration ? " (iteration " + std::to_string(r.iteration) + ")" : "")
+              << (v.bisect ? ", found by bisection in " + std::to_string(v.bisect->steps.size()) +
+                                 " runs"
+                           : "")
+              << "\n";
+  } else if (v.bisect && v.bisect->baselineDiffers) {
+    std::cerr << "tsopt: verify: the input model's own outputs differ from run to run or after "
+                 "saving and loading it; no pass is to blame\n";
+  }
+}
+
 int runCommand(const RunArgs& a) {
   loadPlugins(a.plugins);
   if (sameFile(a.input, a.output) && !a.inPlace) {
@@ -57,32 +121,62 @@ int runCommand(const RunArgs& a) {
   }
   checkWritable(a.output);
   if (!a.report.empty()) checkWritable(a.report);
-  Pipeline pipeline = parsePipeline(resolvePipelineArgument(a.pipeline));
-  std::string pipelineText = pipeline.str();
+  std::string pipelineText = parsePipeline(resolvePipelineArgument(a.pipeline)).str();
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
 
   torch::jit::Module module = loadModule(a.input);
-  PassManager pm(std::move(pipeline));
-  pm.setVerifyEach(!a.noVerifyEach);
+  std::optional<Verifier> verifier;
+  if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
+  PassManager pm(parsePipeline(pipelineText));
+  pm.setLintEach(!a.noLint);
+  Verdict verdict;
+  if (a.verifyEach) {
+    verdict.each = std::make_shared<VerifyEachPass>(*verifier);
+    pm.addInstrumentation(verdict.each);
+  }
   RunResult result = pm.run(module, methods);
-  saveModuleAtomic(module, a.output);
+  std::string bytes = serializeModule(module);
+
+  if (verifier) {
+    if (verdict.each && !verdict.each->checks().empty()) {
+      verdict.result = verdict.each->checks().back().result;
+      verdict.firstFailing = verdict.each->firstFailing();
+    } else {
+      verdict.result = verifier->check(deserializeModule(bytes, "the transformed model"));
+    }
+    if (!verdict.result.passed && a.bisect && !verdict.each) {
+      verdict.bisect = bisectPipeline([&] { return loadModule(a.input); },
+                                      [&] { return parsePipeline(pipelineText); }, methods,
+                                      result.passes.size(), *verifier);
+      verdict.firstFailing = verdict.bisect->firstFailing;
+    }
+  }
+  bool written = verdict.result.passed || !a.verifyStrict;
+  if (written) writeFileAtomic(a.output, bytes);
   if (!a.report.empty()) {
-    writeFileAtomic(a.report,
-                    makeReport(a.input, a.output, pipelineText, methods, result).dump(2) + "\n");
+    nlohmann::json report = makeReport(a.input, a.output, pipelineText, methods, result);
+    report["output_written"] = written;
+    if (verifier) addVerdict(report, *verifier, verdict, result);
+    writeFileAtomic(a.report, report.dump(2) + "\n");
   }
 
   for (const std::string& w : result.warnings) std::cerr << "tsopt: warning: " << w << "\n";
   if (a.timePasses) printTimings(result, std::cerr);
   if (a.stats) printStats(result, std::cerr);
-  if (!a.quiet) {
+  printVerdict(verdict, result);
+  if (!written) std::cerr << "tsopt: verify: --verify-strict: " << a.output << " not written\n";
+  if (!a.quiet && written) {
     int64_t before = result.passes.empty() ? 0 : result.passes.front().nodesBefore;
     int64_t after = result.passes.empty() ? 0 : result.passes.back().nodesAfter;
     std::cout << "tsopt: " << pipelineText << ": " << before << " -> " << after << " nodes in "
               << std::fixed << std::setprecision(1) << result.totalMs << " ms; wrote " << a.output
               << (a.report.empty() ? "" : " and " + a.report) << "\n";
+    if (verifier && verdict.result.passed) {
+      std::cout << "tsopt: verify: " << verifySummary(verdict.result) << "\n";
+    }
   }
-  return kOk;
+  return verdict.result.passed ? kOk : kDifference;
 }
 
 }  // namespace
@@ -97,7 +191,16 @@ Command addRunCommand(CLI::App& app) {
   run->add_option("--method", args->methods, "method to transform (repeatable; default forward)");
   run->add_option("--report", args->report, "write a JSON report of the run here");
   run->add_option("--plugin", args->plugins, "load passes from this shared library (repeatable)");
-  run->add_flag("--no-verify-each", args->noVerifyEach, "skip Graph::lint() after each pass");
+  run->add_flag("--verify", args->verify,
+                "check that the result computes what the input model computes (exit 1 if not)");
+  run->add_flag("--verify-strict", args->verifyStrict,
+                "like --verify, and do not write the output when it differs");
+  run->add_flag("--verify-each", args->verifyEach,
+                "verify after every pass and name the first pass after which outputs differ");
+  run->add_flag("--bisect", args->bisect,
+                "when the result differs, bisect the pipeline to the pass that changed it");
+  addVerifyOptions(run, args->verifyArgs);
+  run->add_flag("--no-lint", args->noLint, "skip Graph::lint() after each pass");
   run->add_flag("--time-passes", args->timePasses, "print per-pass wall time to stderr");
   run->add_flag("--stats", args->stats, "print per-pass statistics to stderr");
   run->add_flag("--in-place", args->inPlace, "allow the output to be the input model");

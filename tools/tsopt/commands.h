@@ -20,6 +20,7 @@ using Command = std::function<int()>;
 Command addRunCommand(CLI::App& app);
 Command addPassesCommand(CLI::App& app);
 Command addShowCommand(CLI::App& app);
+Command addVerifyCommand(CLI::App& app);
 
 /// Loads every --plugin given, in order.
 void loadPlugins(const std::vector<std::string>& paths);

@@ -21,14 +21,19 @@ int main(int argc, char** argv) {
   add(addRunCommand);
   add(addPassesCommand);
   add(addShowCommand);
+  add(addVerifyCommand);
 
   // CLI11 reports a mistyped command as "A subcommand is required"; say what is wrong instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;
-    for (const auto& [sub, cmd] : commands) names.push_back(sub->get_name());
+    std::string list;
+    for (const auto& [sub, cmd] : commands) {
+      names.push_back(sub->get_name());
+      list += (list.empty() ? "" : ", ") + sub->get_name();
+    }
     if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
       std::cerr << "tsopt: error: unknown command '" << argv[1] << "'"
-                << tsopt::didYouMean(argv[1], names) << " (commands: run, passes, show)\n";
+                << tsopt::didYouMean(argv[1], names) << " (commands: " << list << ")\n";
       return kError;
     }
   }

@@ -1,15 +1,7 @@
-// Building and writing the JSON run report.
+// Building the JSON run report.
 #include "tools/tsopt/report.h"
 
 #include <torch/version.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-
-#include "passes/core/error.h"
-#include "passes/core/module_io.h"
 
 namespace tsopt::cli {
 
@@ -32,25 +24,6 @@ nlohmann::json makeReport(const std::string& input, const std::string& output,
           {"pipeline", pipeline},     {"method", methods.front()},
           {"methods", methods},       {"total_ms", result.totalMs},
           {"passes", passes},         {"warnings", result.warnings}};
-}
-
-void writeFileAtomic(const std::string& path, const std::string& text) {
-  checkWritable(path);
-  std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out.flush()) {
-      std::remove(tmp.c_str());
-      throw Error("cannot write '" + path + "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error("cannot write '" + path + "': " + ec.message());
-  }
 }
 
 }  // namespace tsopt::cli

@@ -14,7 +14,4 @@ nlohmann::json makeReport(const std::string& input, const std::string& output,
                           const std::string& pipeline, const std::vector<std::string>& methods,
                           const RunResult& result);
 
-/// Writes `text` to `path` through a temporary file and a rename.
-void writeFileAtomic(const std::string& path, const std::string& text);
-
 }  // namespace tsopt::cli

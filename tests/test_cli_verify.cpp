@@ -1,0 +1,214 @@
+// `tsopt verify` and `tsopt run --verify/--verify-strict/--verify-each/--bisect` end to end:
+// exit codes, reports, one-line errors, and what is (not) written.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+namespace fs = std::filesystem;
+using test::runTsopt;
+
+std::string path(const std::string& name, const std::string& kind = "traced") {
+  return test::fixture(name, kind).path();
+}
+
+std::string fixtureFile(const std::string& file) {
+  std::string p = path("conv2d_bn");
+  return p.substr(0, p.rfind('/') + 1) + file;
+}
+
+nlohmann::json readJson(const std::string& file) {
+  std::ifstream in(file);
+  return nlohmann::json::parse(in);
+}
+
+const std::string kWrongPipeline = "inline,fold-conv-bn,unsafe-drop-relu,dce";
+
+std::string wrongRun(const std::string& dir, const std::string& extra) {
+  return "run " + path("conv2d_bn") + " -o " + dir + "/o.pt -p " + kWrongPipeline + " --plugin " +
+         test::pluginPath("tsopt_test_plugin_unsafe_drop_relu") + " --report " + dir +
+         "/r.json --input-shape 2x3x12x12 " + extra;
+}
+
+TEST(CliVerify, EqualModelsExitZeroAndPrintEachOutput) {
+  auto r = runTsopt("verify " + path("outputs") + " " + path("outputs", "scripted"));
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("inputs of forward: 2x3x32x32 (inferred from the weight of the first "
+                       "aten::_convolution); 3 trials"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("out[2]['max']"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tsopt: verify: outputs equal over 3 trials"), std::string::npos);
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(CliVerify, DifferentModelsExitOneAndTheReportSaysWhere) {
+  std::string dir = test::tempDir();
+  auto run = runTsopt(wrongRun(dir, "-q"));  // without --verify nothing is checked
+  ASSERT_EQ(run.exitCode, 0) << run.err;
+  auto r = runTsopt("verify " + path("conv2d_bn") + " " + dir + "/o.pt --input-shape 2x3x12x12 " +
+                    "--trials 2 --seed 7 --dist normal --scale 0.5 --report " + dir + "/v.json");
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.out.find("DIFFERS"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.rfind("tsopt: verify: outputs differ: out: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+  nlohmann::json j = readJson(dir + "/v.json");
+  EXPECT_EQ(j["passed"], false);
+  EXPECT_EQ(j["trials"], 2);
+  EXPECT_EQ(j["seed"], 7);
+  EXPECT_EQ(j["distribution"], "normal");
+  EXPECT_EQ(j["scale"], 0.5);
+  EXPECT_EQ(j["reference"], path("conv2d_bn"));
+  ASSERT_EQ(j["outputs"].size(), 1u);
+  EXPECT_EQ(j["outputs"][0]["passed"], false);
+  EXPECT_EQ(j["outputs"][0]["max_abs_at"]["index"].size(), 4u);
+  EXPECT_GT(j["outputs"][0]["bad_elements"].get<int>(), 0);
+  EXPECT_GT(j["max_abs_diff"].get<double>(), 0.01);
+}
+
+TEST(CliVerify, TolerancesDecide) {
+  std::string dir = test::tempDir();
+  ASSERT_EQ(runTsopt(wrongRun(dir, "-q")).exitCode, 0);
+  std::string args = "verify " + path("conv2d_bn") + " " + dir + "/o.pt --input-shape 2x3x12x12";
+  EXPECT_EQ(runTsopt(args).exitCode, 1);
+  EXPECT_EQ(runTsopt(args + " --atol 100").exitCode, 0);
+  EXPECT_EQ(runTsopt(args + " --atol float64=100").exitCode, 1);  // the outputs are float32
+}
+
+TEST(CliVerify, InputsFromAFile) {
+  auto r = runTsopt("verify " + path("control_flow", "scripted") + " " +
+                    path("control_flow", "scripted") + " --inputs " +
+                    fixtureFile("control_flow.inputs.pt"));
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("2x3x8x8:float32 (from "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 trial"), std::string::npos) << r.out;
+}
+
+TEST(CliVerify, BadInputIsOneLineAndExitTwo) {
+  std::string m = path("conv2d_bn");
+  struct Case {
+    std::string args, err;
+  };
+  std::string dir = test::tempDir();
+  std::vector<Case> cases = {
+      {"--input-shape 2x3x8x8 --input-shape 2x3x8x8",
+       "tsopt: error: forward(x: Tensor) takes 1 input, got 2 (--input-shape)\n"},
+      {"--input-shape 2x3x8",
+       "tsopt: error: forward of the reference model rejects the inputs "
+       "(2x3x8): RuntimeError: "},
+      {"--input-shape 2x3x8x8:float99",
+       "tsopt: error: bad input shape '2x3x8x8:float99': "
+       "unknown dtype 'float99'"},
+      {"--inputs " + dir + "/none.pt",
+       "tsopt: error: cannot read inputs file '" + dir + "/none.pt': no such file\n"},
+      {"--inputs " + m, "tsopt: error: cannot read inputs file '" + m + "': "},
+      {"--dist cauchy", "tsopt: error: unknown distribution 'cauchy' (known: uniform, normal)\n"},
+      {"--rtol x", "tsopt: error: bad --rtol 'x': expected a non-negative number"},
+      {"--inputs " + fixtureFile("conv2d_bn.inputs.pt") + " --input-shape 1",
+       "tsopt: error: give either --inputs or --input-shape, not both\n"},
+      {"--report " + dir + "/no/r.json", "tsopt: error: cannot write '" + dir + "/no/r.json'"},
+  };
+  for (const Case& c : cases) {
+    auto r = runTsopt("verify " + m + " " + m + " " + c.args);
+    EXPECT_EQ(r.exitCode, 2) << c.args;
+    EXPECT_EQ(r.err.rfind(c.err, 0), 0u) << c.args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "") << c.args;
+  }
+  auto missing = runTsopt("verify " + m + " " + dir + "/missing.pt");
+  EXPECT_EQ(missing.exitCode, 2);
+  EXPECT_EQ(missing.err,
+            "tsopt: error: cannot load model '" + dir + "/missing.pt': no such file\n");
+}
+
+TEST(CliRunVerify, PassingRunAddsTheVerdictToTheReport) {
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + path("conv2d_bn") + " -o " + dir + "/o.pt --verify --report " + dir +
+                    "/r.json");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("tsopt: verify: outputs equal over 3 trials"), std::string::npos) << r.out;
+  nlohmann::json j = readJson(dir + "/r.json");
+  ASSERT_TRUE(j.contains("verify"));
+  const nlohmann::json& v = j["verify"];
+  for (const char* key :
+       {"passed", "trials", "max_abs_diff", "max_rel_diff", "rtol", "atol", "outputs"}) {
+    EXPECT_TRUE(v.contains(key)) << key;
+  }
+  EXPECT_EQ(v["passed"], true);
+  EXPECT_EQ(v["first_failing_pass"], nullptr);
+  EXPECT_EQ(j["output_written"], true);
+}
+
+TEST(CliRunVerify, MismatchExitsOneAndStillWritesTheModel) {
+  std::string dir = test::tempDir();
+  auto r = runTsopt(wrongRun(dir, "--verify"));
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/o.pt"));
+  EXPECT_EQ(r.err.rfind("tsopt: verify: outputs differ: out: ", 0), 0u) << r.err;
+  nlohmann::json j = readJson(dir + "/r.json");
+  EXPECT_EQ(j["verify"]["passed"], false);
+  EXPECT_EQ(j["output_written"], true);
+  EXPECT_FALSE(j["verify"].contains("bisect"));
+}
+
+TEST(CliRunVerify, StrictLeavesTheOutputAsItWas) {
+  std::string dir = test::tempDir();
+  std::ofstream(dir + "/o.pt") << "the user's file";
+  auto r = runTsopt(wrongRun(dir, "--verify-strict"));
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  std::ifstream in(dir + "/o.pt");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "the user's file");
+  EXPECT_NE(r.err.find("--verify-strict: " + dir + "/o.pt not written"), std::string::npos);
+  EXPECT_EQ(readJson(dir + "/r.json")["output_written"], false);
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  }
+}
+
+TEST(CliRunVerify, BisectNamesTheWrongPluginPass) {
+  std::string dir = test::tempDir();
+  auto r = runTsopt(wrongRun(dir, "--verify --bisect"));
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("tsopt: verify: the outputs first differ after pass 3 of 4 "
+                       "'unsafe-drop-relu', found by bisection in "),
+            std::string::npos)
+      << r.err;
+  nlohmann::json v = readJson(dir + "/r.json")["verify"];
+  EXPECT_EQ(v["first_failing_pass"]["name"], "unsafe-drop-relu");
+  EXPECT_EQ(v["first_failing_pass"]["index"], 2);
+  EXPECT_EQ(v["bisect"]["baseline_differs"], false);
+  EXPECT_GE(v["bisect"]["steps"].size(), 2u);
+}
+
+TEST(CliRunVerify, VerifyEachChecksEveryPass) {
+  std::string dir = test::tempDir();
+  auto r = runTsopt(wrongRun(dir, "--verify-each"));
+  EXPECT_EQ(r.exitCode, 1) << r.err;
+  EXPECT_NE(r.err.find("first differ after pass 3 of 4 'unsafe-drop-relu'\n"), std::string::npos)
+      << r.err;
+  nlohmann::json j = readJson(dir + "/r.json");
+  ASSERT_EQ(j["passes"].size(), 4u);
+  EXPECT_EQ(j["passes"][0]["verify"]["passed"], true);
+  EXPECT_EQ(j["passes"][1]["verify"]["passed"], true);
+  EXPECT_EQ(j["passes"][2]["verify"]["passed"], false);
+  EXPECT_EQ(j["verify"]["first_failing_pass"]["spec"], "unsafe-drop-relu");
+}
+
+TEST(CliRunVerify, BadVerifyInputWritesNothing) {
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + path("conv2d_bn") + " -o " + dir + "/o.pt --verify --input-shape 7");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_EQ(r.err.rfind("tsopt: error: forward of the reference model rejects the inputs (7): ", 0),
+            0u)
+      << r.err;
+  EXPECT_TRUE(fs::is_empty(dir));
+}
+
+}  // namespace
+}  // namespace tsopt

@@ -1,0 +1,91 @@
+// Shared verification options and their printed summary.
+#include "tools/tsopt/verify_args.h"
+
+#include <iomanip>
+#include <sstream>
+
+#include "passes/core/error.h"
+
+namespace tsopt::cli {
+
+namespace {
+
+std::string sci(double v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
+  return os.str();
+}
+
+std::string where(const std::optional<ErrorLocation>& at) {
+  if (!at || at->index.empty()) return "";
+  std::string s = " at [";
+  for (size_t i = 0; i < at->index.size(); ++i) s += (i ? "," : "") + std::to_string(at->index[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+VerifyOptions VerifyArgs::options(const std::vector<std::string>& methods) const {
+  VerifyOptions o;
+  o.methods = methods;
+  for (const std::string& s : inputShapes) o.inputShapes.push_back(parseInputSpec(s));
+  if (!inputsFile.empty() && !inputShapes.empty()) {
+    throw Error("give either --inputs or --input-shape, not both");
+  }
+  o.inputsFile = inputsFile;
+  o.generation.distribution = parseDistribution(distribution);
+  if (!(scale > 0)) throw Error("--scale must be positive");
+  o.generation.scale = scale;
+  o.generation.seed = seed;
+  o.trials = trials;
+  for (const std::string& r : rtol) o.tolerances.set(r, true);
+  for (const std::string& a : atol) o.tolerances.set(a, false);
+  o.tolerances.relToMax = relToMax;
+  return o;
+}
+
+void addVerifyOptions(CLI::App* cmd, VerifyArgs& a) {
+  cmd->add_option("--input-shape", a.inputShapes,
+                  "an input as SHAPE[:DTYPE[:HIGH]], e.g. 1x3x224x224 or 1x16:int64:1000 "
+                  "(repeatable, one per input; default: inferred from the model)");
+  cmd->add_option("--inputs", a.inputsFile, "inputs saved with torch.save((x, ...), FILE)");
+  cmd->add_option("--trials", a.trials, "random input sets to compare on")->default_val(3);
+  cmd->add_option("--seed", a.seed, "seed of the random inputs")->default_val(0);
+  cmd->add_option("--dist", a.distribution, "distribution of random inputs: uniform or normal")
+      ->default_val("uniform");
+  cmd->add_option("--scale", a.scale, "uniform on [-scale, scale), or normal with this deviation")
+      ->default_val(1.0);
+  cmd->add_option("--rtol", a.rtol, "relative tolerance, for every dtype or as DTYPE=R")
+      ->type_name("[DTYPE=]R");
+  cmd->add_option("--atol", a.atol, "absolute tolerance, for every dtype or as DTYPE=A")
+      ->type_name("[DTYPE=]A");
+  cmd->add_flag("--rel-to-max", a.relToMax,
+                "relative tolerance against each output's largest magnitude, not elementwise");
+}
+
+void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std::ostream& os) {
+  for (const MethodInputs& m : verifier.inputs()) {
+    os << "inputs of " << m.method << ":";
+    for (const std::string& d : m.described) os << " " << d << ";";
+    os << " " << result.trials << (result.trials == 1 ? " trial" : " trials") << "\n";
+  }
+  for (const OutputDiff& d : result.outputs) {
+    os << "  " << std::left << std::setw(16)
+       << (d.method == "forward" ? d.path : d.method + ":" + d.path) << " " << std::setw(28)
+       << d.kind;
+    if (d.kind.rfind("Tensor", 0) == 0 || d.kind == "Double") {
+      os << " max abs " << sci(d.maxAbsDiff) << where(d.maxAbsAt) << ", max rel "
+         << sci(d.maxRelDiff) << where(d.maxRelAt);
+    }
+    os << (d.passed ? "  ok" : "  DIFFERS: " + d.mismatch) << "\n";
+  }
+}
+
+std::string verifySummary(const VerifyResult& result) {
+  if (!result.passed) return "outputs differ: " + result.mismatch;
+  return "outputs equal over " + std::to_string(result.trials) +
+         (result.trials == 1 ? " trial" : " trials") + " (max abs diff " + sci(result.maxAbsDiff) +
+         ", max rel diff " + sci(result.maxRelDiff) + ")";
+}
+
+}  // namespace tsopt::cli
