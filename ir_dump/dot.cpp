@@ -1,0 +1,327 @@
+// DOT export of a graph (clusters for blocks, constants folded into labels, op families
+// coloured) and in-process rendering through Graphviz's gvc/cgraph libraries.
+#include "ir_dump/dot.h"
+
+#include <graphviz/gvc.h>
+
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
+
+namespace tsopt {
+
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Node;
+using torch::jit::Value;
+
+const std::unordered_map<std::string, std::string>& familyColours() {
+  static const std::unordered_map<std::string, std::string> colours = {
+      {"convolution", "#9ecae1"}, {"normalisation", "#a1d99b"}, {"activation", "#fdae6b"},
+      {"shape", "#d9d9d9"},       {"control", "#f4a6c6"},       {"attribute", "#fff3a0"},
+      {"call", "#c6b3e6"},        {"other", "#ffffff"}};
+  return colours;
+}
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string shortened(std::string s, size_t max = 40) {
+  if (s.size() > max) s = s.substr(0, max - 3) + "...";
+  return s;
+}
+
+/// A type as a label shows it: tensors with dtype and sizes where known, classes by last name.
+std::string typeText(const c10::TypePtr& type) {
+  if (auto t = type->cast<c10::TensorType>()) {
+    std::string s = "Tensor";
+    auto sizes = t->sizes().concrete_sizes();
+    if (sizes || t->scalarType()) {
+      s += "(";
+      if (sizes) {
+        for (size_t i = 0; i < sizes->size(); ++i)
+          s += (i ? "x" : "") + std::to_string((*sizes)[i]);
+      }
+      if (t->scalarType()) s += std::string(sizes ? ", " : "") + c10::toString(*t->scalarType());
+      s += ")";
+    }
+    return s;
+  }
+  if (auto c = type->cast<c10::ClassType>()) {
+    std::string name = c->name() ? c->name()->name() : c->str();
+    return name;
+  }
+  return shortened(type->annotation_str(), 30);
+}
+
+std::string constantText(const Node* constant) {
+  std::ostringstream os;
+  if (!constant->hasAttribute(c10::attr::value)) return "None";
+  switch (constant->kindOf(c10::attr::value)) {
+    case torch::jit::AttributeKind::t: {
+      const at::Tensor& t = constant->t(c10::attr::value);
+      os << "Tensor(";
+      for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "x" : "") << t.size(i);
+      os << ")";
+      break;
+    }
+    case torch::jit::AttributeKind::s:
+      os << "\"" << constant->s(c10::attr::value) << "\"";
+      break;
+    default:
+      os << *torch::jit::toIValue(constant->output());
+  }
+  return shortened(os.str());
+}
+
+/// Above this many drawn nodes the layout effort is bounded.
+constexpr size_t kLargeGraph = 300;
+
+class DotWriter {
+ public:
+  DotWriter(const torch::jit::Graph& graph, const DotOptions& options)
+      : graph_(graph), options_(options) {}
+
+  std::string write() {
+    os_ << "digraph G {\n"
+        << "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=\""
+        << escape(options_.title) << "\"];\n"
+        << "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10, "
+           "fillcolor=\"#ffffff\"];\n"
+        << "  edge [color=\"#555555\", arrowsize=0.6];\n";
+    const Block* top = graph_.block();
+    for (size_t i = 0; i < top->inputs().size(); ++i) {
+      const Value* in = top->inputs()[i];
+      std::string id = "in" + std::to_string(i);
+      producers_[in] = id;
+      os_ << "  " << id << " [shape=invhouse, fillcolor=\"#e5f5e0\", label=\""
+          << escape(in->debugName() + "\n" + typeText(in->type())) << "\"];\n";
+    }
+    writeBlock(top, "  ");
+    os_ << "  out [shape=house, fillcolor=\"#e5f5e0\", label=\"" << escape(returnLabel(top))
+        << "\"];\n";
+    edgesInto(top->return_node(), "out");
+    // Edges go last and outside every cluster: an edge inside a cluster would pull both its
+    // ends into that cluster.
+    os_ << edges_.str();
+    // Graphviz's default effort lays out a DenseNet-121 (about 1000 drawn nodes) in 8 minutes;
+    // bounded network-simplex and crossing-minimisation passes take it to seconds.
+    if (drawn_ > kLargeGraph) os_ << "  graph [nslimit=1, nslimit1=1, mclimit=0.1];\n";
+    if (skipped_ > 0) {
+      os_ << "  more [shape=note, fillcolor=\"#fff7bc\", label=\""
+          << escape(std::to_string(skipped_) + " more nodes not drawn (--max-nodes " +
+                    std::to_string(options_.maxNodes) + ")")
+          << "\"];\n";
+    }
+    os_ << "}\n";
+    return os_.str();
+  }
+
+ private:
+  std::string returnLabel(const Block* b) {
+    std::string label = b == graph_.block() ? "return" : "block return";
+    for (const Value* v : b->outputs()) {
+      if (auto text = inlineText(v)) label += "\n" + *text;
+    }
+    return label;
+  }
+
+  void writeBlock(const Block* block, const std::string& indent) {
+    for (const Node* n : block->nodes()) {
+      if (n->outputs().size() == 1 && inlineText(n->output())) continue;
+      if (options_.maxNodes && drawn_ >= options_.maxNodes) {
+        ++skipped_;
+        continue;
+      }
+      ++drawn_;
+      std::string id = "n" + std::to_string(nextId_++);
+      for (const Value* o : n->outputs()) producers_[o] = id;
+      writeNode(n, id, indent);
+      edgesInto(n, id);
+      for (size_t b = 0; b < n->blocks().size(); ++b) writeCluster(n, id, b, indent);
+    }
+  }
+
+  void writeNode(const Node* n, const std::string& id, const std::string& indent) {
+    const std::string kind = n->kind().toQualString();
+    std::string label = kind;
+    if (n->kind() == c10::prim::GetAttr || n->kind() == c10::prim::SetAttr) {
+      label += "\n" + n->s(c10::attr::name);
+    }
+    const c10::FunctionSchema* schema = n->maybeSchema();
+    for (size_t i = 0; i < n->inputs().size(); ++i) {
+      const Value* in = n->inputs()[i];
+      std::optional<std::string> value = inlineText(in);
+      if (!value) continue;
+      std::string arg = schema && i < schema->arguments().size() ? schema->arguments()[i].name()
+                                                                 : "#" + std::to_string(i);
+      label += "\n" + arg + " = " + *value;
+    }
+    for (const Value* o : n->outputs()) label += "\n: " + typeText(o->type());
+    std::string family = opFamily(kind);
+    os_ << indent << id << " [label=\"" << escape(label) << "\", fillcolor=\""
+        << familyColours().at(family) << "\"";
+    if (highlighted(n)) os_ << ", color=\"#d62728\", penwidth=3";
+    os_ << "];\n";
+  }
+
+  /// A node is new, or shows something new in its label (a constant or attribute a pass added).
+  bool highlighted(const Node* n) const {
+    if (options_.highlight.count(n)) return true;
+    for (const Value* in : n->inputs()) {
+      if (inlineText(in) && options_.highlight.count(in->node())) return true;
+    }
+    return false;
+  }
+
+  /// How a value drawn in its users' labels rather than as a node reads: a constant, a list of
+  /// constants ("[1, 1]"), or a prim::GetAttr chain rooted at self ("self.layer1.0.conv1.weight").
+  /// nullopt for values drawn as nodes.
+  static std::optional<std::string> inlineText(const Value* v) {
+    const Node* n = v->node();
+    if (n->kind() == c10::prim::Constant) return constantText(n);
+    if (n->kind() == c10::prim::ListConstruct) {
+      std::string text = "[";
+      for (size_t i = 0; i < n->inputs().size(); ++i) {
+        const Node* item = n->inputs()[i]->node();
+        if (item->kind() != c10::prim::Constant) return std::nullopt;
+        text += (i ? ", " : "") + constantText(item);
+      }
+      return shortened(text + "]");
+    }
+    if (n->kind() != c10::prim::GetAttr) return std::nullopt;
+    auto path = attrPath(const_cast<Value*>(v));
+    if (!path) return std::nullopt;
+    std::string text = "self";
+    for (const std::string& p : *path) text += "." + p;
+    return shortened(text, 48);
+  }
+
+  void edgesInto(const Node* n, const std::string& id) {
+    for (const Value* in : n->inputs()) {
+      auto it = producers_.find(in);
+      if (it == producers_.end()) continue;  // a constant, or a node not drawn
+      edges_ << "  " << it->second << " -> " << id << ";\n";
+    }
+  }
+
+  void writeCluster(const Node* owner, const std::string& ownerId, size_t index,
+                    const std::string& indent) {
+    const Block* b = owner->blocks()[index];
+    std::string cid = "c" + std::to_string(nextId_++);
+    std::string inner = indent + "  ";
+    os_ << indent << "subgraph cluster_" << cid << " {\n"
+        << inner << "label=\"block" << index << " of " << owner->kind().toQualString()
+        << "\"; style=\"rounded,dashed\"; color=\"#888888\";\n";
+    std::string params = cid + "_in";
+    std::string paramLabel = "block" + std::to_string(index);
+    for (const Value* p : b->inputs()) {
+      producers_[p] = params;
+      paramLabel += "\n" + p->debugName() + " : " + typeText(p->type());
+    }
+    os_ << inner << params << " [shape=ellipse, fillcolor=\"#f0f0f0\", label=\""
+        << escape(paramLabel) << "\"];\n";
+    edges_ << "  " << ownerId << " -> " << params << " [style=dotted, arrowhead=none];\n";
+    writeBlock(b, inner);
+    std::string ret = cid + "_out";
+    os_ << inner << ret << " [shape=ellipse, fillcolor=\"#f0f0f0\", label=\""
+        << escape(returnLabel(b)) << "\"];\n";
+    edgesInto(b->return_node(), ret);
+    os_ << indent << "}\n";
+  }
+
+  const torch::jit::Graph& graph_;
+  const DotOptions& options_;
+  std::ostringstream os_, edges_;
+  std::unordered_map<const Value*, std::string> producers_;
+  size_t nextId_ = 0, drawn_ = 0, skipped_ = 0;
+};
+
+// Graphviz reports errors through a global callback; collect them for the exception.
+std::mutex graphvizMutex;
+std::string graphvizErrors;
+
+int collectGraphvizError(char* message) {
+  graphvizErrors += message;
+  return 0;
+}
+
+}  // namespace
+
+std::string opFamily(const std::string& kind) {
+  auto has = [&](const char* part) { return kind.find(part) != std::string::npos; };
+  if (has("conv")) return "convolution";
+  if (has("_norm") || has("batch_norm")) return "normalisation";
+  static const std::unordered_set<std::string> activations = {
+      "aten::relu",        "aten::relu_",    "aten::relu6",       "aten::sigmoid",
+      "aten::tanh",        "aten::gelu",     "aten::silu",        "aten::hardswish",
+      "aten::hardsigmoid", "aten::hardtanh", "aten::hardtanh_",   "aten::leaky_relu",
+      "aten::elu",         "aten::softmax",  "aten::log_softmax", "aten::mish"};
+  if (activations.count(kind)) return "activation";
+  static const std::unordered_set<std::string> shapes = {
+      "aten::view",          "aten::reshape",    "aten::flatten",
+      "aten::size",          "aten::cat",        "aten::permute",
+      "aten::transpose",     "aten::squeeze",    "aten::unsqueeze",
+      "aten::expand",        "aten::slice",      "aten::select",
+      "aten::contiguous",    "aten::dim",        "aten::len",
+      "prim::ListConstruct", "prim::ListUnpack", "prim::TupleConstruct",
+      "prim::TupleUnpack",   "prim::TupleIndex", "prim::DictConstruct",
+      "aten::__getitem__"};
+  if (shapes.count(kind)) return "shape";
+  if (kind == "prim::If" || kind == "prim::Loop") return "control";
+  if (kind == "prim::GetAttr" || kind == "prim::SetAttr") return "attribute";
+  if (kind == "prim::CallMethod" || kind == "prim::CallFunction") return "call";
+  return "other";
+}
+
+std::string graphToDot(const torch::jit::Graph& graph, const DotOptions& options) {
+  return DotWriter(graph, options).write();
+}
+
+std::string renderDot(const std::string& dot, const std::string& format) {
+  if (format != "svg" && format != "png") {
+    throw Error("cannot render '" + format + "': tsopt renders svg and png");
+  }
+  std::lock_guard<std::mutex> lock(graphvizMutex);
+  graphvizErrors.clear();
+  agseterr(AGERR);
+  agseterrf(collectGraphvizError);
+  GVC_t* gvc = gvContext();
+  Agraph_t* g = agmemread(dot.c_str());
+  auto fail = [&](const std::string& what) {
+    if (g) agclose(g);
+    gvFreeContext(gvc);
+    std::string why = graphvizErrors.substr(0, graphvizErrors.find('\n'));
+    throw Error("Graphviz could not " + what + (why.empty() ? "" : ": " + why));
+  };
+  if (!g) fail("read the graph");
+  if (gvLayout(gvc, g, "dot") != 0) fail("lay out the graph");
+  char* data = nullptr;
+  unsigned int length = 0;
+  int rc = gvRenderData(gvc, g, format.c_str(), &data, &length);
+  gvFreeLayout(gvc, g);
+  if (rc != 0 || !data) fail("render " + format);
+  std::string out(data, length);
+  gvFreeRenderData(data);
+  agclose(g);
+  gvFreeContext(gvc);
+  return out;
+}
+
+}  // namespace tsopt

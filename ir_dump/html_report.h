@@ -1,0 +1,28 @@
+// The HTML report of a run (--html): one self-contained page with the pipeline, a table of the
+// passes, every pass's IR diff, the graph before and after as inline SVG, and the verdict.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ir_dump/tracer.h"
+#include "passes/core/pass_manager.h"
+
+namespace tsopt {
+
+/// Everything the page shows.
+struct HtmlReport {
+  std::string input, output, pipeline;
+  std::vector<std::string> methods;
+  RunResult run;
+  std::vector<PassDiff> diffs;      ///< from an IrTracer with keepDiffs
+  std::string svgBefore, svgAfter;  ///< the first method's graph; "" if not drawn
+  std::string graphNote;            ///< why a graph is not drawn, or is drawn in part
+  nlohmann::json verify;            ///< the report's "verify" object, or null
+};
+
+/// The page: no scripts or styles from elsewhere, no external files.
+std::string renderHtmlReport(const HtmlReport& report);
+
+}  // namespace tsopt

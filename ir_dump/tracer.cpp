@@ -1,0 +1,136 @@
+// IrTracer: canonical IR after every pass, dumped, printed or kept.
+#include "ir_dump/tracer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "ir_dump/diff.h"
+#include "ir_dump/dot.h"
+#include "ir_dump/ir_text.h"
+#include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
+#include "passes/core/module_io.h"
+
+namespace tsopt {
+
+namespace {
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string stageStem(size_t index, const std::string& pass) {
+  char number[24];
+  std::snprintf(number, sizeof number, "%02zu", index + 1);
+  return std::string(number) + "-" + pass;
+}
+
+}  // namespace
+
+DumpKinds parseDumpKinds(const std::string& list) {
+  DumpKinds k{false, false, false, false};
+  std::stringstream in(list);
+  for (std::string kind; std::getline(in, kind, ',');) {
+    if (kind == "ir") {
+      k.ir = true;
+    } else if (kind == "code") {
+      k.code = true;
+    } else if (kind == "diff") {
+      k.diff = true;
+    } else if (kind == "dot") {
+      k.dot = true;
+    } else {
+      throw Error("unknown dump kind '" + kind + "' in --dump (known: ir, code, diff, dot)");
+    }
+  }
+  return k;
+}
+
+void IrTracer::start(const torch::jit::Module& module, const std::vector<std::string>& methods) {
+  if (!options_.dumpDir.empty() && !std::filesystem::is_directory(options_.dumpDir)) {
+    throw Error("dump folder '" + options_.dumpDir + "' does not exist");
+  }
+  CanonicalText ir = canonicalModuleIrWithKeys(module, methods);
+  previousIr_ = std::move(ir.text);
+  previousKeys_ = std::move(ir.keys);
+  previousStem_ = "00-input";
+  if (!options_.dumpDir.empty()) dump(previousStem_, module, methods, previousIr_, "");
+}
+
+void IrTracer::beforePass(const Pass& pass, const PassRunInfo& /*info*/, torch::jit::Module& module,
+                          const std::vector<std::string>& methods) {
+  if (contains(options_.printBefore, pass.name())) print("Before", pass, previousIr_);
+  nodesBefore_.clear();
+  if (options_.dumpDir.empty() || !options_.dumpKinds.dot) return;
+  for (const std::string& m : methods) {
+    forEachNode(methodGraph(module, m)->block(),
+                [&](torch::jit::Node* n) { nodesBefore_.insert(n); });
+  }
+}
+
+void IrTracer::afterPass(const Pass& pass, const PassRunInfo& info, const PassRecord& /*record*/,
+                         torch::jit::Module& module, const std::vector<std::string>& methods) {
+  CanonicalText now = canonicalModuleIrWithKeys(module, methods);
+  std::string& ir = now.text;
+  const bool changed = ir != previousIr_;
+  const std::string stem = stageStem(info.index, pass.name());
+  std::string diff = changed ? unifiedDiffByKeys(previousIr_, ir, previousKeys_, now.keys,
+                                                 "a/" + previousStem_ + ".ir", "b/" + stem + ".ir")
+                             : "";
+  if (options_.keepDiffs) diffs_.push_back({info.index, pass.name(), changed, diff});
+  if (!options_.dumpDir.empty() && (changed || options_.dumpAll)) {
+    dump(stem, module, methods, ir, diff);
+    previousStem_ = stem;
+  }
+  if (options_.printAfterAll || contains(options_.printAfter, pass.name()) ||
+      (options_.printAfterChange && changed)) {
+    print("After", pass, ir);
+  }
+  previousIr_ = std::move(ir);
+  previousKeys_ = std::move(now.keys);
+}
+
+void IrTracer::dump(const std::string& stem, const torch::jit::Module& module,
+                    const std::vector<std::string>& methods, const std::string& ir,
+                    const std::string& diff) {
+  const DumpKinds& k = options_.dumpKinds;
+  const bool isInput = stem == "00-input";
+  if (k.ir) write(stem + ".ir", ir);
+  if (k.code) {
+    std::string code;
+    for (const std::string& m : methods) {
+      if (methods.size() > 1) code += "# method " + m + "\n";
+      code += methodCode(module, m);
+    }
+    write(stem + ".py", code);
+  }
+  if (k.diff && !isInput) write(stem + ".diff", diff);
+  if (k.dot) {
+    for (const std::string& m : methods) {
+      std::shared_ptr<torch::jit::Graph> g = methodGraph(module, m);
+      DotOptions dot;
+      dot.title = stem + " (" + m + ")";
+      if (!isInput) {
+        forEachNode(g->block(), [&](torch::jit::Node* n) {
+          if (!nodesBefore_.count(n)) dot.highlight.insert(n);
+        });
+      }
+      write(stem + (methods.size() > 1 ? "." + m : "") + ".dot", graphToDot(*g, dot));
+    }
+  }
+}
+
+void IrTracer::write(const std::string& file, const std::string& text) {
+  writeFileAtomic((std::filesystem::path(options_.dumpDir) / file).string(), text);
+  files_.push_back(file);
+}
+
+void IrTracer::print(const std::string& when, const Pass& pass, const std::string& ir) {
+  if (!options_.printTo) return;
+  *options_.printTo << "// -----// IR Dump " << when << " " << pass.str() << " //----- //\n"
+                    << ir << "\n";
+}
+
+}  // namespace tsopt
