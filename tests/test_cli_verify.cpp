@@ -12,14 +12,11 @@ namespace tsopt {
 namespace {
 
 namespace fs = std::filesystem;
+using test::readFile;
 using test::runTsopt;
 
-std::string path(const std::string& name, const std::string& kind = "traced") {
-  return test::fixture(name, kind).path();
-}
-
 std::string fixtureFile(const std::string& file) {
-  std::string p = path("conv2d_bn");
+  std::string p = test::fixturePath("conv2d_bn");
   return p.substr(0, p.rfind('/') + 1) + file;
 }
 
@@ -31,13 +28,14 @@ nlohmann::json readJson(const std::string& file) {
 const std::string kWrongPipeline = "inline,fold-conv-bn,unsafe-drop-relu,dce";
 
 std::string wrongRun(const std::string& dir, const std::string& extra) {
-  return "run " + path("conv2d_bn") + " -o " + dir + "/o.pt -p " + kWrongPipeline + " --plugin " +
-         test::pluginPath("tsopt_test_plugin_unsafe_drop_relu") + " --report " + dir +
-         "/r.json --input-shape 2x3x12x12 " + extra;
+  return "run " + test::fixturePath("conv2d_bn") + " -o " + dir + "/o.pt -p " + kWrongPipeline +
+         " --plugin " + test::pluginPath("tsopt_test_plugin_unsafe_drop_relu") + " --report " +
+         dir + "/r.json --input-shape 2x3x12x12 " + extra;
 }
 
 TEST(CliVerify, EqualModelsExitZeroAndPrintEachOutput) {
-  auto r = runTsopt("verify " + path("outputs") + " " + path("outputs", "scripted"));
+  auto r = runTsopt("verify " + test::fixturePath("outputs") + " " +
+                    test::fixturePath("outputs", "scripted"));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("inputs of forward: 2x3x32x32 (inferred from the weight of the first "
                        "aten::_convolution); 3 trials"),
@@ -52,7 +50,8 @@ TEST(CliVerify, DifferentModelsExitOneAndTheReportSaysWhere) {
   std::string dir = test::tempDir();
   auto run = runTsopt(wrongRun(dir, "-q"));  // without --verify nothing is checked
   ASSERT_EQ(run.exitCode, 0) << run.err;
-  auto r = runTsopt("verify " + path("conv2d_bn") + " " + dir + "/o.pt --input-shape 2x3x12x12 " +
+  auto r = runTsopt("verify " + test::fixturePath("conv2d_bn") + " " + dir +
+                    "/o.pt --input-shape 2x3x12x12 " +
                     "--trials 2 --seed 7 --dist normal --scale 0.5 --report " + dir + "/v.json");
   EXPECT_EQ(r.exitCode, 1) << r.err;
   EXPECT_NE(r.out.find("DIFFERS"), std::string::npos) << r.out;
@@ -64,7 +63,7 @@ TEST(CliVerify, DifferentModelsExitOneAndTheReportSaysWhere) {
   EXPECT_EQ(j["seed"], 7);
   EXPECT_EQ(j["distribution"], "normal");
   EXPECT_EQ(j["scale"], 0.5);
-  EXPECT_EQ(j["reference"], path("conv2d_bn"));
+  EXPECT_EQ(j["reference"], test::fixturePath("conv2d_bn"));
   ASSERT_EQ(j["outputs"].size(), 1u);
   EXPECT_EQ(j["outputs"][0]["passed"], false);
   EXPECT_EQ(j["outputs"][0]["max_abs_at"]["index"].size(), 4u);
@@ -75,15 +74,16 @@ TEST(CliVerify, DifferentModelsExitOneAndTheReportSaysWhere) {
 TEST(CliVerify, TolerancesDecide) {
   std::string dir = test::tempDir();
   ASSERT_EQ(runTsopt(wrongRun(dir, "-q")).exitCode, 0);
-  std::string args = "verify " + path("conv2d_bn") + " " + dir + "/o.pt --input-shape 2x3x12x12";
+  std::string args =
+      "verify " + test::fixturePath("conv2d_bn") + " " + dir + "/o.pt --input-shape 2x3x12x12";
   EXPECT_EQ(runTsopt(args).exitCode, 1);
   EXPECT_EQ(runTsopt(args + " --atol 100").exitCode, 0);
   EXPECT_EQ(runTsopt(args + " --atol float64=100").exitCode, 1);  // the outputs are float32
 }
 
 TEST(CliVerify, InputsFromAFile) {
-  auto r = runTsopt("verify " + path("control_flow", "scripted") + " " +
-                    path("control_flow", "scripted") + " --inputs " +
+  auto r = runTsopt("verify " + test::fixturePath("control_flow", "scripted") + " " +
+                    test::fixturePath("control_flow", "scripted") + " --inputs " +
                     fixtureFile("control_flow.inputs.pt"));
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("2x3x8x8:float32 (from "), std::string::npos) << r.out;
@@ -91,7 +91,7 @@ TEST(CliVerify, InputsFromAFile) {
 }
 
 TEST(CliVerify, BadInputIsOneLineAndExitTwo) {
-  std::string m = path("conv2d_bn");
+  std::string m = test::fixturePath("conv2d_bn");
   struct Case {
     std::string args, err;
   };
@@ -129,8 +129,8 @@ TEST(CliVerify, BadInputIsOneLineAndExitTwo) {
 
 TEST(CliRunVerify, PassingRunAddsTheVerdictToTheReport) {
   std::string dir = test::tempDir();
-  auto r = runTsopt("run " + path("conv2d_bn") + " -o " + dir + "/o.pt --verify --report " + dir +
-                    "/r.json");
+  auto r = runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
+                    "/o.pt --verify --report " + dir + "/r.json");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("tsopt: verify: outputs equal over 3 trials"), std::string::npos) << r.out;
   nlohmann::json j = readJson(dir + "/r.json");
@@ -162,8 +162,7 @@ TEST(CliRunVerify, StrictLeavesTheOutputAsItWas) {
   std::ofstream(dir + "/o.pt") << "the user's file";
   auto r = runTsopt(wrongRun(dir, "--verify-strict"));
   EXPECT_EQ(r.exitCode, 1) << r.err;
-  std::ifstream in(dir + "/o.pt");
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "the user's file");
+  EXPECT_EQ(readFile(dir + "/o.pt"), "the user's file");
   EXPECT_NE(r.err.find("--verify-strict: " + dir + "/o.pt not written"), std::string::npos);
   EXPECT_EQ(readJson(dir + "/r.json")["output_written"], false);
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -202,7 +201,8 @@ TEST(CliRunVerify, VerifyEachChecksEveryPass) {
 
 TEST(CliRunVerify, BadVerifyInputWritesNothing) {
   std::string dir = test::tempDir();
-  auto r = runTsopt("run " + path("conv2d_bn") + " -o " + dir + "/o.pt --verify --input-shape 7");
+  auto r = runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
+                    "/o.pt --verify --input-shape 7");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_EQ(r.err.rfind("tsopt: error: forward of the reference model rejects the inputs (7): ", 0),
             0u)

@@ -179,7 +179,8 @@ TEST(FoldConvBn, WeightOfRankBelowTwoIsSkipped) {
       %eps : float = prim::Constant[value=1e-05]()
       %m : float = prim::Constant[value=0.1]()
       %z : Tensor = aten::batch_norm(%y, %none, %none, %w, %w, %f, %m, %eps, %f)
-      return (%z))IR", g.get());
+      return (%z))IR",
+                      g.get());
   {
     torch::jit::WithInsertPoint guard(g->block()->nodes().front());
     g->inputs()[1]->replaceAllUsesWith(g->insertConstant(at::tensor({1.0f, 2.0f})));

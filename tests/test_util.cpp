@@ -102,20 +102,24 @@ std::string irOf(const torch::jit::Module& m, const std::string& method) {
 }
 
 CommandResult runTsopt(const std::string& args) {
+  return runCommand(std::string(TSOPT_BIN_DIR) + "/tsopt " + args);
+}
+
+CommandResult runCommand(const std::string& command) {
   std::string dir = tempDir();
   std::string outPath = dir + "/stdout", errPath = dir + "/stderr";
-  std::string cmd = std::string(TSOPT_BIN_DIR) + "/tsopt " + args + " >" + outPath + " 2>" +
-                    errPath + " </dev/null";
+  std::string cmd = command + " >" + outPath + " 2>" + errPath + " </dev/null";
   int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
   CommandResult r;
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(outPath);
-  r.err = slurp(errPath);
+  r.out = readFile(outPath);
+  r.err = readFile(errPath);
   return r;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::string tempDir() {

@@ -30,6 +30,13 @@ const std::vector<Fixture>& fixtures();
 /// The fixture `name` of `kind` ("traced" or "scripted"); fails the test if absent.
 const Fixture& fixture(const std::string& name, const std::string& kind);
 
+/// The path of fixture `name` of `kind`.
+inline std::string fixturePath(const std::string& name, const std::string& kind = "traced") {
+  return fixture(name, kind).path();
+}
+/// The whole content of a file ("" if it cannot be read).
+std::string readFile(const std::string& path);
+
 /// Seeded random inputs matching the fixture's shapes.
 std::vector<c10::IValue> makeInputs(const Fixture& f, uint64_t seed);
 
@@ -57,6 +64,8 @@ struct CommandResult {
 };
 /// Runs the tsopt binary with `args` (a shell-quoted string).
 CommandResult runTsopt(const std::string& args);
+/// Runs a shell command.
+CommandResult runCommand(const std::string& command);
 /// A fresh empty directory for a test's files.
 std::string tempDir();
 /// Path to a plugin library built with the tests.

@@ -1,12 +1,20 @@
 // `tsopt run`: load, run a pipeline over the chosen methods, optionally verify the result (after
 // every pass, or bisecting to the pass that changed the numbers), save atomically, report.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <optional>
+#include <regex>
 #include <sstream>
 
+#include "ir_dump/dot.h"
+#include "ir_dump/html_report.h"
+#include "ir_dump/tracer.h"
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 #include "passes/core/pass_manager.h"
 #include "passes/core/plugin.h"
@@ -25,6 +33,9 @@ struct RunArgs {
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
   bool verify = false, verifyStrict = false, verifyEach = false, bisect = false;
   VerifyArgs verifyArgs;
+  std::string dumpDir, dumpKinds = "ir,code,diff,dot", html;
+  bool dumpAll = false, printAfterAll = false, printAfterChange = false;
+  std::vector<std::string> printBefore, printAfter;
 
   bool verifies() const { return verify || verifyStrict || verifyEach || bisect; }
 };
@@ -36,6 +47,72 @@ struct Verdict {
   std::optional<BisectResult> bisect;
   std::shared_ptr<VerifyEachPass> each;
 };
+
+/// Graphs in the HTML report are drawn up to this many nodes.
+constexpr size_t kHtmlMaxNodes = 1500;
+
+/// One line on a terminal saying what runs now; nothing when stderr is not a terminal.
+class Progress : public PassInstrumentation {
+ public:
+  Progress() : on_(isatty(STDERR_FILENO) == 1) {}
+  ~Progress() override { clear(); }
+  void beforePass(const Pass& pass, const PassRunInfo& info, torch::jit::Module&,
+                  const std::vector<std::string>&) override {
+    say("pass " + std::to_string(info.index + 1) + ": " + pass.str());
+  }
+  void say(const std::string& what) {
+    if (!on_) return;
+    std::cerr << "\r\033[Ktsopt: " << what << "..." << std::flush;
+    shown_ = true;
+  }
+  void clear() {
+    if (on_ && shown_) std::cerr << "\r\033[K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  bool on_;
+  bool shown_ = false;
+};
+
+/// Makes `dir` ready for a dump: created if missing; earlier dumps in it are removed, and any
+/// other file makes it an error (nothing the user had is overwritten).
+void prepareDumpDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (!fs::create_directories(dir, ec)) {
+      throw Error("cannot create dump folder '" + dir + "': " + ec.message());
+    }
+    return;
+  }
+  if (!fs::is_directory(dir, ec)) throw Error("dump folder '" + dir + "' is not a folder");
+  static const std::regex dumpFile(R"(\d{2,}-[^/]*\.(ir|py|diff|dot))");
+  std::vector<fs::path> earlier;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!std::regex_match(entry.path().filename().string(), dumpFile)) {
+      throw Error("dump folder '" + dir + "' holds files that are not tsopt dumps ('" +
+                  entry.path().filename().string() + "'); give an empty or new folder");
+    }
+    earlier.push_back(entry.path());
+  }
+  for (const fs::path& p : earlier) fs::remove(p, ec);
+}
+
+/// The first method's graph as SVG for the HTML report, drawn up to kHtmlMaxNodes nodes.
+std::string reportSvg(const torch::jit::Module& module, const std::string& method,
+                      std::string& note) {
+  std::shared_ptr<torch::jit::Graph> g = methodGraph(module, method);
+  size_t nodes = 0;
+  forEachNode(g->block(), [&](torch::jit::Node* n) { nodes += n->kind() != c10::prim::Constant; });
+  DotOptions options;
+  options.maxNodes = kHtmlMaxNodes;
+  if (nodes > kHtmlMaxNodes && note.empty()) {
+    note = "Graphs are drawn up to " + std::to_string(kHtmlMaxNodes) +
+           " nodes; `tsopt dot` draws a whole graph.";
+  }
+  return renderDot(graphToDot(*g, options), "svg");
+}
 
 std::string passLabel(const PassRecord& r) {
   return r.iteration ? r.spec + " [iter " + std::to_string(r.iteration) + "]" : r.spec;
@@ -125,20 +202,46 @@ int runCommand(const RunArgs& a) {
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
 
+  if (!a.html.empty()) checkWritable(a.html);
+  TraceOptions trace;
+  trace.dumpKinds = parseDumpKinds(a.dumpKinds);
+  trace.dumpAll = a.dumpAll;
+  trace.printBefore = a.printBefore;
+  trace.printAfter = a.printAfter;
+  trace.printAfterAll = a.printAfterAll;
+  trace.printAfterChange = a.printAfterChange;
+  trace.printTo = &std::cerr;
+  trace.keepDiffs = !a.html.empty();
+  if (!a.dumpDir.empty()) {
+    prepareDumpDir(a.dumpDir);
+    trace.dumpDir = a.dumpDir;
+  }
+
   torch::jit::Module module = loadModule(a.input);
   std::optional<Verifier> verifier;
   if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
   PassManager pm(parsePipeline(pipelineText));
   pm.setLintEach(!a.noLint);
+  auto progress = std::make_shared<Progress>();
+  pm.addInstrumentation(progress);
+  auto tracer = std::make_shared<IrTracer>(trace);
+  tracer->start(module, methods);
+  pm.addInstrumentation(tracer);
   Verdict verdict;
   if (a.verifyEach) {
     verdict.each = std::make_shared<VerifyEachPass>(*verifier);
     pm.addInstrumentation(verdict.each);
   }
+  HtmlReport html;
+  if (!a.html.empty()) {
+    progress->say("drawing the input graph");
+    html.svgBefore = reportSvg(module, methods.front(), html.graphNote);
+  }
   RunResult result = pm.run(module, methods);
   std::string bytes = serializeModule(module);
 
   if (verifier) {
+    progress->say("verifying");
     if (verdict.each && !verdict.each->checks().empty()) {
       verdict.result = verdict.each->checks().back().result;
       verdict.firstFailing = verdict.each->firstFailing();
@@ -146,6 +249,7 @@ int runCommand(const RunArgs& a) {
       verdict.result = verifier->check(deserializeModule(bytes, "the transformed model"));
     }
     if (!verdict.result.passed && a.bisect && !verdict.each) {
+      progress->say("bisecting");
       verdict.bisect = bisectPipeline([&] { return loadModule(a.input); },
                                       [&] { return parsePipeline(pipelineText); }, methods,
                                       result.passes.size(), *verifier);
@@ -154,12 +258,25 @@ int runCommand(const RunArgs& a) {
   }
   bool written = verdict.result.passed || !a.verifyStrict;
   if (written) writeFileAtomic(a.output, bytes);
-  if (!a.report.empty()) {
+  if (!a.report.empty() || !a.html.empty()) {
     nlohmann::json report = makeReport(a.input, a.output, pipelineText, methods, result);
     report["output_written"] = written;
     if (verifier) addVerdict(report, *verifier, verdict, result);
-    writeFileAtomic(a.report, report.dump(2) + "\n");
+    if (!a.report.empty()) writeFileAtomic(a.report, report.dump(2) + "\n");
+    if (!a.html.empty()) {
+      progress->say("drawing the result");
+      html.input = a.input;
+      html.output = a.output;
+      html.pipeline = pipelineText;
+      html.methods = methods;
+      html.run = result;
+      html.diffs = tracer->diffs();
+      html.svgAfter = reportSvg(module, methods.front(), html.graphNote);
+      html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
+      writeFileAtomic(a.html, renderHtmlReport(html));
+    }
   }
+  progress->clear();
 
   for (const std::string& w : result.warnings) std::cerr << "tsopt: warning: " << w << "\n";
   if (a.timePasses) printTimings(result, std::cerr);
@@ -171,7 +288,8 @@ int runCommand(const RunArgs& a) {
     int64_t after = result.passes.empty() ? 0 : result.passes.back().nodesAfter;
     std::cout << "tsopt: " << pipelineText << ": " << before << " -> " << after << " nodes in "
               << std::fixed << std::setprecision(1) << result.totalMs << " ms; wrote " << a.output
-              << (a.report.empty() ? "" : " and " + a.report) << "\n";
+              << (a.report.empty() ? "" : ", " + a.report) << (a.html.empty() ? "" : ", " + a.html)
+              << "\n";
     if (verifier && verdict.result.passed) {
       std::cout << "tsopt: verify: " << verifySummary(verdict.result) << "\n";
     }
@@ -201,6 +319,21 @@ Command addRunCommand(CLI::App& app) {
                 "when the result differs, bisect the pipeline to the pass that changed it");
   addVerifyOptions(run, args->verifyArgs);
   run->add_flag("--no-lint", args->noLint, "skip Graph::lint() after each pass");
+  run->add_option(
+      "--dump-dir", args->dumpDir,
+      "write the IR, code, diff and DOT of the input and after each changing pass here");
+  run->add_option("--dump", args->dumpKinds, "what to dump: any of ir,code,diff,dot")
+      ->default_str("ir,code,diff,dot");
+  run->add_flag("--dump-all", args->dumpAll, "dump after every pass, changed or not");
+  run->add_option("--print-ir-before", args->printBefore,
+                  "print the IR to stderr before each run of this pass (repeatable)");
+  run->add_option("--print-ir-after", args->printAfter,
+                  "print the IR to stderr after each run of this pass (repeatable)");
+  run->add_flag("--print-ir-after-all", args->printAfterAll, "print the IR after every pass");
+  run->add_flag("--print-ir-after-change", args->printAfterChange,
+                "print the IR after every pass that changed it");
+  run->add_option("--html", args->html,
+                  "write a self-contained HTML report (passes, diffs, graphs, verification)");
   run->add_flag("--time-passes", args->timePasses, "print per-pass wall time to stderr");
   run->add_flag("--stats", args->stats, "print per-pass statistics to stderr");
   run->add_flag("--in-place", args->inPlace, "allow the output to be the input model");

@@ -13,7 +13,7 @@ namespace {
 
 struct ShowArgs {
   std::string input, method = "forward";
-  bool inlined = false, code = false;
+  bool inlined = false, code = false, canonical = false;
 };
 
 int showCommand(const ShowArgs& a) {
@@ -21,7 +21,9 @@ int showCommand(const ShowArgs& a) {
   std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, a.method);
   // The module is never saved, so its graph can be transformed in place.
   if (a.inlined) inlineCalls(*graph, InlineOptions{}, nullptr);
-  std::string text = a.code ? methodCode(module, a.method) : graphText(*graph);
+  std::string text = a.code        ? methodCode(module, a.method)
+                     : a.canonical ? canonicalIr(*graph)
+                                   : graphText(*graph);
   std::cout << text << (text.empty() || text.back() != '\n' ? "\n" : "");
   return kOk;
 }
@@ -35,6 +37,8 @@ Command addShowCommand(CLI::App& app) {
   cmd->add_option("--method", args->method, "method to show")->default_str("forward");
   cmd->add_flag("--inline", args->inlined, "inline all calls first");
   cmd->add_flag("--code", args->code, "print TorchScript code instead of IR");
+  cmd->add_flag("--canonical", args->canonical,
+                "print canonical IR (values numbered in order of definition), as dumps do");
   return [args] { return showCommand(*args); };
 }
 

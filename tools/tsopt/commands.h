@@ -21,6 +21,7 @@ Command addRunCommand(CLI::App& app);
 Command addPassesCommand(CLI::App& app);
 Command addShowCommand(CLI::App& app);
 Command addVerifyCommand(CLI::App& app);
+Command addDotCommand(CLI::App& app);
 
 /// Loads every --plugin given, in order.
 void loadPlugins(const std::vector<std::string>& paths);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(addPassesCommand);
   add(addShowCommand);
   add(addVerifyCommand);
+  add(addDotCommand);
 
   // CLI11 reports a mistyped command as "A subcommand is required"; say what is wrong instead.
   if (argc > 1 && argv[1][0] != '-') {

@@ -1,0 +1,57 @@
+// `tsopt dot`: a method's graph as Graphviz DOT, SVG or PNG (rendered in-process).
+#include <filesystem>
+#include <iostream>
+
+#include "ir_dump/dot.h"
+#include "passes/builtin/builtin.h"
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+#include "passes/core/pass_manager.h"
+#include "tools/tsopt/commands.h"
+
+namespace tsopt::cli {
+
+namespace {
+
+struct DotArgs {
+  std::string input, output, method = "forward";
+  bool inlined = false, quiet = false;
+  size_t maxNodes = 0;
+};
+
+int dotCommand(const DotArgs& a) {
+  std::string format = std::filesystem::path(a.output).extension().string();
+  if (format != ".dot" && format != ".svg" && format != ".png") {
+    throw Error("cannot tell the format of '" + a.output + "': end it in .dot, .svg or .png");
+  }
+  format = format.substr(1);
+  checkWritable(a.output);
+  torch::jit::Module module = loadModule(a.input);
+  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, a.method);
+  // The module is never saved, so its graph can be transformed in place.
+  if (a.inlined) inlineCalls(*graph, InlineOptions{}, nullptr);
+  DotOptions options;
+  options.title = a.input + " (" + a.method + ")";
+  options.maxNodes = a.maxNodes;
+  std::string dot = graphToDot(*graph, options);
+  writeFileAtomic(a.output, format == "dot" ? dot : renderDot(dot, format));
+  if (!a.quiet) std::cout << "tsopt: wrote " << a.output << "\n";
+  return kOk;
+}
+
+}  // namespace
+
+Command addDotCommand(CLI::App& app) {
+  auto args = std::make_shared<DotArgs>();
+  CLI::App* cmd = app.add_subcommand("dot", "Draw a method's graph as DOT, SVG or PNG");
+  cmd->add_option("input", args->input, "TorchScript model (.pt)")->required();
+  cmd->add_option("-o,--output", args->output, "OUT.dot, OUT.svg or OUT.png")->required();
+  cmd->add_option("--method", args->method, "method to draw")->default_str("forward");
+  cmd->add_flag("--inline", args->inlined, "inline all calls first");
+  cmd->add_option("--max-nodes", args->maxNodes, "draw at most this many nodes (0: all)")
+      ->default_val(0);
+  cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");
+  return [args] { return dotCommand(*args); };
+}
+
+}  // namespace tsopt::cli
