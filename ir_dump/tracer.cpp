@@ -56,6 +56,7 @@ void IrTracer::start(const torch::jit::Module& module, const std::vector<std::st
   previousIr_ = std::move(ir.text);
   previousKeys_ = std::move(ir.keys);
   previousStem_ = "00-input";
+  if (options_.keepStages) stages_.push_back({previousStem_, previousIr_});
   if (!options_.dumpDir.empty()) dump(previousStem_, module, methods, previousIr_, "");
 }
 
@@ -80,6 +81,7 @@ void IrTracer::afterPass(const Pass& pass, const PassRunInfo& info, const PassRe
                                                  "a/" + previousStem_ + ".ir", "b/" + stem + ".ir")
                              : "";
   if (options_.keepDiffs) diffs_.push_back({info.index, pass.name(), changed, diff});
+  if (options_.keepStages) stages_.push_back({stem, ir});
   if (!options_.dumpDir.empty() && (changed || options_.dumpAll)) {
     dump(stem, module, methods, ir, diff);
     previousStem_ = stem;

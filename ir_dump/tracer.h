@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ir_dump/golden.h"
 #include "passes/core/pass_manager.h"
 
 namespace tsopt {
@@ -29,6 +30,7 @@ struct TraceOptions {
   bool printAfterAll = false, printAfterChange = false;
   std::ostream* printTo = nullptr;  ///< where --print-ir-* goes (stderr)
   bool keepDiffs = false;           ///< keep every pass's diff for a report
+  bool keepStages = false;          ///< keep every stage's canonical IR (golden files)
 };
 
 /// The effect of one pass on the canonical IR.
@@ -52,6 +54,8 @@ class IrTracer : public PassInstrumentation {
                  torch::jit::Module& module, const std::vector<std::string>& methods) override;
 
   const std::vector<PassDiff>& diffs() const { return diffs_; }
+  /// 00-input and every pass, changed or not (with keepStages).
+  const std::vector<Stage>& stages() const { return stages_; }
   /// Files written so far, in order.
   const std::vector<std::string>& files() const { return files_; }
 
@@ -66,6 +70,7 @@ class IrTracer : public PassInstrumentation {
   std::string previousIr_, previousKeys_, previousStem_;
   std::unordered_set<const torch::jit::Node*> nodesBefore_;
   std::vector<PassDiff> diffs_;
+  std::vector<Stage> stages_;
   std::vector<std::string> files_;
 };
 

@@ -165,3 +165,45 @@ TEST(CliHtml, ReportIsSelfContainedAndRendersInChromium) {
 
 }  // namespace
 }  // namespace tsopt
+
+namespace tsopt {
+namespace {
+
+TEST(CliGoldenDir, RecordsComparesAndShowsTheFirstMismatchAsADiff) {
+  std::string dir = test::tempDir();
+  std::string run = "run " + test::fixturePath("conv2d_bn") + " -o " + dir +
+                    "/o.pt -q --golden-dir " + dir + "/g";
+  auto missing = test::runTsopt(run);
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_EQ(missing.err, "tsopt: golden: golden folder '" + dir +
+                             "/g' does not exist (record it with --update-golden)\n");
+  auto record = test::runTsopt(run + " --update-golden");
+  ASSERT_EQ(record.exitCode, 0) << record.err;
+  EXPECT_EQ(record.err, "tsopt: golden: 4 of 4 files in " + dir + "/g recorded anew\n");
+  EXPECT_EQ(test::runTsopt(run).exitCode, 0);
+
+  std::string file = dir + "/g/02-fold-conv-bn.ir";
+  std::string ir = test::readFile(file);
+  std::ofstream(file) << ir.substr(0, ir.find("aten::_convolution")) << "aten::conv9d"
+                      << ir.substr(ir.find("aten::_convolution") + 18);
+  fs::remove(dir + "/o.pt");
+  auto differs = test::runTsopt(run);
+  EXPECT_EQ(differs.exitCode, 1);
+  EXPECT_EQ(differs.err.rfind("tsopt: golden: " + file + " differs from the IR after " +
+                                  "02-fold-conv-bn:\n--- expected/02-fold-conv-bn.ir\n" +
+                                  "+++ actual/02-fold-conv-bn.ir\n@@ ",
+                              0),
+            0u)
+      << differs.err;
+  EXPECT_NE(differs.err.find("\n-  %"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir + "/o.pt"));  // the model is still written
+
+  auto bad = test::runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
+                            "/o2.pt --update-golden");
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_EQ(bad.err, "tsopt: error: --update-golden needs --golden-dir\n");
+  EXPECT_FALSE(fs::exists(dir + "/o2.pt"));
+}
+
+}  // namespace
+}  // namespace tsopt

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "ir_dump/dot.h"
+#include "ir_dump/golden.h"
 #include "ir_dump/html_report.h"
 #include "ir_dump/tracer.h"
 #include "passes/core/error.h"
@@ -33,7 +34,8 @@ struct RunArgs {
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
   bool verify = false, verifyStrict = false, verifyEach = false, bisect = false;
   VerifyArgs verifyArgs;
-  std::string dumpDir, dumpKinds = "ir,code,diff,dot", html;
+  std::string dumpDir, dumpKinds = "ir,code,diff,dot", html, goldenDir;
+  bool updateGolden = false;
   bool dumpAll = false, printAfterAll = false, printAfterChange = false;
   std::vector<std::string> printBefore, printAfter;
 
@@ -212,6 +214,8 @@ int runCommand(const RunArgs& a) {
   trace.printAfterChange = a.printAfterChange;
   trace.printTo = &std::cerr;
   trace.keepDiffs = !a.html.empty();
+  trace.keepStages = !a.goldenDir.empty();
+  if (a.updateGolden && a.goldenDir.empty()) throw Error("--update-golden needs --golden-dir");
   if (!a.dumpDir.empty()) {
     prepareDumpDir(a.dumpDir);
     trace.dumpDir = a.dumpDir;
@@ -256,6 +260,9 @@ int runCommand(const RunArgs& a) {
       verdict.firstFailing = verdict.bisect->firstFailing;
     }
   }
+  GoldenCheck golden;
+  if (!a.goldenDir.empty() && !a.updateGolden)
+    golden = compareGolden(a.goldenDir, tracer->stages());
   bool written = verdict.result.passed || !a.verifyStrict;
   if (written) writeFileAtomic(a.output, bytes);
   if (!a.report.empty() || !a.html.empty()) {
@@ -282,6 +289,14 @@ int runCommand(const RunArgs& a) {
   if (a.timePasses) printTimings(result, std::cerr);
   if (a.stats) printStats(result, std::cerr);
   printVerdict(verdict, result);
+  if (!golden.passed) {
+    std::cerr << "tsopt: golden: " << golden.failure << (golden.failure.back() == '\n' ? "" : "\n");
+  }
+  if (a.updateGolden) {
+    size_t n = writeGolden(a.goldenDir, tracer->stages()).size();
+    std::cerr << "tsopt: golden: " << n << " of " << tracer->stages().size() << " files in "
+              << a.goldenDir << " recorded anew\n";
+  }
   if (!written) std::cerr << "tsopt: verify: --verify-strict: " << a.output << " not written\n";
   if (!a.quiet && written) {
     int64_t before = result.passes.empty() ? 0 : result.passes.front().nodesBefore;
@@ -294,7 +309,7 @@ int runCommand(const RunArgs& a) {
       std::cout << "tsopt: verify: " << verifySummary(verdict.result) << "\n";
     }
   }
-  return verdict.result.passed ? kOk : kDifference;
+  return verdict.result.passed && golden.passed ? kOk : kDifference;
 }
 
 }  // namespace
@@ -332,6 +347,10 @@ Command addRunCommand(CLI::App& app) {
   run->add_flag("--print-ir-after-all", args->printAfterAll, "print the IR after every pass");
   run->add_flag("--print-ir-after-change", args->printAfterChange,
                 "print the IR after every pass that changed it");
+  run->add_option("--golden-dir", args->goldenDir,
+                  "compare the canonical IR after each pass with DIR/NN-<pass>.ir (exit 1 if not)");
+  run->add_flag("--update-golden", args->updateGolden,
+                "record the IR after each pass in --golden-dir instead of comparing");
   run->add_option("--html", args->html,
                   "write a self-contained HTML report (passes, diffs, graphs, verification)");
   run->add_flag("--time-passes", args->timePasses, "print per-pass wall time to stderr");
