@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <regex>
 #include <set>
 
 #include "ir_dump/diff.h"
+#include "ir_dump/tracer.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 
@@ -28,13 +28,12 @@ std::optional<std::string> readText(const fs::path& p) {
 
 /// The stems of DIR's files with extension `ext` that look like stages.
 std::set<std::string> stemsIn(const fs::path& dir, const std::string& ext) {
-  static const std::regex stage(R"((\d{2,}-[^/]*))");
   std::set<std::string> stems;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (e.path().extension() != ext) continue;
     std::string stem = e.path().stem().string();
-    if (std::regex_match(stem, stage)) stems.insert(stem);
+    if (isStageStem(stem)) stems.insert(stem);
   }
   return stems;
 }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "ir_dump/diff.h"
@@ -46,6 +48,37 @@ DumpKinds parseDumpKinds(const std::string& list) {
     }
   }
   return k;
+}
+
+bool isStageStem(const std::string& stem) {
+  static const std::regex stage(R"(\d{2,}-[^/]+)");
+  return std::regex_match(stem, stage);
+}
+
+void prepareDumpDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (!fs::create_directories(dir, ec)) {
+      throw Error("cannot create dump folder '" + dir + "': " + ec.message());
+    }
+    return;
+  }
+  if (!fs::is_directory(dir, ec)) throw Error("dump folder '" + dir + "' is not a folder");
+  static const std::set<std::string> kinds = {".ir", ".py", ".diff", ".dot"};
+  std::vector<fs::path> earlier;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path name = entry.path().filename();
+    // "03-dce.ir", and with several methods "03-dce.forward.dot"
+    std::string stem = name.stem().string();
+    stem = stem.substr(0, stem.find('.'));
+    if (!kinds.count(name.extension().string()) || !isStageStem(stem)) {
+      throw Error("dump folder '" + dir + "' holds files that are not tsopt dumps ('" +
+                  name.string() + "'); give an empty or new folder");
+    }
+    earlier.push_back(entry.path());
+  }
+  for (const fs::path& p : earlier) fs::remove(p, ec);
 }
 
 void IrTracer::start(const torch::jit::Module& module, const std::vector<std::string>& methods) {

@@ -21,6 +21,13 @@ struct DumpKinds {
 /// Parses "ir,code,diff,dot" (any subset); throws tsopt::Error naming an unknown kind.
 DumpKinds parseDumpKinds(const std::string& list);
 
+/// Whether `stem` names a stage as dumps and golden files do: "00-input", "03-dce".
+bool isStageStem(const std::string& stem);
+
+/// Makes `dir` ready for a dump: created if missing; earlier dumps in it are removed, and any
+/// other file is an error (nothing the user had is overwritten). Throws tsopt::Error.
+void prepareDumpDir(const std::string& dir);
+
 /// What an IrTracer does.
 struct TraceOptions {
   std::string dumpDir;  ///< write files here (none if empty); the folder must exist

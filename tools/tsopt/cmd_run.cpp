@@ -7,7 +7,6 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 #include "ir_dump/dot.h"
@@ -40,6 +39,10 @@ struct RunArgs {
   std::vector<std::string> printBefore, printAfter;
 
   bool verifies() const { return verify || verifyStrict || verifyEach || bisect; }
+  bool traces() const {
+    return !dumpDir.empty() || !html.empty() || !goldenDir.empty() || !printBefore.empty() ||
+           !printAfter.empty() || printAfterAll || printAfterChange;
+  }
 };
 
 /// What verification found about a run.
@@ -77,28 +80,41 @@ class Progress : public PassInstrumentation {
   bool shown_ = false;
 };
 
-/// Makes `dir` ready for a dump: created if missing; earlier dumps in it are removed, and any
-/// other file makes it an error (nothing the user had is overwritten).
-void prepareDumpDir(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    if (!fs::create_directories(dir, ec)) {
-      throw Error("cannot create dump folder '" + dir + "': " + ec.message());
-    }
+/// What --dump-dir, --print-ir-*, --html and --golden-dir ask the tracer to do.
+TraceOptions traceOptions(const RunArgs& a) {
+  TraceOptions t;
+  t.dumpKinds = parseDumpKinds(a.dumpKinds);
+  t.dumpAll = a.dumpAll;
+  t.printBefore = a.printBefore;
+  t.printAfter = a.printAfter;
+  t.printAfterAll = a.printAfterAll;
+  t.printAfterChange = a.printAfterChange;
+  t.printTo = &std::cerr;
+  t.keepDiffs = !a.html.empty();
+  t.keepStages = !a.goldenDir.empty();
+  if (!a.dumpDir.empty()) {
+    prepareDumpDir(a.dumpDir);
+    t.dumpDir = a.dumpDir;
+  }
+  return t;
+}
+
+/// Verifies the saved result (`bytes`) against the input model, and if it differs and --bisect
+/// asks, finds the pass to blame. With --verify-each the last pass's check is the verdict.
+void verifyResult(const RunArgs& a, const Verifier& verifier, const std::string& bytes,
+                  const std::string& pipelineText, const std::vector<std::string>& methods,
+                  const RunResult& result, Verdict& verdict) {
+  if (verdict.each && !verdict.each->checks().empty()) {
+    verdict.result = verdict.each->checks().back().result;
+    verdict.firstFailing = verdict.each->firstFailing();
     return;
   }
-  if (!fs::is_directory(dir, ec)) throw Error("dump folder '" + dir + "' is not a folder");
-  static const std::regex dumpFile(R"(\d{2,}-[^/]*\.(ir|py|diff|dot))");
-  std::vector<fs::path> earlier;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!std::regex_match(entry.path().filename().string(), dumpFile)) {
-      throw Error("dump folder '" + dir + "' holds files that are not tsopt dumps ('" +
-                  entry.path().filename().string() + "'); give an empty or new folder");
-    }
-    earlier.push_back(entry.path());
-  }
-  for (const fs::path& p : earlier) fs::remove(p, ec);
+  verdict.result = verifier.check(deserializeModule(bytes, "the transformed model"));
+  if (verdict.result.passed || !a.bisect) return;
+  verdict.bisect = bisectPipeline([&] { return loadModule(a.input); },
+                                  [&] { return parsePipeline(pipelineText); }, methods,
+                                  result.passes.size(), verifier);
+  verdict.firstFailing = verdict.bisect->firstFailing;
 }
 
 /// The first method's graph as SVG for the HTML report, drawn up to kHtmlMaxNodes nodes.
@@ -205,21 +221,8 @@ int runCommand(const RunArgs& a) {
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
 
   if (!a.html.empty()) checkWritable(a.html);
-  TraceOptions trace;
-  trace.dumpKinds = parseDumpKinds(a.dumpKinds);
-  trace.dumpAll = a.dumpAll;
-  trace.printBefore = a.printBefore;
-  trace.printAfter = a.printAfter;
-  trace.printAfterAll = a.printAfterAll;
-  trace.printAfterChange = a.printAfterChange;
-  trace.printTo = &std::cerr;
-  trace.keepDiffs = !a.html.empty();
-  trace.keepStages = !a.goldenDir.empty();
   if (a.updateGolden && a.goldenDir.empty()) throw Error("--update-golden needs --golden-dir");
-  if (!a.dumpDir.empty()) {
-    prepareDumpDir(a.dumpDir);
-    trace.dumpDir = a.dumpDir;
-  }
+  TraceOptions trace = traceOptions(a);
 
   torch::jit::Module module = loadModule(a.input);
   std::optional<Verifier> verifier;
@@ -229,8 +232,10 @@ int runCommand(const RunArgs& a) {
   auto progress = std::make_shared<Progress>();
   pm.addInstrumentation(progress);
   auto tracer = std::make_shared<IrTracer>(trace);
-  tracer->start(module, methods);
-  pm.addInstrumentation(tracer);
+  if (a.traces()) {
+    tracer->start(module, methods);
+    pm.addInstrumentation(tracer);
+  }
   Verdict verdict;
   if (a.verifyEach) {
     verdict.each = std::make_shared<VerifyEachPass>(*verifier);
@@ -246,19 +251,7 @@ int runCommand(const RunArgs& a) {
 
   if (verifier) {
     progress->say("verifying");
-    if (verdict.each && !verdict.each->checks().empty()) {
-      verdict.result = verdict.each->checks().back().result;
-      verdict.firstFailing = verdict.each->firstFailing();
-    } else {
-      verdict.result = verifier->check(deserializeModule(bytes, "the transformed model"));
-    }
-    if (!verdict.result.passed && a.bisect && !verdict.each) {
-      progress->say("bisecting");
-      verdict.bisect = bisectPipeline([&] { return loadModule(a.input); },
-                                      [&] { return parsePipeline(pipelineText); }, methods,
-                                      result.passes.size(), *verifier);
-      verdict.firstFailing = verdict.bisect->firstFailing;
-    }
+    verifyResult(a, *verifier, bytes, pipelineText, methods, result, verdict);
   }
   GoldenCheck golden;
   if (!a.goldenDir.empty() && !a.updateGolden)
