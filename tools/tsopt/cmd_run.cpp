@@ -310,6 +310,8 @@ int runCommand(const RunArgs& a) {
 Command addRunCommand(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* run = app.add_subcommand("run", "Run a pass pipeline over a model and save the result");
+  const char* kVerification = "Verification";
+  const char* kDumps = "Dumps, reports and golden files";
   run->add_option("input", args->input, "TorchScript model (.pt)")->required();
   run->add_option("-o,--output", args->output, "where to save the transformed model")->required();
   run->add_option("-p,--pipeline", args->pipeline, "pipeline text, or @FILE to read it from a file")
@@ -318,34 +320,47 @@ Command addRunCommand(CLI::App& app) {
   run->add_option("--report", args->report, "write a JSON report of the run here");
   run->add_option("--plugin", args->plugins, "load passes from this shared library (repeatable)");
   run->add_flag("--verify", args->verify,
-                "check that the result computes what the input model computes (exit 1 if not)");
+                "check that the result computes what the input model computes (exit 1 if not)")
+      ->group(kVerification);
   run->add_flag("--verify-strict", args->verifyStrict,
-                "like --verify, and do not write the output when it differs");
+                "like --verify, and do not write the output when it differs")
+      ->group(kVerification);
   run->add_flag("--verify-each", args->verifyEach,
-                "verify after every pass and name the first pass after which outputs differ");
+                "verify after every pass and name the first pass after which outputs differ")
+      ->group(kVerification);
   run->add_flag("--bisect", args->bisect,
-                "when the result differs, bisect the pipeline to the pass that changed it");
+                "when the result differs, bisect the pipeline to the pass that changed it")
+      ->group(kVerification);
   addVerifyOptions(run, args->verifyArgs);
   run->add_flag("--no-lint", args->noLint, "skip Graph::lint() after each pass");
-  run->add_option(
-      "--dump-dir", args->dumpDir,
-      "write the IR, code, diff and DOT of the input and after each changing pass here");
+  run->add_option("--dump-dir", args->dumpDir,
+                  "write the IR, code, diff and DOT of the input and after each changing pass here")
+      ->group(kDumps);
   run->add_option("--dump", args->dumpKinds, "what to dump: any of ir,code,diff,dot")
-      ->default_str("ir,code,diff,dot");
-  run->add_flag("--dump-all", args->dumpAll, "dump after every pass, changed or not");
+      ->default_str("ir,code,diff,dot")
+      ->group(kDumps);
+  run->add_flag("--dump-all", args->dumpAll, "dump after every pass, changed or not")
+      ->group(kDumps);
   run->add_option("--print-ir-before", args->printBefore,
-                  "print the IR to stderr before each run of this pass (repeatable)");
+                  "print the IR to stderr before each run of this pass (repeatable)")
+      ->group(kDumps);
   run->add_option("--print-ir-after", args->printAfter,
-                  "print the IR to stderr after each run of this pass (repeatable)");
-  run->add_flag("--print-ir-after-all", args->printAfterAll, "print the IR after every pass");
+                  "print the IR to stderr after each run of this pass (repeatable)")
+      ->group(kDumps);
+  run->add_flag("--print-ir-after-all", args->printAfterAll, "print the IR after every pass")
+      ->group(kDumps);
   run->add_flag("--print-ir-after-change", args->printAfterChange,
-                "print the IR after every pass that changed it");
+                "print the IR after every pass that changed it")
+      ->group(kDumps);
   run->add_option("--golden-dir", args->goldenDir,
-                  "compare the canonical IR after each pass with DIR/NN-<pass>.ir (exit 1 if not)");
+                  "compare the canonical IR after each pass with DIR/NN-<pass>.ir (exit 1 if not)")
+      ->group(kDumps);
   run->add_flag("--update-golden", args->updateGolden,
-                "record the IR after each pass in --golden-dir instead of comparing");
+                "record the IR after each pass in --golden-dir instead of comparing")
+      ->group(kDumps);
   run->add_option("--html", args->html,
-                  "write a self-contained HTML report (passes, diffs, graphs, verification)");
+                  "write a self-contained HTML report (passes, diffs, graphs, verification)")
+      ->group(kDumps);
   run->add_flag("--time-passes", args->timePasses, "print per-pass wall time to stderr");
   run->add_flag("--stats", args->stats, "print per-pass statistics to stderr");
   run->add_flag("--in-place", args->inPlace, "allow the output to be the input model");

@@ -45,22 +45,31 @@ VerifyOptions VerifyArgs::options(const std::vector<std::string>& methods) const
 }
 
 void addVerifyOptions(CLI::App* cmd, VerifyArgs& a) {
+  const char* group = "Verification inputs and tolerances";
   cmd->add_option("--input-shape", a.inputShapes,
                   "an input as SHAPE[:DTYPE[:HIGH]], e.g. 1x3x224x224 or 1x16:int64:1000 "
                   "(repeatable, one per input; default: inferred from the model)");
-  cmd->add_option("--inputs", a.inputsFile, "inputs saved with torch.save((x, ...), FILE)");
-  cmd->add_option("--trials", a.trials, "random input sets to compare on")->default_val(3);
-  cmd->add_option("--seed", a.seed, "seed of the random inputs")->default_val(0);
+  cmd->add_option("--inputs", a.inputsFile, "inputs saved with torch.save((x, ...), FILE)")
+      ->group(group);
+  cmd->add_option("--trials", a.trials, "random input sets to compare on")
+      ->default_val(3)
+      ->group(group);
+  cmd->add_option("--seed", a.seed, "seed of the random inputs")->default_val(0)->group(group);
   cmd->add_option("--dist", a.distribution, "distribution of random inputs: uniform or normal")
-      ->default_val("uniform");
+      ->default_val("uniform")
+      ->group(group);
   cmd->add_option("--scale", a.scale, "uniform on [-scale, scale), or normal with this deviation")
-      ->default_val(1.0);
+      ->default_val(1.0)
+      ->group(group);
   cmd->add_option("--rtol", a.rtol, "relative tolerance, for every dtype or as DTYPE=R")
-      ->type_name("[DTYPE=]R");
+      ->type_name("[DTYPE=]R")
+      ->group(group);
   cmd->add_option("--atol", a.atol, "absolute tolerance, for every dtype or as DTYPE=A")
-      ->type_name("[DTYPE=]A");
+      ->type_name("[DTYPE=]A")
+      ->group(group);
   cmd->add_flag("--rel-to-max", a.relToMax,
-                "relative tolerance against each output's largest magnitude, not elementwise");
+                "relative tolerance against each output's largest magnitude, not elementwise")
+      ->group(group);
 }
 
 void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std::ostream& os) {
