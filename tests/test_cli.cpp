@@ -86,13 +86,26 @@ TEST(Cli, BadInputsExitTwoWithOneLine) {
   std::string dir = test::tempDir();
   std::ofstream(dir + "/junk.pt") << "definitely not a zip";
   std::ofstream(dir + "/existing.pt") << "keep me";
+  std::ofstream(dir + "/empty.pt");
   const std::string good = test::fixture("conv2d_bn", "traced").path();
+  const std::string fixtures = good.substr(0, good.rfind('/') + 1);
+  std::string bytes = test::readFile(good);
+  std::ofstream(dir + "/truncated.pt") << bytes.substr(0, bytes.size() / 2);
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 7919 + 13) % 251);
+  std::ofstream(dir + "/random.pt") << random;
   struct Case {
     std::string args, message;
   } cases[] = {
       {"run " + dir + "/missing.pt -o " + dir + "/o.pt", "no such file"},
       {"run " + dir + "/junk.pt -o " + dir + "/o.pt", "not a TorchScript archive"},
       {"run " + dir + " -o " + dir + "/o.pt", "it is a directory"},
+      {"run " + dir + "/empty.pt -o " + dir + "/o.pt", "the file is empty"},
+      {"run " + dir + "/random.pt -o " + dir + "/o.pt", "not a TorchScript archive"},
+      {"run " + dir + "/truncated.pt -o " + dir + "/o.pt", "not a TorchScript archive"},
+      {"run " + fixtures + "plain.zip -o " + dir + "/o.pt",
+       "a zip file, but not one torch.jit.save"},
+      {"run " + fixtures + "state_dict.pt -o " + dir + "/o.pt", "a torch.save archive?"},
       {"run " + good + " -o " + dir + "/nope/o.pt", "does not exist"},
       {"run " + good + " -o " + dir + "/o.pt --method nosuch", "no method 'nosuch'"},
       {"run " + good + " -o " + good, "is the input model"},
@@ -127,6 +140,27 @@ TEST(Cli, FailingPassLeavesTheOutputAlone) {
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "previous");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1)
       << "no temporary file may be left";
+}
+
+TEST(Cli, KeepGoingSkipsTheFailingPassAndReportsIt) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + f.path() + " -p inline,test-throw,fold-conv-bn,dce -o " + dir +
+                    "/o.pt --keep-going --report " + dir + "/r.json -q --plugin " +
+                    test::pluginPath("tsopt_test_plugin_throwing_pass"));
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.err,
+            "tsopt: warning: pass 'test-throw' failed on method 'forward': deliberate failure; "
+            "skipped (keep-going): the model is as before it\n");
+  std::ifstream in(dir + "/r.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["passes"][1]["failed"], true);
+  EXPECT_EQ(j["passes"][1]["error"],
+            "pass 'test-throw' failed on method 'forward': deliberate failure");
+  EXPECT_EQ(j["passes"][2]["failed"], false);
+  EXPECT_EQ(j["passes"][2]["stats"]["folded"], 1);  // the passes after it still ran
+  torch::jit::Module out = loadModule(dir + "/o.pt");
+  test::expectSameNumerics(f, out);
 }
 
 TEST(Cli, PassesListsEveryPassWithOptions) {

@@ -149,6 +149,28 @@ TEST(PassManager, PassLimitRunsOnlyThePrefixAndEndsFixedPointGroups) {
   EXPECT_EQ(r.passes[3].nodesAfter, r.passes[0].nodesBefore + 3);
 }
 
+TEST(PassManager, KeepGoingSkipsAFailingPassAndRestoresTheModel) {
+  for (const char* failing : {"test-throw", "test-break-graph"}) {
+    torch::jit::Module m = model();
+    int64_t nodes = countNodes(m.get_method("forward").graph()->block());
+    PassManager pm(parsePipeline(std::string("countdown,") + failing + ",countdown{budget=2}",
+                                 testRegistry()));
+    pm.setKeepGoing(true);
+    RunResult r = pm.run(m, {"forward"});
+    ASSERT_EQ(r.passes.size(), 3u) << failing;
+    EXPECT_TRUE(r.passes[1].failed);
+    EXPECT_FALSE(r.passes[1].changed);
+    EXPECT_EQ(r.passes[1].error.rfind(std::string("pass '") + failing, 0), 0u) << r.passes[1].error;
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("skipped (keep-going)"), std::string::npos);
+    // The two countdowns' changes are there, the failing pass's are not.
+    auto g = m.get_method("forward").graph();
+    EXPECT_EQ(countNodes(g->block()), nodes + 2) << failing;
+    EXPECT_NO_THROW(g->lint());
+    EXPECT_EQ(test::irOf(m).find("prim::TupleConstruct"), std::string::npos);
+  }
+}
+
 TEST(PassManager, UnknownMethodIsAClearError) {
   torch::jit::Module m = model();
   PassManager pm(parsePipeline("dce", testRegistry()));

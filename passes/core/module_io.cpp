@@ -31,6 +31,8 @@ torch::jit::Module loadModule(const std::string& path) {
     if (why.find("failed finding central directory") != std::string::npos ||
         why.find("failed reading zip archive") != std::string::npos) {
       why = "not a TorchScript archive (not a readable zip file)";
+    } else if (why.find("inline_container") != std::string::npos) {
+      why = "not a TorchScript archive (a zip file, but not one torch.jit.save wrote)";
     } else if (why.find("constants.pkl") != std::string::npos ||
                why.find("code/") != std::string::npos) {
       why = "not a TorchScript module (a torch.save archive? save with torch.jit.save)";

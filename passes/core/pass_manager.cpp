@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "passes/core/error.h"
+#include "passes/core/module_io.h"
 
 namespace tsopt {
 
@@ -79,14 +80,11 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
   rec.iteration = iteration;
   rec.nodesBefore = countAll(module, methods);
   for (auto& inst : instrumentations_) inst->beforePass(pass, info, module, methods);
-
-  auto fail = [&](const std::string& message) {
-    for (auto& inst : instrumentations_) inst->onFailure(pass, info, message);
-    throw Error(message);
-  };
+  const std::string snapshot = keepGoing_ ? serializeModule(module) : std::string();
 
   Statistics stats;
   double ms = 0;
+  std::string failure;
   for (const std::string& method : methods) {
     std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
     PassContext ctx{module, method, methods, stats};
@@ -94,17 +92,29 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
     try {
       rec.changed |= pass.run(graph, ctx);
     } catch (const std::exception& e) {
-      fail("pass '" + pass.name() + "' failed on method '" + method + "': " + describeException(e));
+      failure =
+          "pass '" + pass.name() + "' failed on method '" + method + "': " + describeException(e);
+      break;
     }
     ms += msSince(start);
     if (lintEach_) {
       try {
         graph->lint();
       } catch (const std::exception& e) {
-        fail("pass '" + pass.name() + "' left an invalid graph in method '" + method +
-             "': " + describeException(e));
+        failure = "pass '" + pass.name() + "' left an invalid graph in method '" + method +
+                  "': " + describeException(e);
+        break;
       }
     }
+  }
+  if (!failure.empty()) {
+    for (auto& inst : instrumentations_) inst->onFailure(pass, info, failure);
+    if (!keepGoing_) throw Error(failure);
+    module = deserializeModule(snapshot, "the model as it was before pass '" + pass.name() + "'");
+    rec.changed = false;
+    rec.failed = true;
+    rec.error = failure;
+    result.warnings.push_back(failure + "; skipped (keep-going): the model is as before it");
   }
   rec.ms = ms;
   rec.nodesAfter = countAll(module, methods);

@@ -23,6 +23,8 @@ struct PassRecord {
   double ms = 0;  ///< wall time of the pass itself (hooks and lint excluded)
   int64_t nodesBefore = 0, nodesAfter = 0;  ///< recursive node counts over all methods
   std::map<std::string, int64_t> stats;
+  bool failed = false;  ///< the pass threw or left an invalid graph, and was skipped (keep-going)
+  std::string error;    ///< why, if it failed
 };
 
 /// Where a pass runs: its index in execution order and its place in the pipeline.
@@ -63,6 +65,10 @@ class PassManager {
   /// Execute only the first `n` passes (in execution order, repetitions counted) and skip the
   /// rest, like LLVM's -opt-bisect-limit. Unlimited by default.
   void setPassLimit(size_t n) { passLimit_ = n; }
+  /// On a pass that throws or leaves an invalid graph, restore the module as it was before the
+  /// pass, record the failure (PassRecord::failed, a warning) and go on, instead of throwing.
+  /// Costs a serialization of the module before every pass.
+  void setKeepGoing(bool on) { keepGoing_ = on; }
   void addInstrumentation(std::shared_ptr<PassInstrumentation> inst) {
     instrumentations_.push_back(std::move(inst));
   }
@@ -81,6 +87,7 @@ class PassManager {
   Pipeline pipeline_;
   bool lintEach_ = true;
   size_t passLimit_ = SIZE_MAX;
+  bool keepGoing_ = false;
   std::vector<std::shared_ptr<PassInstrumentation>> instrumentations_;
   size_t executed_ = 0;
 };

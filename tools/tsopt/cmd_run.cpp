@@ -31,6 +31,7 @@ struct RunArgs {
   std::string input, output, pipeline = kDefaultPipeline, report;
   std::vector<std::string> methods, plugins;
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
+  bool keepGoing = false;
   bool verify = false, verifyStrict = false, verifyEach = false, bisect = false;
   VerifyArgs verifyArgs;
   std::string dumpDir, dumpKinds = "ir,code,diff,dot", html, goldenDir;
@@ -229,6 +230,7 @@ int runCommand(const RunArgs& a) {
   if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
   PassManager pm(parsePipeline(pipelineText));
   pm.setLintEach(!a.noLint);
+  pm.setKeepGoing(a.keepGoing);
   auto progress = std::make_shared<Progress>();
   pm.addInstrumentation(progress);
   auto tracer = std::make_shared<IrTracer>(trace);
@@ -333,6 +335,8 @@ Command addRunCommand(CLI::App& app) {
       ->group(kVerification);
   addVerifyOptions(run, args->verifyArgs);
   run->add_flag("--no-lint", args->noLint, "skip Graph::lint() after each pass");
+  run->add_flag("--keep-going", args->keepGoing,
+                "skip a pass that fails (restoring the model as before it) and go on");
   run->add_option("--dump-dir", args->dumpDir,
                   "write the IR, code, diff and DOT of the input and after each changing pass here")
       ->group(kDumps);

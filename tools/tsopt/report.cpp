@@ -17,7 +17,9 @@ nlohmann::json makeReport(const std::string& input, const std::string& output,
                       {"ms", r.ms},
                       {"nodes_before", r.nodesBefore},
                       {"nodes_after", r.nodesAfter},
-                      {"stats", r.stats}});
+                      {"stats", r.stats},
+                      {"failed", r.failed}});
+    if (r.failed) passes.back()["error"] = r.error;
   }
   return {{"tsopt_version", "0.1.0"}, {"torch_version", TORCH_VERSION},
           {"input", input},           {"output", output},
