@@ -91,6 +91,9 @@ TEST(Cli, BadInputsExitTwoWithOneLine) {
   const std::string fixtures = good.substr(0, good.rfind('/') + 1);
   std::string bytes = test::readFile(good);
   std::ofstream(dir + "/truncated.pt") << bytes.substr(0, bytes.size() / 2);
+  std::string corrupt = bytes;
+  corrupt[corrupt.find("PK\x03\x04") + 100] ^= 0x5a;  // inside the first (stored) record
+  std::ofstream(dir + "/corrupt.pt") << corrupt;
   std::string random(4096, '\0');
   for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 7919 + 13) % 251);
   std::ofstream(dir + "/random.pt") << random;
@@ -103,6 +106,8 @@ TEST(Cli, BadInputsExitTwoWithOneLine) {
       {"run " + dir + "/empty.pt -o " + dir + "/o.pt", "the file is empty"},
       {"run " + dir + "/random.pt -o " + dir + "/o.pt", "not a TorchScript archive"},
       {"run " + dir + "/truncated.pt -o " + dir + "/o.pt", "not a TorchScript archive"},
+      {"run " + dir + "/corrupt.pt -o " + dir + "/o.pt",
+       "is corrupt (its checksum does not match)"},
       {"run " + fixtures + "plain.zip -o " + dir + "/o.pt",
        "a zip file, but not one torch.jit.save"},
       {"run " + fixtures + "state_dict.pt -o " + dir + "/o.pt", "a torch.save archive?"},

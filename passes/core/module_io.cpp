@@ -10,13 +10,36 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
+#include "passes/core/archive_check.h"
 #include "passes/core/error.h"
 
 namespace tsopt {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+ArchiveReader fileReader(std::ifstream& file, uint64_t size) {
+  return {[size] { return size; },
+          [&file](uint64_t offset, char* out, uint64_t n) {
+            file.seekg(static_cast<std::streamoff>(offset));
+            file.read(out, static_cast<std::streamsize>(n));
+            return static_cast<uint64_t>(file.gcount()) == n;
+          }};
+}
+
+void checkArchiveOrThrow(const ArchiveReader& reader, const std::string& what) {
+  try {
+    checkArchive(reader);
+  } catch (const Error& e) {
+    throw Error(what + ": not a TorchScript archive (" + e.what() + ")");
+  }
+}
+
+}  // namespace
 
 torch::jit::Module loadModule(const std::string& path) {
   std::error_code ec;
@@ -24,6 +47,8 @@ torch::jit::Module loadModule(const std::string& path) {
   if (!fs::exists(path, ec)) throw Error(what + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(what + ": it is a directory");
   if (fs::file_size(path, ec) == 0) throw Error(what + ": the file is empty");
+  std::ifstream file(path, std::ios::binary);
+  checkArchiveOrThrow(fileReader(file, fs::file_size(path, ec)), what);
   try {
     return torch::jit::load(path);
   } catch (const std::exception& e) {
@@ -65,6 +90,12 @@ std::string serializeModule(const torch::jit::Module& module) {
 }
 
 torch::jit::Module deserializeModule(const std::string& bytes, const std::string& what) {
+  ArchiveReader reader{[&] { return static_cast<uint64_t>(bytes.size()); },
+                       [&](uint64_t offset, char* out, uint64_t n) {
+                         std::memcpy(out, bytes.data() + offset, n);
+                         return true;
+                       }};
+  checkArchiveOrThrow(reader, "cannot load " + what);
   std::istringstream in(bytes);
   try {
     return torch::jit::load(in);
