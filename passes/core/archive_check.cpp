@@ -60,7 +60,7 @@ class ArchiveChecker {
     if (offset > read_.size() || n > read_.size() - offset)
       fail("a zip record points past the end");
     std::vector<unsigned char> buf(n);
-    if (!read_.read(offset, reinterpret_cast<char*>(buf.data()), n)) fail("read error");
+    if (n > 0 && !read_.read(offset, reinterpret_cast<char*>(buf.data()), n)) fail("read error");
     return buf;
   }
 
