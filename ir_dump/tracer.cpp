@@ -81,11 +81,22 @@ void prepareDumpDir(const std::string& dir) {
   for (const fs::path& p : earlier) fs::remove(p, ec);
 }
 
+bool IrTracer::wantsDiffs() const {
+  return options_.keepDiffs || (!options_.dumpDir.empty() && options_.dumpKinds.diff);
+}
+
+CanonicalText IrTracer::canonicalText(const torch::jit::Module& module,
+                                      const std::vector<std::string>& methods) const {
+  // Identity keys cost a second graph copy; only diffs use them.
+  if (wantsDiffs()) return canonicalModuleIrWithKeys(module, methods);
+  return {canonicalModuleIr(module, methods), ""};
+}
+
 void IrTracer::start(const torch::jit::Module& module, const std::vector<std::string>& methods) {
   if (!options_.dumpDir.empty() && !std::filesystem::is_directory(options_.dumpDir)) {
     throw Error("dump folder '" + options_.dumpDir + "' does not exist");
   }
-  CanonicalText ir = canonicalModuleIrWithKeys(module, methods);
+  CanonicalText ir = canonicalText(module, methods);
   previousIr_ = std::move(ir.text);
   previousKeys_ = std::move(ir.keys);
   previousStem_ = "00-input";
@@ -106,13 +117,14 @@ void IrTracer::beforePass(const Pass& pass, const PassRunInfo& /*info*/, torch::
 
 void IrTracer::afterPass(const Pass& pass, const PassRunInfo& info, const PassRecord& /*record*/,
                          torch::jit::Module& module, const std::vector<std::string>& methods) {
-  CanonicalText now = canonicalModuleIrWithKeys(module, methods);
+  CanonicalText now = canonicalText(module, methods);
   std::string& ir = now.text;
   const bool changed = ir != previousIr_;
   const std::string stem = stageStem(info.index, pass.name());
-  std::string diff = changed ? unifiedDiffByKeys(previousIr_, ir, previousKeys_, now.keys,
-                                                 "a/" + previousStem_ + ".ir", "b/" + stem + ".ir")
-                             : "";
+  std::string diff = changed && wantsDiffs()
+                         ? unifiedDiffByKeys(previousIr_, ir, previousKeys_, now.keys,
+                                             "a/" + previousStem_ + ".ir", "b/" + stem + ".ir")
+                         : "";
   if (options_.keepDiffs) diffs_.push_back({info.index, pass.name(), changed, diff});
   if (options_.keepStages) stages_.push_back({stem, ir});
   if (!options_.dumpDir.empty() && (changed || options_.dumpAll)) {
@@ -159,7 +171,6 @@ void IrTracer::dump(const std::string& stem, const torch::jit::Module& module,
 
 void IrTracer::write(const std::string& file, const std::string& text) {
   writeFileAtomic((std::filesystem::path(options_.dumpDir) / file).string(), text);
-  files_.push_back(file);
 }
 
 void IrTracer::print(const std::string& when, const Pass& pass, const std::string& ir) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ir_dump/golden.h"
+#include "ir_dump/ir_text.h"
 #include "passes/core/pass_manager.h"
 
 namespace tsopt {
@@ -63,14 +64,15 @@ class IrTracer : public PassInstrumentation {
   const std::vector<PassDiff>& diffs() const { return diffs_; }
   /// 00-input and every pass, changed or not (with keepStages).
   const std::vector<Stage>& stages() const { return stages_; }
-  /// Files written so far, in order.
-  const std::vector<std::string>& files() const { return files_; }
 
  private:
   void dump(const std::string& stem, const torch::jit::Module& module,
             const std::vector<std::string>& methods, const std::string& ir,
             const std::string& diff);
   void write(const std::string& file, const std::string& text);
+  bool wantsDiffs() const;
+  CanonicalText canonicalText(const torch::jit::Module& module,
+                              const std::vector<std::string>& methods) const;
   void print(const std::string& when, const Pass& pass, const std::string& ir);
 
   TraceOptions options_;
@@ -78,7 +80,6 @@ class IrTracer : public PassInstrumentation {
   std::unordered_set<const torch::jit::Node*> nodesBefore_;
   std::vector<PassDiff> diffs_;
   std::vector<Stage> stages_;
-  std::vector<std::string> files_;
 };
 
 }  // namespace tsopt

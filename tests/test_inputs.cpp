@@ -139,6 +139,16 @@ TEST(Inputs, InferredFromTheFirstConsumingLayer) {
   }
 }
 
+TEST(Inputs, CompleteTypesRecordedInTheGraphAreUsedAsTheyAre) {
+  auto m = scripted({5, 7}, "def forward(self, x):\n  return torch.sin(x)\n");
+  auto x = m.get_method("forward").graph()->inputs()[1];
+  x->setType(c10::TensorType::createContiguous(at::kDouble, at::kCPU, {3, 4}));
+  std::vector<InputSpec> specs = inferInputSpecs(m, "forward");
+  ASSERT_EQ(specs.size(), 1u);
+  EXPECT_EQ(specs[0].str(), "3x4:float64");
+  EXPECT_EQ(specs[0].source, "recorded in the graph");
+}
+
 TEST(Inputs, EmbeddingIndicesAreIntegersBelowTheTableSize) {
   auto m = scripted({50, 8}, "def forward(self, idx):\n  return torch.embedding(self.w, idx)\n");
   std::vector<InputSpec> specs = inferInputSpecs(m, "forward");

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <sstream>
 
 #include "passes/core/error.h"
@@ -18,12 +19,6 @@ std::string num(double v) {
   return os.str();
 }
 
-std::string indexText(const std::vector<int64_t>& index) {
-  std::string s = "[";
-  for (size_t i = 0; i < index.size(); ++i) s += (i ? ", " : "") + std::to_string(index[i]);
-  return s + "]";
-}
-
 std::vector<int64_t> unravel(int64_t flat, c10::IntArrayRef sizes) {
   std::vector<int64_t> index(sizes.size());
   for (size_t i = sizes.size(); i-- > 0;) {
@@ -31,6 +26,14 @@ std::vector<int64_t> unravel(int64_t flat, c10::IntArrayRef sizes) {
     flat /= sizes[i];
   }
   return index;
+}
+
+/// Keeps `value` and where it is if it beats the largest so far.
+void keepLargest(double value, const std::function<ErrorLocation()>& where, double& largest,
+                 std::optional<ErrorLocation>& at) {
+  if (value <= largest) return;
+  largest = value;
+  at = where();
 }
 
 /// A dict key or scalar as Python would show it: strings quoted.
@@ -67,6 +70,12 @@ const std::vector<std::pair<std::string, c10::ScalarType>>& dtypeNames() {
 }
 
 }  // namespace
+
+std::string indexText(const std::vector<int64_t>& index) {
+  std::string s = "[";
+  for (size_t i = 0; i < index.size(); ++i) s += (i ? ", " : "") + std::to_string(index[i]);
+  return s + "]";
+}
 
 std::string shapeText(c10::IntArrayRef sizes) {
   if (sizes.empty()) return "scalar";
@@ -222,14 +231,9 @@ void OutputComparison::compare(const std::string& method, int trial, const c10::
     d.tol = tol_.of(at::kDouble);
     double diff = std::abs(x - y);
     if (x == y || (std::isnan(x) && std::isnan(y))) return;
-    if (diff > d.maxAbsDiff) {
-      d.maxAbsDiff = diff;
-      d.maxAbsAt = ErrorLocation{trial, {}, x, y};
-    }
-    if (x != 0 && diff / std::abs(x) > d.maxRelDiff) {
-      d.maxRelDiff = diff / std::abs(x);
-      d.maxRelAt = ErrorLocation{trial, {}, x, y};
-    }
+    auto here = [&] { return ErrorLocation{trial, {}, x, y}; };
+    keepLargest(diff, here, d.maxAbsDiff, d.maxAbsAt);
+    if (x != 0) keepLargest(diff / std::abs(x), here, d.maxRelDiff, d.maxRelAt);
     if (!(diff <= d.tol.atol + d.tol.rtol * std::abs(x))) {
       ++d.badElements;
       fail(d, "expected " + num(x) + ", got " + num(y) + " (trial " + std::to_string(trial) + ")");
@@ -282,25 +286,21 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
     return ErrorLocation{trial, unravel(flat, ec.sizes()), ed.view(-1)[flat].item<double>(),
                          ad.view(-1)[flat].item<double>()};
   };
-  at::Tensor flatDiff = finiteDiff.view(-1);
-  int64_t absIdx = flatDiff.argmax().item<int64_t>();
-  double maxAbs = flatDiff[absIdx].item<double>();
-  if (maxAbs > d.maxAbsDiff) {
-    d.maxAbsDiff = maxAbs;
-    d.maxAbsAt = location(absIdx);
-  }
+  // The largest element of `errors` (finite, same shape as the output), and where it is.
+  auto largest = [&](const at::Tensor& errors, double& max, std::optional<ErrorLocation>& at) {
+    at::Tensor flat = errors.view(-1);
+    int64_t i = flat.argmax().item<int64_t>();
+    double value = flat[i].item<double>();
+    keepLargest(
+        value, [&] { return location(i); }, max, at);
+    return value;
+  };
+  double maxAbs = largest(finiteDiff, d.maxAbsDiff, d.maxAbsAt);
   // Relative error: against the largest |expected| with relToMax, else elementwise where the
   // expected value is not zero (an error at an expected zero is an absolute one).
   at::Tensor rel = tol_.relToMax ? finiteDiff / ref.clamp_min(1e-300)
                                  : (finiteDiff / absE).masked_fill_(absE == 0, 0);
-  rel.masked_fill_(at::isfinite(rel).logical_not_(), 0);
-  at::Tensor flatRel = rel.view(-1);
-  int64_t relIdx = flatRel.argmax().item<int64_t>();
-  double maxRel = flatRel[relIdx].item<double>();
-  if (maxRel > d.maxRelDiff) {
-    d.maxRelDiff = maxRel;
-    d.maxRelAt = location(relIdx);
-  }
+  largest(rel.masked_fill_(at::isfinite(rel).logical_not_(), 0), d.maxRelDiff, d.maxRelAt);
 
   int64_t nBad = bad.sum().item<int64_t>();
   if (nBad == 0) return;

@@ -68,7 +68,6 @@ class OutputComparison {
   const std::vector<OutputDiff>& outputs() const { return outputs_; }
   /// "method out[1]: why" for the first leaf that failed, or "".
   std::string firstMismatch() const;
-  const Tolerances& tolerances() const { return tol_; }
 
  private:
   OutputDiff& leaf(const std::string& method, const std::string& path, const std::string& kind);
@@ -92,6 +91,9 @@ struct Comparison {
 /// Compares `actual` against `expected` with one tolerance for every floating dtype.
 Comparison compareOutputs(const c10::IValue& expected, const c10::IValue& actual,
                           const Tolerance& tol);
+
+/// "[1, 5, 3]": an element's index as messages print it.
+std::string indexText(const std::vector<int64_t>& index);
 
 /// "2x3x224x224" ("scalar" for a 0-d shape).
 std::string shapeText(c10::IntArrayRef sizes);

@@ -48,7 +48,6 @@ class Verifier {
   /// Runs `candidate` on the same inputs and compares. A candidate that throws differs.
   VerifyResult check(const torch::jit::Module& candidate) const;
 
-  const VerifyOptions& options() const { return options_; }
   const std::vector<MethodInputs>& inputs() const { return described_; }
 
   /// The result as the report's "verify" object (see docs/verify.md).

@@ -3,10 +3,8 @@
 #include <iostream>
 
 #include "ir_dump/dot.h"
-#include "passes/builtin/builtin.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
-#include "passes/core/pass_manager.h"
 #include "tools/tsopt/commands.h"
 
 namespace tsopt::cli {
@@ -26,14 +24,11 @@ int dotCommand(const DotArgs& a) {
   }
   format = format.substr(1);
   checkWritable(a.output);
-  torch::jit::Module module = loadModule(a.input);
-  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, a.method);
-  // The module is never saved, so its graph can be transformed in place.
-  if (a.inlined) inlineCalls(*graph, InlineOptions{}, nullptr);
+  LoadedGraph g = loadGraph(a.input, a.method, a.inlined);
   DotOptions options;
   options.title = a.input + " (" + a.method + ")";
   options.maxNodes = a.maxNodes;
-  std::string dot = graphToDot(*graph, options);
+  std::string dot = graphToDot(*g.graph, options);
   writeFileAtomic(a.output, format == "dot" ? dot : renderDot(dot, format));
   if (!a.quiet) std::cout << "tsopt: wrote " << a.output << "\n";
   return kOk;

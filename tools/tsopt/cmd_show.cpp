@@ -17,18 +17,22 @@ struct ShowArgs {
 };
 
 int showCommand(const ShowArgs& a) {
-  torch::jit::Module module = loadModule(a.input);
-  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, a.method);
-  // The module is never saved, so its graph can be transformed in place.
-  if (a.inlined) inlineCalls(*graph, InlineOptions{}, nullptr);
-  std::string text = a.code        ? methodCode(module, a.method)
-                     : a.canonical ? canonicalIr(*graph)
-                                   : graphText(*graph);
+  LoadedGraph g = loadGraph(a.input, a.method, a.inlined);
+  std::string text = a.code        ? methodCode(g.module, a.method)
+                     : a.canonical ? canonicalIr(*g.graph)
+                                   : graphText(*g.graph);
   std::cout << text << (text.empty() || text.back() != '\n' ? "\n" : "");
   return kOk;
 }
 
 }  // namespace
+
+LoadedGraph loadGraph(const std::string& path, const std::string& method, bool inlined) {
+  LoadedGraph g{loadModule(path), nullptr};
+  g.graph = methodGraph(g.module, method);
+  if (inlined) inlineCalls(*g.graph, InlineOptions{}, nullptr);
+  return g;
+}
 
 Command addShowCommand(CLI::App& app) {
   auto args = std::make_shared<ShowArgs>();

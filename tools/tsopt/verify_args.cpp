@@ -17,10 +17,7 @@ std::string sci(double v) {
 }
 
 std::string where(const std::optional<ErrorLocation>& at) {
-  if (!at || at->index.empty()) return "";
-  std::string s = " at [";
-  for (size_t i = 0; i < at->index.size(); ++i) s += (i ? "," : "") + std::to_string(at->index[i]);
-  return s + "]";
+  return at && !at->index.empty() ? " at " + indexText(at->index) : "";
 }
 
 }  // namespace
