@@ -90,43 +90,6 @@ TEST(CliVerify, InputsFromAFile) {
   EXPECT_NE(r.out.find("1 trial"), std::string::npos) << r.out;
 }
 
-TEST(CliVerify, BadInputIsOneLineAndExitTwo) {
-  std::string m = test::fixturePath("conv2d_bn");
-  struct Case {
-    std::string args, err;
-  };
-  std::string dir = test::tempDir();
-  std::vector<Case> cases = {
-      {"--input-shape 2x3x8x8 --input-shape 2x3x8x8",
-       "tsopt: error: forward(x: Tensor) takes 1 input, got 2 (--input-shape)\n"},
-      {"--input-shape 2x3x8",
-       "tsopt: error: forward of the reference model rejects the inputs "
-       "(2x3x8): RuntimeError: "},
-      {"--input-shape 2x3x8x8:float99",
-       "tsopt: error: bad input shape '2x3x8x8:float99': "
-       "unknown dtype 'float99'"},
-      {"--inputs " + dir + "/none.pt",
-       "tsopt: error: cannot read inputs file '" + dir + "/none.pt': no such file\n"},
-      {"--inputs " + m, "tsopt: error: cannot read inputs file '" + m + "': "},
-      {"--dist cauchy", "tsopt: error: unknown distribution 'cauchy' (known: uniform, normal)\n"},
-      {"--rtol x", "tsopt: error: bad --rtol 'x': expected a non-negative number"},
-      {"--inputs " + fixtureFile("conv2d_bn.inputs.pt") + " --input-shape 1",
-       "tsopt: error: give either --inputs or --input-shape, not both\n"},
-      {"--report " + dir + "/no/r.json", "tsopt: error: cannot write '" + dir + "/no/r.json'"},
-  };
-  for (const Case& c : cases) {
-    auto r = runTsopt("verify " + m + " " + m + " " + c.args);
-    EXPECT_EQ(r.exitCode, 2) << c.args;
-    EXPECT_EQ(r.err.rfind(c.err, 0), 0u) << c.args << "\n" << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.out, "") << c.args;
-  }
-  auto missing = runTsopt("verify " + m + " " + dir + "/missing.pt");
-  EXPECT_EQ(missing.exitCode, 2);
-  EXPECT_EQ(missing.err,
-            "tsopt: error: cannot load model '" + dir + "/missing.pt': no such file\n");
-}
-
 TEST(CliRunVerify, PassingRunAddsTheVerdictToTheReport) {
   std::string dir = test::tempDir();
   auto r = runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +

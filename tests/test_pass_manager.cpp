@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/ir/irparser.h>
 
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 #include "passes/core/pass_manager.h"
 #include "passes/core/plugin.h"
@@ -121,10 +122,45 @@ TEST(PassManager, LintFailureNamesThePass) {
     FAIL() << "an invalid graph passed lint";
   } catch (const Error& e) {
     std::string msg = e.what();
-    EXPECT_EQ(msg.rfind("pass 'test-break-graph' left an invalid graph in method 'forward'", 0), 0u)
+    EXPECT_EQ(msg.rfind("pass 'test-break-graph' left an invalid graph in method 'forward': node "
+                        "prim::TupleConstruct (defining %",
+                        0),
+              0u)
         << msg;
     EXPECT_EQ(msg.find("INTERNAL ASSERT"), std::string::npos) << msg;
   }
+}
+
+TEST(PassManager, InvalidGraphsAreExplainedInWords) {
+  auto g = std::make_shared<torch::jit::Graph>();
+  torch::jit::parseIR(R"IR(
+    graph(%x : Tensor, %c : bool):
+      %one : int = prim::Constant[value=1]()
+      %y : Tensor = prim::If(%c)
+        block0():
+          %z : Tensor = aten::add(%x, %x, %one)
+          -> (%z)
+        block1():
+          -> (%x)
+      return (%y))IR",
+                      g.get());
+  EXPECT_EQ(explainInvalidGraph(*g), "");
+
+  // A use moved before its definition.
+  torch::jit::Node* add = g->outputs()[0]->node()->blocks()[0]->nodes().front();
+  torch::jit::Node* one = add->input(2)->node();
+  one->moveAfter(g->outputs()[0]->node());
+  const std::string z = add->output()->debugName(), c = one->output()->debugName();
+  EXPECT_EQ(explainInvalidGraph(*g), "node aten::add (defining %" + z + ") uses %" + c +
+                                         " where it is not defined (used before its definition, "
+                                         "or outside its block)");
+  EXPECT_ANY_THROW(g->lint());
+  one->moveBefore(g->outputs()[0]->node());
+  EXPECT_EQ(explainInvalidGraph(*g), "");
+
+  // A value of a nested block used after the block.
+  g->registerOutput(add->output());
+  EXPECT_EQ(explainInvalidGraph(*g), "a block returns %" + z + " where it is not defined");
 }
 
 TEST(PassManager, LintEachCanBeTurnedOff) {

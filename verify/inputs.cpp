@@ -179,6 +179,16 @@ InputSpec parseInputSpec(const std::string& text) {
     for (const std::string& dim : split(parts[0], 'x'))
       s.shape.push_back(parseInt(dim, text, "size"));
   }
+  // 2^31 elements is 8 GiB of float32: anything bigger is a typo, and LibTorch would either
+  // overflow its size arithmetic or try to allocate it.
+  constexpr int64_t kMaxElements = int64_t{1} << 31;
+  int64_t elements = 1;
+  for (int64_t d : s.shape) {
+    if (d != 0 && elements > kMaxElements / d) {
+      throw Error("bad input shape '" + text + "': more than 2^31 elements");
+    }
+    elements *= d;
+  }
   if (parts.size() > 1) {
     try {
       s.dtype = parseDtype(parts[1]);

@@ -2,6 +2,7 @@
 #include "passes/core/graph_utils.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace tsopt {
 
@@ -122,6 +123,61 @@ std::optional<c10::IValue> ValueResolver::evaluate(Node* n, size_t output) {
   }
   if (stack.size() != n->outputs().size()) return std::nullopt;
   return stack[output];
+}
+
+}  // namespace tsopt
+
+namespace tsopt {
+
+namespace {
+
+std::string where(const torch::jit::Node* n) {
+  return "node " + std::string(n->kind().toQualString()) +
+         (n->outputs().empty() ? "" : " (defining %" + n->output(0)->debugName() + ")");
+}
+
+std::string explainBlock(const torch::jit::Block* block,
+                         std::unordered_set<const torch::jit::Value*>& defined) {
+  std::vector<const torch::jit::Value*> added(block->inputs().begin(), block->inputs().end());
+  defined.insert(added.begin(), added.end());
+  std::string why;
+  for (const torch::jit::Node* n : block->nodes()) {
+    for (size_t i = 0; i < n->inputs().size() && why.empty(); ++i) {
+      const torch::jit::Value* v = n->input(i);
+      if (v->owningGraph() != block->owningGraph()) {
+        why = where(n) + " uses %" + v->debugName() + ", a value of another graph";
+      } else if (!defined.count(v)) {
+        why = where(n) + " uses %" + v->debugName() +
+              " where it is not defined (used before its definition, or outside its block)";
+      } else if (std::none_of(v->uses().begin(), v->uses().end(),
+                              [&](const torch::jit::Use& u) {
+                                return u.user == n && u.offset == i;
+                              })) {
+        why = where(n) + " uses %" + v->debugName() + ", but %" + v->debugName() +
+              " does not list that use (an input set without Node::replaceInput?)";
+      }
+    }
+    for (const torch::jit::Block* b : n->blocks()) {
+      if (why.empty()) why = explainBlock(b, defined);
+    }
+    if (!why.empty()) break;
+    added.insert(added.end(), n->outputs().begin(), n->outputs().end());
+    defined.insert(n->outputs().begin(), n->outputs().end());
+  }
+  for (const torch::jit::Value* v : block->outputs()) {
+    if (why.empty() && !defined.count(v)) {
+      why = "a block returns %" + v->debugName() + " where it is not defined";
+    }
+  }
+  for (const torch::jit::Value* v : added) defined.erase(v);
+  return why;
+}
+
+}  // namespace
+
+std::string explainInvalidGraph(const torch::jit::Graph& graph) {
+  std::unordered_set<const torch::jit::Value*> defined;
+  return explainBlock(graph.block(), defined);
 }
 
 }  // namespace tsopt

@@ -72,11 +72,19 @@ void checkWritable(const std::string& path) {
   if (fs::is_directory(p, ec)) throw Error("cannot write '" + path + "': it is a directory");
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   if (!fs::is_directory(dir, ec)) {
-    throw Error("cannot write '" + path + "': folder '" + dir.string() + "' does not exist");
+    throw Error("cannot write '" + path + "': " +
+                (fs::exists(dir, ec) ? "'" + dir.string() + "' is not a folder"
+                                     : "folder '" + dir.string() + "' does not exist"));
   }
-  if (access(dir.c_str(), W_OK) != 0) {
-    throw Error("cannot write '" + path + "': folder '" + dir.string() + "' is not writable");
+  // access() says yes to root everywhere, and knows nothing of /proc or full disks: try it.
+  std::string probe = (dir / ".tsopt-probe-XXXXXX").string();
+  int fd = mkstemp(probe.data());
+  if (fd < 0) {
+    throw Error("cannot write '" + path + "': folder '" + dir.string() + "' is not writable (" +
+                std::strerror(errno) + ")");
   }
+  close(fd);
+  std::remove(probe.c_str());
 }
 
 std::string serializeModule(const torch::jit::Module& module) {
@@ -121,7 +129,10 @@ void writeFileAtomic(const std::string& path, const std::string& bytes) {
   fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
   int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw Error("cannot write '" + path + "': cannot create a temporary file");
+  if (fd < 0) {
+    throw Error("cannot write '" + path + "': cannot create a temporary file (" +
+                std::strerror(errno) + ")");
+  }
   mode_t mask = umask(0);  // mkstemp makes the file private; give it the usual permissions
   umask(mask);
   bool ok = fchmod(fd, 0666 & ~mask) == 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 
 namespace tsopt {
@@ -101,8 +102,9 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
       try {
         graph->lint();
       } catch (const std::exception& e) {
+        std::string why = explainInvalidGraph(*graph);
         failure = "pass '" + pass.name() + "' left an invalid graph in method '" + method +
-                  "': " + describeException(e);
+                  "': " + (why.empty() ? describeException(e) : why);
         break;
       }
     }

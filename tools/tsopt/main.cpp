@@ -47,7 +47,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "tsopt: error: " << e.what() << " (see tsopt --help)\n";
+    std::string help = "tsopt --help";
+    for (const auto& [sub, cmd] : commands) {
+      if (sub->parsed()) help = "tsopt " + sub->get_name() + " --help";
+    }
+    std::cerr << "tsopt: error: " << e.what() << " (see " << help << ")\n";
     return kError;
   }
 

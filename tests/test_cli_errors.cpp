@@ -1,0 +1,265 @@
+// Every kind of bad input, end to end: exit code 2, one to three lines on stderr that start with
+// "tsopt: error:" and say what is wrong, nothing on stdout, and the folder exactly as it was (no
+// output, no report, no temporary file; an existing output and the input model untouched).
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "tests/test_paths.h"
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ErrorCase {
+  std::string name;
+  /// Arguments, with {dir} (a folder of good and bad inputs, see makeCaseDir), {model} (a good
+  /// model in it), {lib} (the test plugins' folder) and {out}: each case with {out} runs twice,
+  /// once writing a new file and once over an existing one.
+  std::string args;
+  /// Expected in stderr's first line, after the same substitutions.
+  std::string message;
+};
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
+void replaceAll(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+}
+
+void writeFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+/// A fresh folder holding a good model and every kind of bad file the cases name.
+std::string makeCaseDir() {
+  std::string dir = test::tempDir();
+  const std::string good = test::fixturePath("conv2d_bn");
+  const std::string bytes = test::readFile(good);
+  writeFile(dir + "/model.pt", bytes);
+  writeFile(dir + "/existing.pt", "keep me");
+  writeFile(dir + "/empty.pt", "");
+  writeFile(dir + "/junk.pt", "definitely not a zip");
+  writeFile(dir + "/truncated.pt", bytes.substr(0, bytes.size() / 2));
+  std::string corrupt = bytes;
+  corrupt[corrupt.find("PK\x03\x04") + 100] ^= 0x5a;  // inside the first (stored) record
+  writeFile(dir + "/corrupt.pt", corrupt);
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 7919 + 13) % 251);
+  writeFile(dir + "/random.pt", random);
+  const std::string fixtures = good.substr(0, good.rfind('/') + 1);
+  fs::copy_file(fixtures + "plain.zip", dir + "/plain.zip");
+  fs::copy_file(fixtures + "state_dict.pt", dir + "/state_dict.pt");
+  writeFile(dir + "/fake.so", "this is not an ELF file\n");
+  writeFile(dir + "/bad-pipeline.txt", "# two passes\ninline,\n,dce\n");
+  fs::create_directory(dir + "/sub");
+  // A model with two inputs, for too few and too many shapes.
+  torch::jit::Module two("TwoInputs");
+  two.define("def forward(self, x, y):\n  return x + y\n");
+  two.save(dir + "/two_inputs.pt");
+  return dir;
+}
+
+/// Every file under `dir` with its content.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    files[e.path().string()] = e.is_regular_file() ? test::readFile(e.path().string()) : "<dir>";
+  }
+  return files;
+}
+
+void expectCleanFailure(const ErrorCase& c, const std::string& dir, const std::string& out) {
+  std::string args = c.args, message = c.message;
+  for (std::string* s : {&args, &message}) {
+    replaceAll(*s, "{out}", out);
+    replaceAll(*s, "{model}", dir + "/model.pt");
+    replaceAll(*s, "{dir}", dir);
+    replaceAll(*s, "{lib}", TSOPT_PLUGIN_DIR);
+  }
+  const auto before = snapshot(dir);
+  test::CommandResult r = test::runTsopt(args);
+  SCOPED_TRACE("tsopt " + args + "\nstderr: " + r.err);
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_EQ(r.out, "");
+  const auto lines = std::count(r.err.begin(), r.err.end(), '\n');
+  EXPECT_GE(lines, 1);
+  EXPECT_LE(lines, 3);
+  EXPECT_EQ(r.err.rfind("tsopt: error: ", 0), 0u);
+  EXPECT_NE(r.err.substr(0, r.err.find('\n')).find(message), std::string::npos)
+      << "expected: " << message;
+  for (const char* noise : {"INTERNAL ASSERT", "Exception raised from", "terminate called",
+                            "Traceback", "frame #", "Aborted"}) {
+    EXPECT_EQ(r.err.find(noise), std::string::npos) << noise;
+  }
+  EXPECT_EQ(snapshot(dir), before) << "the folder must be left exactly as it was";
+}
+
+class CliError : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(CliError, ExitsTwoWithAClearLineAndWritesNothing) {
+  const ErrorCase& c = GetParam();
+  std::string dir = makeCaseDir();
+  if (c.args.find("{out}") == std::string::npos) {
+    expectCleanFailure(c, dir, "");
+    return;
+  }
+  expectCleanFailure(c, dir, dir + "/new.pt");
+  expectCleanFailure(c, dir, dir + "/existing.pt");
+}
+
+const std::string kRun = "run {model} -o {out} --report {dir}/report.json ";
+const std::string kVerify = "verify {model} {model} ";
+const std::string kShapeHelp = "(expected SHAPE[:DTYPE[:HIGH]], e.g. 1x3x224x224 or 1x16:int64:1000)";
+
+const ErrorCase kCases[] = {
+    // Models.
+    {"ModelMissing", "run {dir}/missing.pt -o {out}",
+     "cannot load model '{dir}/missing.pt': no such file"},
+    {"ModelIsAFolder", "run {dir}/sub -o {out}", "it is a directory"},
+    {"ModelEmpty", "run {dir}/empty.pt -o {out}", "the file is empty"},
+    {"ModelNotAZip", "run {dir}/junk.pt -o {out}", "not a TorchScript archive"},
+    {"ModelRandomBytes", "run {dir}/random.pt -o {out}", "not a TorchScript archive"},
+    {"ModelTruncated", "run {dir}/truncated.pt -o {out}", "not a TorchScript archive"},
+    {"ModelChecksumWrong", "run {dir}/corrupt.pt -o {out}",
+     "is corrupt (its checksum does not match)"},
+    {"ModelPlainZip", "run {dir}/plain.zip -o {out}",
+     "not a TorchScript archive (a zip file, but not one torch.jit.save wrote)"},
+    {"ModelStateDict", "run {dir}/state_dict.pt -o {out}",
+     "not a TorchScript module (a torch.save archive? save with torch.jit.save)"},
+    {"MethodMissing", kRun + "--method nosuch", "no method 'nosuch'"},
+    {"ShowModelEmpty", "show {dir}/empty.pt", "the file is empty"},
+    {"ShowMethodMissing", "show {model} --method nosuch", "no method 'nosuch'"},
+    {"DotModelTruncated", "dot {dir}/truncated.pt -o {dir}/g.svg", "not a TorchScript archive"},
+    {"VerifySecondModelMissing", "verify {model} {dir}/missing.pt",
+     "cannot load model '{dir}/missing.pt': no such file"},
+
+    // Pipelines.
+    {"PipelineEmpty", kRun + "-p ''", "bad pipeline at column 1: the pipeline is empty"},
+    {"PipelineBlank", kRun + "-p '  '", "the pipeline is empty"},
+    {"PipelineUnclosedOptions", kRun + "-p 'inline{max-depth=1'",
+     "expected '}' to close the options, found end of pipeline"},
+    {"PipelineStrayBrace", kRun + "-p 'inline}'",
+     "at column 7: expected ',' or end of pipeline, found '}'"},
+    {"PipelineUnclosedGroup", kRun + "-p 'fixed-point(dce'",
+     "expected ',' or ')', found end of pipeline"},
+    {"PipelineStrayParen", kRun + "-p 'dce)'", "found ')'"},
+    {"PipelineEmptyElement", kRun + "-p 'inline,,dce'", "at column 8: empty pass name"},
+    {"PipelineLeadingComma", kRun + "-p ',dce'", "at column 1: empty pass name"},
+    {"PipelineTrailingComma", kRun + "-p 'dce,'", "at column 5: empty pass name"},
+    {"PipelineEmptyGroup", kRun + "-p 'fixed-point()'", "fixed-point group is empty"},
+    {"PipelineUnknownPass", kRun + "-p 'inline,dcee'",
+     "at column 8: unknown pass 'dcee' (did you mean 'dce'?); 'tsopt passes' lists them"},
+    {"PipelineUnknownOption", kRun + "-p 'inline{max-dept=1}'",
+     "unknown option 'max-dept' of pass 'inline' (did you mean 'max-depth'?)"},
+    {"PipelineOptionNotAnInteger", kRun + "-p 'inline{max-depth=x}'",
+     "option 'max-depth' of pass 'inline' takes an integer, got 'x'"},
+    {"PipelineOptionOutOfRange", kRun + "-p 'inline{max-depth=-5}'",
+     "option 'max-depth' of pass 'inline' must be >= -1, got -5"},
+    {"PipelineOptionTwice", kRun + "-p 'inline{max-depth=1,max-depth=2}'",
+     "option 'max-depth' given twice"},
+    {"PipelineOptionWithoutValue", kRun + "-p 'inline{only=}'", "expected a value"},
+    {"PipelineGroupIterationsZero", kRun + "-p 'fixed-point{max-iterations=0}(dce)'",
+     "option 'max-iterations' of fixed-point takes an integer >= 1"},
+    {"PipelineFileMissing", kRun + "-p @{dir}/nope.txt",
+     "cannot read pipeline file '{dir}/nope.txt': no such file"},
+    {"PipelineFileIsAFolder", kRun + "-p @{dir}/sub", "not a regular file"},
+    {"PipelineFileBad", kRun + "-p @{dir}/bad-pipeline.txt", "empty pass name"},
+
+    // Plugins.
+    {"PluginMissing", kRun + "--plugin {dir}/nope.so", "plugin '{dir}/nope.so': no such file"},
+    {"PluginNotASharedLibrary", kRun + "--plugin {dir}/fake.so",
+     "plugin '{dir}/fake.so' is not a loadable shared library"},
+    {"PluginIsAFolder", kRun + "--plugin {dir}/sub", "is not a shared library (not a file)"},
+    {"PluginWithoutEntryPoint", kRun + "--plugin {lib}/tsopt_test_plugin_no_entry_point.so",
+     "has no entry point 'tsoptGetPluginInfo'"},
+    {"PluginWrongApiVersion", kRun + "--plugin {lib}/tsopt_test_plugin_bad_version.so",
+     "was built for plugin API version 999, this tsopt has version 1"},
+    {"PluginNameTaken", kRun + "--plugin {lib}/tsopt_test_plugin_duplicate_name.so",
+     "registers pass 'dce', which is already registered by builtin"},
+    {"PluginOnPassesCommand", "passes --plugin {dir}/fake.so", "is not a loadable shared library"},
+
+    // Passes that fail mid-pipeline.
+    {"PassThrows",
+     kRun + "-p inline,test-throw,dce --plugin {lib}/tsopt_test_plugin_throwing_pass.so",
+     "pass 'test-throw' failed on method 'forward': deliberate failure"},
+    {"PassBreaksTheGraph",
+     kRun + "-p inline,test-break-graph,dce --plugin {lib}/tsopt_test_plugin_throwing_pass.so",
+     "pass 'test-break-graph' left an invalid graph in method 'forward': node "
+     "prim::TupleConstruct (defining %"},
+    {"PassThrowsInsideFixedPoint",
+     kRun + "-p 'fixed-point(dce,test-throw)' --plugin {lib}/tsopt_test_plugin_throwing_pass.so",
+     "pass 'test-throw' failed on method 'forward'"},
+
+    // Outputs.
+    {"OutputFolderMissing", "run {model} -o {dir}/no/o.pt",
+     "cannot write '{dir}/no/o.pt': folder '{dir}/no' does not exist"},
+    {"OutputFolderIsAFile", "run {model} -o {dir}/existing.pt/o.pt",
+     "'{dir}/existing.pt' is not a folder"},
+    {"OutputFolderNotWritable", "run {model} -o /proc/tsopt-o.pt",
+     "cannot write '/proc/tsopt-o.pt': folder '/proc' is not writable"},
+    {"OutputIsAFolder", "run {model} -o {dir}/sub", "it is a directory"},
+    {"OutputIsTheInput", "run {model} -o {model}",
+     "output '{model}' is the input model; pass --in-place to overwrite it"},
+    {"OutputIsTheInputByAnotherPath", "run {model} -o {dir}/sub/../model.pt",
+     "is the input model; pass --in-place"},
+    {"OutputMissing", "run {model}", "--output is required (see tsopt run --help)"},
+    {"ReportFolderMissing", "run {model} -o {out} --report {dir}/no/r.json",
+     "cannot write '{dir}/no/r.json': folder '{dir}/no' does not exist"},
+    {"HtmlFolderMissing", "run {model} -o {out} --html {dir}/no/r.html",
+     "folder '{dir}/no' does not exist"},
+    {"DumpDirIsAFile", "run {model} -o {out} --dump-dir {dir}/existing.pt", "existing.pt"},
+    {"DotFormatUnknown", "dot {model} -o {dir}/g.gif",
+     "cannot tell the format of '{dir}/g.gif': end it in .dot, .svg or .png"},
+
+    // Verification inputs.
+    {"VerifyTooManyShapes", kVerify + "--input-shape 2x3x8x8 --input-shape 2x3x8x8",
+     "forward(x: Tensor) takes 1 input, got 2 (--input-shape)"},
+    {"VerifyTooFewShapes", "verify {dir}/two_inputs.pt {dir}/two_inputs.pt --input-shape 2x3",
+     "forward(x: Tensor, y: Tensor) takes 2 inputs, got 1 (--input-shape)"},
+    {"VerifyShapeDoesNotFit", kVerify + "--input-shape 2x5x8x8",
+     "forward of the reference model rejects the inputs (2x5x8x8): RuntimeError: Given groups=1"},
+    {"VerifyShapeWrongRank", kVerify + "--input-shape 2x3x8",
+     "forward of the reference model rejects the inputs (2x3x8)"},
+    {"VerifyShapeEmpty", kVerify + "--input-shape ''", "bad input shape '' " + kShapeHelp},
+    {"VerifyShapeTrailingX", kVerify + "--input-shape 2x",
+     "bad input shape '2x': size '' is not a non-negative integer"},
+    {"VerifyShapeLetters", kVerify + "--input-shape axb",
+     "bad input shape 'axb': size 'a' is not a non-negative integer"},
+    {"VerifyShapeNegative", kVerify + "--input-shape 2x-3x4x4", "size '-3' is not a non-negative"},
+    {"VerifyShapeTooLarge", kVerify + "--input-shape 99999x99999x99999x9999",
+     "bad input shape '99999x99999x99999x9999': more than 2^31 elements"},
+    {"VerifyShapeUnknownDtype", kVerify + "--input-shape 2x3x8x8:float99",
+     "bad input shape '2x3x8x8:float99': unknown dtype 'float99'"},
+    {"VerifyShapeHighOnFloat", kVerify + "--input-shape 2x3x8x8:float:5",
+     "HIGH is only for integer dtypes"},
+    {"VerifyShapeTooManyParts", kVerify + "--input-shape 2x3:int64:5:6", "bad input shape"},
+    {"VerifyInputsFileMissing", kVerify + "--inputs {dir}/none.pt",
+     "cannot read inputs file '{dir}/none.pt': no such file"},
+    {"VerifyInputsAndShapes", kVerify + "--inputs {dir}/none.pt --input-shape 1",
+     "give either --inputs or --input-shape, not both"},
+    {"VerifyUnknownDistribution", kVerify + "--dist cauchy",
+     "unknown distribution 'cauchy' (known: uniform, normal)"},
+    {"VerifyBadTolerance", kVerify + "--rtol x", "bad --rtol 'x': expected a non-negative number"},
+    {"RunVerifyShapeDoesNotFit", kRun + "--verify --input-shape 2x5x8x8",
+     "forward of the reference model rejects the inputs (2x5x8x8)"},
+    {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input shape '2xx3'"},
+
+    // The command line itself.
+    {"UnknownCommand", "frobnicate", "unknown command 'frobnicate'"},
+    {"MisspelledCommand", "rnu {model}", "did you mean 'run'?"},
+    {"UnknownFlag", kRun + "--frobnicate", "--frobnicate (see tsopt run --help)"},
+};
+
+INSTANTIATE_TEST_SUITE_P(, CliError, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace tsopt
