@@ -97,7 +97,13 @@ TEST(Cli, PassesListsEveryPassWithOptions) {
 
   auto j = runTsopt("passes --json --plugin " + test::pluginPath("tsopt_example_plugin"));
   ASSERT_EQ(j.exitCode, 0) << j.err;
-  nlohmann::json list = nlohmann::json::parse(j.out);
+  nlohmann::json all = nlohmann::json::parse(j.out);
+  const nlohmann::json& list = all["passes"];
+  ASSERT_EQ(all["presets"].size(), 3u);
+  EXPECT_EQ(all["presets"][0]["name"], "O0");
+  EXPECT_EQ(all["presets"][0]["pipeline"], "");
+  EXPECT_EQ(all["presets"][1]["pipeline"], "inline,fold-conv-bn,fold-linear-bn,dce");
+  EXPECT_NE(r.out.find("\n-O2  "), std::string::npos) << r.out;
   bool sawPlugin = false, sawInline = false;
   for (const auto& p : list) {
     if (p["name"] == "example-remove-dropout") sawPlugin = p["origin"] != "builtin";

@@ -60,6 +60,7 @@ std::string makeCaseDir() {
   writeFile(dir + "/fake.so", "this is not an ELF file\n");
   writeFile(dir + "/bad-pipeline.txt", "# two passes\ninline,\n,dce\n");
   fs::create_directory(dir + "/sub");
+  fs::copy_file(test::fixturePath("bn_training"), dir + "/training.pt");
   // A model with two inputs, for too few and too many shapes.
   torch::jit::Module two("TwoInputs");
   two.define("def forward(self, x, y):\n  return x + y\n");
@@ -251,6 +252,11 @@ const ErrorCase kCases[] = {
     {"RunVerifyShapeDoesNotFit", kRun + "--verify --input-shape 2x5x8x8",
      "forward of the reference model rejects the inputs (2x5x8x8)"},
     {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input shape '2xx3'"},
+
+    {"PresetUnknown", kRun + "-O3", "unknown optimisation level '-O3' (known: -O0, -O1, -O2)"},
+    {"PresetAndPipeline", kRun + "-O2 -p dce", "excludes"},
+    {"FreezeInTraining", "run {dir}/training.pt -o {out} -O2",
+     "pass 'torch-freeze' failed on method 'forward': the model is in training mode"},
 
     // The command line itself.
     {"UnknownCommand", "frobnicate", "unknown command 'frobnicate'"},

@@ -4,11 +4,15 @@
 #include <torch/csrc/jit/passes/constant_pooling.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/csrc/jit/passes/frozen_conv_folding.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/peephole.h>
+#include <torch/csrc/jit/passes/remove_dropout.h>
 
 #include <functional>
 
+#include "passes/core/error.h"
 #include "passes/core/registry.h"
 
 namespace tsopt {
@@ -90,6 +94,72 @@ class TorchConstantPoolingPass : public Pass {
   }
 };
 
+/// Module-level: runs once per pipeline run, on the first method, and replaces the module.
+class TorchFreezePass : public Pass {
+ public:
+  std::string name() const override { return "torch-freeze"; }
+  std::string description() const override {
+    return "LibTorch's freeze_module: inline everything and turn attributes into constants "
+           "(eval-mode models; keeps every --method)";
+  }
+  bool run(const GraphPtr&, PassContext& ctx) override {
+    if (ctx.method != ctx.methods.front()) return false;
+    if (ctx.module.hasattr("training") && ctx.module.is_training()) {
+      throw Error("the model is in training mode; freezing needs eval mode (save it after "
+                  "model.eval())");
+    }
+    std::vector<std::string> keep(ctx.methods.begin() + 1, ctx.methods.end());
+    ctx.module = torch::jit::freeze_module(ctx.module, keep);
+    return true;
+  }
+};
+
+/// The frozen-graph folds of LibTorch: they read the weights as constants.
+template <bool (*Fold)(GraphPtr&), const char* Name, const char* Description>
+class TorchFrozenFoldPass : public Pass {
+ public:
+  std::string name() const override { return Name; }
+  std::string description() const override { return Description; }
+  bool run(const GraphPtr& g, PassContext&) override {
+    GraphPtr x = g;
+    return Fold(x);
+  }
+};
+
+constexpr char kConvBn[] = "torch-fold-frozen-conv-bn";
+constexpr char kConvBnHelp[] =
+    "LibTorch's FoldFrozenConvBatchnorm: fold BatchNorm into convolutions (frozen models)";
+constexpr char kConvAdd[] = "torch-fold-frozen-conv-add-or-sub";
+constexpr char kConvAddHelp[] =
+    "LibTorch's FoldFrozenConvAddOrSub: fold adding or subtracting a constant into the "
+    "convolution's bias (frozen models)";
+constexpr char kConvMul[] = "torch-fold-frozen-conv-mul-or-div";
+constexpr char kConvMulHelp[] =
+    "LibTorch's FoldFrozenConvMulOrDiv: fold multiplying or dividing by a constant into the "
+    "convolution's weights (frozen models)";
+using TorchFoldFrozenConvBnPass =
+    TorchFrozenFoldPass<torch::jit::FoldFrozenConvBatchnorm, kConvBn, kConvBnHelp>;
+using TorchFoldFrozenConvAddPass =
+    TorchFrozenFoldPass<torch::jit::FoldFrozenConvAddOrSub, kConvAdd, kConvAddHelp>;
+using TorchFoldFrozenConvMulPass =
+    TorchFrozenFoldPass<torch::jit::FoldFrozenConvMulOrDiv, kConvMul, kConvMulHelp>;
+
+class TorchRemoveDropoutPass : public Pass {
+ public:
+  std::string name() const override { return "torch-remove-dropout"; }
+  std::string description() const override {
+    return "LibTorch's removeDropout: drop dropout calls whose training flag is constant false";
+  }
+  bool run(const GraphPtr& g, PassContext&) override {
+    return changedBy(g, [](GraphPtr& x) { torch::jit::removeDropout(x); });
+  }
+};
+
+TSOPT_REGISTER_PASS(TorchFoldFrozenConvBnPass);
+TSOPT_REGISTER_PASS(TorchFoldFrozenConvAddPass);
+TSOPT_REGISTER_PASS(TorchFoldFrozenConvMulPass);
+TSOPT_REGISTER_PASS(TorchFreezePass);
+TSOPT_REGISTER_PASS(TorchRemoveDropoutPass);
 TSOPT_REGISTER_PASS(TorchInlinePass);
 TSOPT_REGISTER_PASS(TorchDcePass);
 TSOPT_REGISTER_PASS(TorchConstantPropagationPass);

@@ -302,4 +302,28 @@ std::string resolvePipelineArgument(const std::string& arg) {
   return ss.str();
 }
 
+const std::vector<PipelinePreset>& pipelinePresets() {
+  static const std::vector<PipelinePreset> presets = {
+      {"O0", "", "no passes: the model is loaded and saved"},
+      {"O1", "inline,fold-conv-bn,fold-linear-bn,dce",
+       "our core passes: inline, fold BatchNorm into convolutions and linears, drop dead code"},
+      {"O2",
+       "torch-freeze,torch-remove-dropout,fold-conv-bn,fold-linear-bn,"
+       "torch-fold-frozen-conv-add-or-sub,torch-fold-frozen-conv-mul-or-div,"
+       "torch-constant-propagation,torch-cse,dce,mkldnn-conv",
+       "for CPU inference of eval-mode models: freeze, fold, clean up, oneDNN convolutions; "
+       "the result saves and loads in plain PyTorch and LibTorch"},
+  };
+  return presets;
+}
+
+const PipelinePreset& findPreset(const std::string& name) {
+  std::string known;
+  for (const PipelinePreset& p : pipelinePresets()) {
+    if (p.name == name || p.name == "O" + name) return p;
+    known += (known.empty() ? "-" : ", -") + p.name;
+  }
+  throw Error("unknown optimisation level '-O" + name + "' (known: " + known + ")");
+}
+
 }  // namespace tsopt

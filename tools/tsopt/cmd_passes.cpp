@@ -1,8 +1,9 @@
-// `tsopt passes`: lists every registered pass with its description and options.
+// `tsopt passes`: lists every registered pass with its description and options, and the presets.
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "passes/core/pipeline.h"
 #include "passes/core/registry.h"
 #include "tools/tsopt/commands.h"
 
@@ -19,7 +20,7 @@ int passesCommand(const PassesArgs& a) {
   loadPlugins(a.plugins);
   const PassRegistry& registry = PassRegistry::global();
   if (a.json) {
-    nlohmann::json out = nlohmann::json::array();
+    nlohmann::json passes = nlohmann::json::array(), presets = nlohmann::json::array();
     for (const PassInfo* info : registry.all()) {
       nlohmann::json opts = nlohmann::json::array();
       std::unique_ptr<Pass> pass = info->factory();
@@ -30,12 +31,16 @@ int passesCommand(const PassesArgs& a) {
                         {"constraint", o->constraint()},
                         {"help", o->help()}});
       }
-      out.push_back({{"name", info->name},
+      passes.push_back({{"name", info->name},
                      {"description", info->description},
                      {"origin", info->origin},
                      {"options", opts}});
     }
-    std::cout << out.dump(2) << "\n";
+    for (const PipelinePreset& p : pipelinePresets()) {
+      presets.push_back(
+          {{"name", p.name}, {"pipeline", p.pipeline}, {"description", p.description}});
+    }
+    std::cout << nlohmann::json{{"passes", passes}, {"presets", presets}}.dump(2) << "\n";
     return kOk;
   }
   size_t width = 0;
@@ -54,6 +59,11 @@ int passesCommand(const PassesArgs& a) {
   }
   std::cout << "\nfixed-point{max-iterations=<int>}(PIPELINE)  repeat PIPELINE until no pass "
                "in it changes the graph (default 10 iterations)\n";
+  std::cout << "\npresets (tsopt run -ON):\n";
+  for (const PipelinePreset& p : pipelinePresets()) {
+    std::cout << "-" << p.name << "  " << p.description << "\n    "
+              << (p.pipeline.empty() ? "(no passes)" : p.pipeline) << "\n";
+  }
   return kOk;
 }
 

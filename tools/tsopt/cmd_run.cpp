@@ -28,7 +28,8 @@ namespace tsopt::cli {
 namespace {
 
 struct RunArgs {
-  std::string input, output, pipeline = kDefaultPipeline, report;
+  std::string input, output, pipeline, level, report;
+  bool pipelineGiven = false;
   std::vector<std::string> methods, plugins;
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
   bool keepGoing = false;
@@ -100,6 +101,11 @@ TraceOptions traceOptions(const RunArgs& a) {
   return t;
 }
 
+/// The pipeline `text` stands for; "" (only from -O0) is the empty pipeline.
+Pipeline pipelineFromText(const std::string& text) {
+  return text.empty() ? Pipeline{} : parsePipeline(text);
+}
+
 /// Verifies the saved result (`bytes`) against the input model, and if it differs and --bisect
 /// asks, finds the pass to blame. With --verify-each the last pass's check is the verdict.
 void verifyResult(const RunArgs& a, const Verifier& verifier, const std::string& bytes,
@@ -113,7 +119,7 @@ void verifyResult(const RunArgs& a, const Verifier& verifier, const std::string&
   verdict.result = verifier.check(deserializeModule(bytes, "the transformed model"));
   if (verdict.result.passed || !a.bisect) return;
   verdict.bisect = bisectPipeline([&] { return loadModule(a.input); },
-                                  [&] { return parsePipeline(pipelineText); }, methods,
+                                  [&] { return pipelineFromText(pipelineText); }, methods,
                                   result.passes.size(), verifier);
   verdict.firstFailing = verdict.bisect->firstFailing;
 }
@@ -217,7 +223,9 @@ int runCommand(const RunArgs& a) {
   }
   checkWritable(a.output);
   if (!a.report.empty()) checkWritable(a.report);
-  std::string pipelineText = parsePipeline(resolvePipelineArgument(a.pipeline)).str();
+  std::string pipelineText =
+      a.pipelineGiven ? parsePipeline(resolvePipelineArgument(a.pipeline)).str()
+                          : findPreset(a.level.empty() ? kDefaultPreset : a.level).pipeline;
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
 
@@ -228,7 +236,7 @@ int runCommand(const RunArgs& a) {
   torch::jit::Module module = loadModule(a.input);
   std::optional<Verifier> verifier;
   if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
-  PassManager pm(parsePipeline(pipelineText));
+  PassManager pm(pipelineFromText(pipelineText));
   pm.setLintEach(!a.noLint);
   pm.setKeepGoing(a.keepGoing);
   auto progress = std::make_shared<Progress>();
@@ -296,7 +304,7 @@ int runCommand(const RunArgs& a) {
   if (!a.quiet && written) {
     int64_t before = result.passes.empty() ? 0 : result.passes.front().nodesBefore;
     int64_t after = result.passes.empty() ? 0 : result.passes.back().nodesAfter;
-    std::cout << "tsopt: " << pipelineText << ": " << before << " -> " << after << " nodes in "
+    std::cout << "tsopt: " << (pipelineText.empty() ? "no passes" : pipelineText) << ": " << before << " -> " << after << " nodes in "
               << std::fixed << std::setprecision(1) << result.totalMs << " ms; wrote " << a.output
               << (a.report.empty() ? "" : ", " + a.report) << (a.html.empty() ? "" : ", " + a.html)
               << "\n";
@@ -316,8 +324,13 @@ Command addRunCommand(CLI::App& app) {
   const char* kDumps = "Dumps, reports and golden files";
   run->add_option("input", args->input, "TorchScript model (.pt)")->required();
   run->add_option("-o,--output", args->output, "where to save the transformed model")->required();
-  run->add_option("-p,--pipeline", args->pipeline, "pipeline text, or @FILE to read it from a file")
-      ->default_str(kDefaultPipeline);
+  CLI::Option* pipeline =
+      run->add_option("-p,--pipeline", args->pipeline,
+                      "pipeline text, or @FILE to read it from a file (default: -O1)");
+  run->add_option("-O", args->level,
+                  "a preset pipeline instead: -O0 (none), -O1 (the default), -O2 (fastest on "
+                  "CPU); 'tsopt passes' shows them")
+      ->excludes(pipeline);
   run->add_option("--method", args->methods, "method to transform (repeatable; default forward)");
   run->add_option("--report", args->report, "write a JSON report of the run here");
   run->add_option("--plugin", args->plugins, "load passes from this shared library (repeatable)");
@@ -369,7 +382,10 @@ Command addRunCommand(CLI::App& app) {
   run->add_flag("--stats", args->stats, "print per-pass statistics to stderr");
   run->add_flag("--in-place", args->inPlace, "allow the output to be the input model");
   run->add_flag("-q,--quiet", args->quiet, "print nothing on success");
-  return [args] { return runCommand(*args); };
+  return [args, pipeline] {
+    args->pipelineGiven = pipeline->count() > 0;
+    return runCommand(*args);
+  };
 }
 
 void loadPlugins(const std::vector<std::string>& paths) {

@@ -14,8 +14,8 @@ namespace tsopt::cli {
 /// Exit codes: success, a check found a difference, bad usage/input or a failed pass.
 enum ExitCode { kOk = 0, kDifference = 1, kError = 2 };
 
-/// The pipeline `tsopt run` uses when -p is not given.
-inline const char* const kDefaultPipeline = "inline,fold-conv-bn,dce";
+/// The preset `tsopt run` uses when neither -p nor -O is given.
+inline const char* const kDefaultPreset = "O1";
 
 using Command = std::function<int()>;
 

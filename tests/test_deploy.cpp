@@ -1,0 +1,191 @@
+// The deployment passes and presets: torch-freeze, the frozen folds, torch-remove-dropout,
+// mkldnn-conv, and -O0/-O1/-O2: IR, numerics, and that the result saves and loads.
+#include <gtest/gtest.h>
+#include <torch/csrc/jit/testing/file_check.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+#include "passes/core/pipeline.h"
+#include "tests/test_util.h"
+
+namespace tsopt {
+namespace {
+
+using torch::jit::testing::FileCheck;
+
+torch::jit::Module saveAndLoad(const torch::jit::Module& m) {
+  return deserializeModule(serializeModule(m), "the saved model");
+}
+
+/// A conv with a constant factor and offset after it, and dropout, in eval mode. (LibTorch's
+/// frozen folds take scalars; they leave a per-channel tensor like [C,1,1] alone.)
+torch::jit::Module convArithModel() {
+  torch::jit::Module m("ConvArith");
+  m.register_attribute("training", c10::BoolType::get(), true);
+  m.register_parameter("weight", at::rand({6, 3, 3, 3}), false);
+  m.register_parameter("bias", at::rand({6}), false);
+  m.define(R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.weight, self.bias, [1, 1], [1, 1])
+    y = y * 1.5
+    y = y - 0.5
+    y = torch.dropout(y, 0.3, self.training)
+    return torch.relu(y)
+)");
+  m.eval();
+  return m;
+}
+
+TEST(Deploy, O2OnEveryEvalFixtureSavesLoadsAndComputesTheSame) {
+  const std::string o2 = findPreset("O2").pipeline;
+  int optimized = 0;
+  for (const test::Fixture& f : test::fixtures()) {
+    SCOPED_TRACE(f.id());
+    if (f.training) {
+      EXPECT_THROW(test::runPipeline(f, o2), Error);
+      continue;
+    }
+    auto [m, result] = test::runPipeline(f, o2);
+    torch::jit::Module loaded = saveAndLoad(m);
+    test::expectSameNumerics(f, loaded);
+    std::string ir = test::irOf(loaded);
+    if (f.name != "stateful") {  // its buffer is mutated in place, so it stays an attribute
+      EXPECT_EQ(ir.find("prim::GetAttr"), std::string::npos) << ir;
+    }
+    ++optimized;
+  }
+  EXPECT_GT(optimized, 40);
+}
+
+TEST(Deploy, MkldnnConvRewritesPlainConvolutionsOnly) {
+  for (const char* kind : {"traced", "scripted"}) {
+    const test::Fixture& f = test::fixture("conv2d_bn", kind);
+    auto [m, result] = test::runPipeline(f, "torch-freeze,fold-conv-bn,mkldnn-conv");
+    EXPECT_EQ(result.passes.back().stats.at("rewritten"), 1);
+    auto g = methodGraph(m, "forward");
+    FileCheck()
+        .check_not("aten::_convolution")
+        ->check_not("aten::conv2d")
+        ->check("aten::mkldnn_convolution")
+        ->check_not("aten::batch_norm")
+        ->run(*g);
+    torch::jit::Module loaded = saveAndLoad(m);
+    test::expectSameNumerics(f, loaded);
+  }
+  auto [t, tr] = test::runPipeline(test::fixture("conv_transpose2d_bn", "traced"),
+                                   "torch-freeze,mkldnn-conv");
+  EXPECT_EQ(tr.passes.back().stats.at("skipped.transposed"), 1);
+  EXPECT_FALSE(tr.passes.back().changed);
+  auto [c, cr] = test::runPipeline(test::fixture("conv1d_bn", "traced"), "torch-freeze,mkldnn-conv");
+  EXPECT_EQ(cr.passes.back().stats.at("skipped.not-2d"), 1);
+  auto [u, ur] = test::runPipeline(test::fixture("conv2d_bn", "traced"), "inline,mkldnn-conv");
+  EXPECT_EQ(ur.passes.back().stats.at("skipped.weight-not-constant"), 1)
+      << "weights read from attributes stay with the plain convolution";
+}
+
+TEST(Deploy, MkldnnConvChannelsLastStoresNhwcWeightsThatSurviveSaving) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  auto [m, result] = test::runPipeline(f, "torch-freeze,mkldnn-conv{channels-last=true}");
+  torch::jit::Module loaded = saveAndLoad(m);
+  bool sawWeight = false;
+  for (torch::jit::Node* n : methodGraph(loaded, "forward")->nodes()) {
+    if (n->kind() != c10::aten::mkldnn_convolution) continue;
+    at::Tensor w = torch::jit::toIValue(n->input(1))->toTensor();
+    EXPECT_TRUE(w.is_contiguous(at::MemoryFormat::ChannelsLast));
+    sawWeight = true;
+  }
+  EXPECT_TRUE(sawWeight);
+  test::expectSameNumerics(f, loaded);
+}
+
+TEST(Deploy, FrozenFoldsAbsorbConstantArithmeticAndDropoutGoes) {
+  torch::jit::Module original = convArithModel();
+  torch::jit::Module m = saveAndLoad(original);
+  PassManager pm(parsePipeline(
+      "torch-freeze,torch-remove-dropout,torch-fold-frozen-conv-mul-or-div,"
+      "torch-fold-frozen-conv-add-or-sub,dce"));
+  RunResult r = pm.run(m, {"forward"});
+  EXPECT_TRUE(r.passes[1].changed);
+  EXPECT_TRUE(r.passes[2].changed);
+  EXPECT_TRUE(r.passes[3].changed);
+  auto g = methodGraph(m, "forward");
+  FileCheck()
+      .check("aten::conv2d")
+      ->check_not("aten::mul")
+      ->check_not("aten::sub")
+      ->check_not("aten::dropout")
+      ->check("aten::relu")
+      ->run(*g);
+  at::Tensor x = at::rand({2, 3, 9, 9});
+  torch::jit::Module loaded = saveAndLoad(m);
+  at::Tensor want = original.forward({x}).toTensor();
+  at::Tensor got = loaded.forward({x}).toTensor();
+  EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-5)) << (got - want).abs().max();
+}
+
+TEST(Deploy, FreezeRefusesATrainingModel) {
+  torch::jit::Module m = convArithModel();
+  m.train();
+  PassManager pm(parsePipeline("torch-freeze"));
+  try {
+    pm.run(m, {"forward"});
+    FAIL() << "froze a model in training mode";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "pass 'torch-freeze' failed on method 'forward': the model is in training mode; "
+              "freezing needs eval mode (save it after model.eval())");
+  }
+}
+
+TEST(Deploy, FreezeKeepsEveryMethod) {
+  const test::Fixture& f = test::fixture("nested", "scripted");
+  auto [m, result] = test::runPipeline(f, "torch-freeze", {"forward", "encode"});
+  torch::jit::Module loaded = saveAndLoad(m);
+  test::expectSameNumerics(f, loaded);
+  test::expectSameNumerics(f, loaded, "encode");
+}
+
+TEST(Deploy, PresetsAreNamedPipelines) {
+  EXPECT_EQ(findPreset("O1").pipeline, "inline,fold-conv-bn,fold-linear-bn,dce");
+  EXPECT_EQ(&findPreset("2"), &findPreset("O2"));
+  EXPECT_EQ(findPreset("O0").pipeline, "");
+  for (const PipelinePreset& p : pipelinePresets()) {
+    if (!p.pipeline.empty()) EXPECT_EQ(parsePipeline(p.pipeline).str(), p.pipeline);
+  }
+  try {
+    findPreset("3");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "unknown optimisation level '-O3' (known: -O0, -O1, -O2)");
+  }
+}
+
+TEST(Deploy, RunWithPresets) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "scripted");
+  std::string dir = test::tempDir();
+  for (const char* level : {"0", "1", "2"}) {
+    SCOPED_TRACE(level);
+    std::string out = dir + "/o" + level + ".pt", report = dir + "/r" + level + ".json";
+    auto r = test::runTsopt("run " + f.path() + " -O" + level + " -o " + out + " --verify -q " +
+                            "--report " + report);
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    std::ifstream in(report);
+    nlohmann::json j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["pipeline"], findPreset(level).pipeline);
+    EXPECT_EQ(j["verify"]["passed"], true);
+    torch::jit::Module m = loadModule(out);
+    test::expectSameNumerics(f, m);
+  }
+  auto dflt = test::runTsopt("run " + f.path() + " -o " + dir + "/d.pt --report " + dir +
+                             "/d.json -q");
+  ASSERT_EQ(dflt.exitCode, 0) << dflt.err;
+  std::ifstream in(dir + "/d.json");
+  EXPECT_EQ(nlohmann::json::parse(in)["pipeline"], findPreset("O1").pipeline);
+}
+
+}  // namespace
+}  // namespace tsopt
