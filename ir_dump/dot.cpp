@@ -302,11 +302,13 @@ std::string renderDot(const std::string& dot, const std::string& format) {
   graphvizErrors.clear();
   agseterr(AGERR);
   agseterrf(collectGraphvizError);
-  GVC_t* gvc = gvContext();
+  // One context for the life of the process: Graphviz 2.42's text layout caches a font name
+  // across contexts, and freeing a context leaves that cache pointing at freed memory (ASan
+  // found the next render reading it).
+  static GVC_t* gvc = gvContext();
   Agraph_t* g = agmemread(dot.c_str());
   auto fail = [&](const std::string& what) {
     if (g) agclose(g);
-    gvFreeContext(gvc);
     std::string why = graphvizErrors.substr(0, graphvizErrors.find('\n'));
     throw Error("Graphviz could not " + what + (why.empty() ? "" : ": " + why));
   };
@@ -320,7 +322,6 @@ std::string renderDot(const std::string& dot, const std::string& format) {
   std::string out(data, length);
   gvFreeRenderData(data);
   agclose(g);
-  gvFreeContext(gvc);
   return out;
 }
 
