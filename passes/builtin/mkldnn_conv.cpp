@@ -30,18 +30,21 @@ std::optional<std::vector<int64_t>> intPair(Value* v) {
   return list;
 }
 
-/// Why `n` cannot be rewritten ("" if it can); `groupsAt` is the position of its groups input.
-std::string rejection(Node* n, size_t& groupsAt) {
+/// Where the groups argument of a convolution this pass handles is; 0 for any other node.
+size_t groupsInput(const Node* n) {
+  if (n->kind() == c10::aten::conv2d) return 6;
+  if (n->kind() == c10::aten::_convolution || n->kind() == c10::aten::convolution) return 8;
+  return 0;
+}
+
+/// Why convolution `n` cannot be rewritten ("" if it can).
+std::string rejection(Node* n, size_t groupsAt) {
   using namespace c10;
   if (n->kind() == aten::conv2d) {
     if (!n->input(4)->type()->cast<ListType>()) return "padding-string";
-    groupsAt = 6;
-  } else if (n->kind() == aten::_convolution || n->kind() == aten::convolution) {
+  } else {
     auto transposed = torch::jit::toIValue(n->input(6));
     if (!transposed || !transposed->isBool() || transposed->toBool()) return "transposed";
-    groupsAt = 8;
-  } else {
-    return "not-a-convolution";
   }
   auto w = torch::jit::toIValue(n->input(1));
   if (!w || !w->isTensor()) return "weight-not-constant";
@@ -68,12 +71,8 @@ class MkldnnConvPass : public Pass {
   bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& ctx) override {
     bool changed = false;
     forEachNode(graph->block(), [&](Node* n) {
-      using namespace c10;
-      if (n->kind() != aten::conv2d && n->kind() != aten::_convolution &&
-          n->kind() != aten::convolution) {
-        return;
-      }
-      size_t groupsAt = 0;
+      size_t groupsAt = groupsInput(n);
+      if (groupsAt == 0) return;
       std::string why = rejection(n, groupsAt);
       if (!why.empty()) {
         ctx.stats.add("skipped." + why);
@@ -86,7 +85,7 @@ class MkldnnConvPass : public Pass {
         weight = graph->insertConstant(w.contiguous(at::MemoryFormat::ChannelsLast));
       }
       auto list = [&](size_t i) { return graph->insertConstant(*intPair(n->input(i))); };
-      Node* conv = graph->create(aten::mkldnn_convolution,
+      Node* conv = graph->create(c10::aten::mkldnn_convolution,
                                  {n->input(0), weight, n->input(2), list(4), list(3), list(5),
                                   n->input(groupsAt)});
       conv->insertBefore(n);

@@ -66,7 +66,10 @@ torch::jit::Module loadModule(const std::string& path) {
   }
 }
 
-void checkWritable(const std::string& path) {
+namespace {
+
+/// The folder `path` is to be written in; throws if `path` is a folder or has no folder.
+fs::path outputFolder(const std::string& path) {
   std::error_code ec;
   fs::path p(path);
   if (fs::is_directory(p, ec)) throw Error("cannot write '" + path + "': it is a directory");
@@ -76,14 +79,26 @@ void checkWritable(const std::string& path) {
                 (fs::exists(dir, ec) ? "'" + dir.string() + "' is not a folder"
                                      : "folder '" + dir.string() + "' does not exist"));
   }
-  // access() says yes to root everywhere, and knows nothing of /proc or full disks: try it.
-  std::string probe = (dir / ".tsopt-probe-XXXXXX").string();
-  int fd = mkstemp(probe.data());
+  return dir;
+}
+
+/// Creates a private temporary file in `dir` named after `path`; returns its descriptor.
+int createTemporary(const std::string& path, const fs::path& dir, std::string& tmpPath) {
+  tmpPath = (dir / ("." + fs::path(path).filename().string() + ".tmp-XXXXXX")).string();
+  int fd = mkstemp(tmpPath.data());
   if (fd < 0) {
     throw Error("cannot write '" + path + "': folder '" + dir.string() + "' is not writable (" +
                 std::strerror(errno) + ")");
   }
-  close(fd);
+  return fd;
+}
+
+}  // namespace
+
+void checkWritable(const std::string& path) {
+  // access() says yes to root everywhere, and knows nothing of /proc or full disks: try it.
+  std::string probe;
+  close(createTemporary(path, outputFolder(path), probe));
   std::remove(probe.c_str());
 }
 
@@ -113,7 +128,7 @@ torch::jit::Module deserializeModule(const std::string& bytes, const std::string
 }
 
 void saveModuleAtomic(const torch::jit::Module& module, const std::string& path) {
-  checkWritable(path);
+  outputFolder(path);  // fail before serializing; writing says whether the folder is writable
   std::string bytes;
   try {
     bytes = serializeModule(module);
@@ -124,15 +139,8 @@ void saveModuleAtomic(const torch::jit::Module& module, const std::string& path)
 }
 
 void writeFileAtomic(const std::string& path, const std::string& bytes) {
-  checkWritable(path);
-  fs::path p(path);
-  fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  std::string tmpl = (dir / ("." + p.filename().string() + ".tmp-XXXXXX")).string();
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0) {
-    throw Error("cannot write '" + path + "': cannot create a temporary file (" +
-                std::strerror(errno) + ")");
-  }
+  std::string tmpl;
+  int fd = createTemporary(path, outputFolder(path), tmpl);
   mode_t mask = umask(0);  // mkstemp makes the file private; give it the usual permissions
   umask(mask);
   bool ok = fchmod(fd, 0666 & ~mask) == 0;
@@ -144,7 +152,7 @@ void writeFileAtomic(const std::string& path, const std::string& bytes) {
   }
   ok = close(fd) == 0 && ok;
   std::error_code ec;
-  if (ok) fs::rename(tmpl, p, ec);
+  if (ok) fs::rename(tmpl, path, ec);
   if (!ok || ec) {
     std::remove(tmpl.c_str());
     throw Error("cannot write '" + path + "': " + (ec ? ec.message() : std::strerror(errno)));

@@ -28,8 +28,8 @@ namespace tsopt::cli {
 namespace {
 
 struct RunArgs {
-  std::string input, output, pipeline, level, report;
-  bool pipelineGiven = false;
+  std::string input, output, level, report;
+  std::optional<std::string> pipeline;  ///< -p, when given
   std::vector<std::string> methods, plugins;
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
   bool keepGoing = false;
@@ -224,7 +224,7 @@ int runCommand(const RunArgs& a) {
   checkWritable(a.output);
   if (!a.report.empty()) checkWritable(a.report);
   std::string pipelineText =
-      a.pipelineGiven ? parsePipeline(resolvePipelineArgument(a.pipeline)).str()
+      a.pipeline ? parsePipeline(resolvePipelineArgument(*a.pipeline)).str()
                           : findPreset(a.level.empty() ? kDefaultPreset : a.level).pipeline;
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
@@ -382,10 +382,7 @@ Command addRunCommand(CLI::App& app) {
   run->add_flag("--stats", args->stats, "print per-pass statistics to stderr");
   run->add_flag("--in-place", args->inPlace, "allow the output to be the input model");
   run->add_flag("-q,--quiet", args->quiet, "print nothing on success");
-  return [args, pipeline] {
-    args->pipelineGiven = pipeline->count() > 0;
-    return runCommand(*args);
-  };
+  return [args] { return runCommand(*args); };
 }
 
 void loadPlugins(const std::vector<std::string>& paths) {
