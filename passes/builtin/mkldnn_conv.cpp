@@ -9,7 +9,11 @@
 //   %y = aten::_convolution(%x, %w, %b, %stride, %padding, %dilation, false, ...)   (traced)
 //   %y = aten::convolution(%x, %w, %b, %stride, %padding, %dilation, false, %op, %groups)
 //     -> %y = aten::mkldnn_convolution(%x, %w', %b, %padding, %stride, %dilation, %groups)
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/jit/frontend/resolver.h>
 #include <torch/csrc/jit/ir/constants.h>
+
+#include <sstream>
 
 #include "passes/core/graph_utils.h"
 #include "passes/core/registry.h"
@@ -104,6 +108,216 @@ class MkldnnConvPass : public Pass {
 };
 
 TSOPT_REGISTER_PASS(MkldnnConvPass);
+
+// prepack-conv: the same convolutions, with their weights reordered once into the layout oneDNN
+// wants (an MKLDNN op context, `mkldnn_prepacked::conv2d_prepack`) and a following ReLU fused
+// into the convolution. A context cannot be saved as it is (LibTorch 1.13 saves it without its
+// fusion and cannot load it back), so the contexts live on a new submodule whose
+// __getstate__ saves the dense weights and whose __setstate__ prepacks them again at load:
+//
+//   %y = aten::conv2d(%x, %w, %b, ...); %r = aten::relu(%y)          (constant %w, %b)
+//     -> %h = prim::GetAttr[name="_tsopt_prepacked"](%self)
+//        %c = prim::GetAttr[name="conv_0"](%h)
+//        %x' = aten::contiguous(%x, channels_last)                   (channels-last=true)
+//        %r = mkldnn_prepacked::conv2d_run(%x', %c)
+//
+// With channels-last activations oneDNN reads and writes the tensors in place; other operators
+// (add, pooling, hardtanh) run on NHWC tensors natively. Tensor outputs of the graph are made
+// contiguous again, so callers see the layout they saw before.
+
+/// One convolution to prepack: what __setstate__ needs to rebuild its context.
+struct PrepackedConv {
+  at::Tensor weight;
+  std::optional<at::Tensor> bias;
+  std::vector<int64_t> stride, padding, dilation, inputSize;
+  int64_t groups;
+  std::string fusion;  // "none" or "relu"
+};
+
+std::string intList(const std::vector<int64_t>& v) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
+  out << "]";
+  return out.str();
+}
+
+/// The source of the holder's __getstate__ and __setstate__ for `convs`.
+std::string holderMethods(const std::vector<PrepackedConv>& convs) {
+  const char* stateType = "Tuple[List[Tensor], List[Optional[Tensor]], bool]";
+  std::ostringstream weights, biases, src;
+  for (size_t i = 0; i < convs.size(); ++i) {
+    weights << (i ? ", " : "") << "self.weight_" << i;
+    biases << (i ? ", " : "") << "self.bias_" << i;
+  }
+  src << "def __getstate__(self) -> " << stateType << ":\n"
+      << "    return ([" << weights.str() << "], [" << biases.str() << "], self.training)\n"
+      << "def __setstate__(self, state: " << stateType << ") -> None:\n";
+  for (size_t i = 0; i < convs.size(); ++i) {
+    const PrepackedConv& c = convs[i];
+    src << "    self.weight_" << i << " = state[0][" << i << "]\n"
+        << "    self.bias_" << i << " = state[1][" << i << "]\n"
+        << "    self.conv_" << i << " = mkldnn_prepacked.conv2d_prepack(state[0][" << i
+        << "], state[1][" << i << "], " << intList(c.stride) << ", " << intList(c.padding)
+        << ", " << intList(c.dilation) << ", " << c.groups << ", " << intList(c.inputSize)
+        << ", \"" << c.fusion << "\")\n";
+  }
+  src << "    self.training = state[2]\n";
+  return src.str();
+}
+
+/// Resolves `mkldnn_prepacked.<op>` in the holder's source to the operator namespace (saved
+/// models spell it `ops.mkldnn_prepacked.<op>`, which only the model loader knows).
+struct PrepackedOpsResolver : torch::jit::NativeResolver {
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name,
+                                                         torch::jit::GraphFunction& m,
+                                                         const torch::jit::SourceRange& loc) override {
+    if (name == "mkldnn_prepacked") return std::make_shared<torch::jit::BuiltinModule>(name);
+    return NativeResolver::resolveValue(name, m, loc);
+  }
+};
+
+c10::IValue prepack(const PrepackedConv& c) {
+  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow(
+      "mkldnn_prepacked::conv2d_prepack", "");
+  torch::jit::Stack stack{c.weight,  c.bias ? c10::IValue(*c.bias) : c10::IValue(),
+                          c.stride,  c.padding,
+                          c.dilation, c.groups,
+                          c.inputSize, c.fusion};
+  op.callBoxed(&stack);
+  return stack.at(0);
+}
+
+/// `x.contiguous(memory_format=format)` at the graph's insertion point.
+Value* contiguous(const std::shared_ptr<torch::jit::Graph>& graph, Value* x,
+                  at::MemoryFormat format) {
+  return graph->insert(c10::aten::contiguous, {x},
+                       {torch::jit::NamedValue("memory_format", static_cast<int64_t>(format))});
+}
+
+/// A name for a new attribute of `module` starting with `base`.
+std::string freeAttributeName(const torch::jit::Module& module, const std::string& base) {
+  std::string name = base;
+  for (int i = 1; module.type()->hasAttribute(name) || module.type()->findMethod(name); ++i) {
+    name = base + "_" + std::to_string(i);
+  }
+  return name;
+}
+
+class PrepackConvPass : public Pass {
+ public:
+  std::string name() const override { return "prepack-conv"; }
+  std::string description() const override {
+    return "Prepack the weights of 2-d convolutions with constant float weights for oneDNN and "
+           "fuse a following ReLU; the model saves and prepacks again when loaded. Run after "
+           "torch-freeze";
+  }
+
+  bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& ctx) override {
+    std::vector<PrepackedConv> convs;
+    std::vector<std::pair<Node*, Node*>> sites;  // (convolution, fused relu or nullptr)
+    forEachNode(graph->block(), [&](Node* n) {
+      size_t groupsAt = groupsInput(n);
+      if (groupsAt == 0) return;
+      std::string why = rejection(n, groupsAt);
+      if (why.empty() && !torch::jit::toIValue(n->input(2))) why = "bias-not-constant";
+      if (!why.empty()) {
+        ctx.stats.add("skipped." + why);
+        return;
+      }
+      sites.emplace_back(n, fusableRelu(n));
+      convs.push_back(describe(n, groupsAt, sites.back().second != nullptr));
+    });
+    if (convs.empty()) return false;
+
+    torch::jit::Module holder(c10::QualifiedName("__torch__.tsopt.PrepackedConvolutions"),
+                              ctx.module._ivalue()->compilation_unit(), /*shouldMangle=*/true);
+    holder.register_attribute("training", c10::BoolType::get(), false);
+    for (size_t i = 0; i < convs.size(); ++i) {
+      const PrepackedConv& c = convs[i];
+      std::string id = std::to_string(i);
+      holder.register_attribute("weight_" + id, c10::TensorType::get(), c.weight);
+      holder.register_attribute("bias_" + id, c10::OptionalType::ofTensor(),
+                                c.bias ? c10::IValue(*c.bias) : c10::IValue());
+      c10::IValue context = prepack(c);
+      holder.register_attribute("conv_" + id, context.type(), context);
+    }
+    holder.define(holderMethods(convs), std::make_shared<PrepackedOpsResolver>());
+    std::string holderName = freeAttributeName(ctx.module, "_tsopt_prepacked");
+    ctx.module.register_module(holderName, holder);
+
+    Value* h = nullptr;
+    {
+      torch::jit::WithInsertPoint guard(graph->block()->nodes().front());
+      h = graph->insertGetAttr(graph->inputs().at(0), holderName);
+    }
+    for (size_t i = 0; i < sites.size(); ++i) {
+      auto [conv, relu] = sites[i];
+      torch::jit::WithInsertPoint guard(conv);
+      Value* context = graph->insertGetAttr(h, "conv_" + std::to_string(i));
+      Value* input = conv->input(0);
+      if (channelsLast_) {
+        input = contiguous(graph, input, at::MemoryFormat::ChannelsLast);
+      }
+      Node* run = graph->create(c10::Symbol::fromQualString("mkldnn_prepacked::conv2d_run"),
+                                {input, context});
+      run->insertBefore(conv);
+      Node* last = relu ? relu : conv;
+      run->output()->setType(last->output()->type());
+      last->output()->replaceAllUsesWith(run->output());
+      if (relu) relu->destroy();
+      conv->destroy();
+      ctx.stats.add(relu ? "rewritten.relu-fused" : "rewritten");
+    }
+    if (channelsLast_) restoreOutputLayout(graph);
+    return true;
+  }
+
+ private:
+  /// The ReLU that is the only use of convolution `n`'s output, if there is one.
+  static Node* fusableRelu(Node* n) {
+    const auto& uses = n->output()->uses();
+    if (uses.size() != 1 || uses[0].offset != 0) return nullptr;
+    Node* user = uses[0].user;
+    bool relu = user->kind() == c10::aten::relu || user->kind() == c10::aten::relu_;
+    return relu && user->owningBlock() == n->owningBlock() ? user : nullptr;
+  }
+
+  PrepackedConv describe(Node* n, size_t groupsAt, bool fuseRelu) const {
+    PrepackedConv c;
+    at::Tensor w = torch::jit::toIValue(n->input(1))->toTensor();
+    c.weight = channelsLast_ ? w.contiguous(at::MemoryFormat::ChannelsLast) : w.contiguous();
+    if (auto b = torch::jit::toIValue(n->input(2)); b->isTensor()) c.bias = b->toTensor();
+    c.stride = *intPair(n->input(3));
+    c.padding = *intPair(n->input(4));
+    c.dilation = *intPair(n->input(5));
+    c.groups = torch::jit::toIValue(n->input(groupsAt))->toInt();
+    // The input size only guides oneDNN's choice of weight layout; any input size runs.
+    // Use the smallest input the kernel fits.
+    c.inputSize = {1, w.size(1) * c.groups, 1, 1};
+    for (size_t d = 0; d < 2; ++d) {
+      int64_t extent = c.dilation[d] * (w.size(2 + d) - 1) + 1;
+      c.inputSize[2 + d] = std::max<int64_t>(extent - 2 * c.padding[d], 1);
+    }
+    c.fusion = fuseRelu ? "relu" : "none";
+    return c;
+  }
+
+  /// Makes every tensor the graph returns contiguous (a no-op for tensors that are).
+  static void restoreOutputLayout(const std::shared_ptr<torch::jit::Graph>& graph) {
+    torch::jit::WithInsertPoint guard(graph->return_node());
+    for (size_t i = 0; i < graph->outputs().size(); ++i) {
+      Value* out = graph->outputs()[i];
+      if (!out->type()->cast<c10::TensorType>()) continue;
+      graph->return_node()->replaceInput(i, contiguous(graph, out, at::MemoryFormat::Contiguous));
+    }
+  }
+
+  BoolOption channelsLast_{*this, "channels-last",
+                           "keep activations channels-last (NHWC) between convolutions", true};
+};
+
+TSOPT_REGISTER_PASS(PrepackConvPass);
 
 }  // namespace
 
