@@ -257,6 +257,9 @@ const ErrorCase kCases[] = {
     {"PresetAndPipeline", kRun + "-O2 -p dce", "excludes"},
     {"FreezeInTraining", "run {dir}/training.pt -o {out} -O2",
      "pass 'torch-freeze' failed on method 'forward': the model is in training mode"},
+    {"FrozenPrepackedConvolution", kRun + "-p torch-freeze,prepack-conv,torch-freeze",
+     "method 'forward' holds a prepacked convolution as a constant, which LibTorch saves in a "
+     "form it cannot load; run prepack-conv after torch-freeze, not before"},
 
     // The command line itself.
     {"UnknownCommand", "frobnicate", "unknown command 'frobnicate'"},

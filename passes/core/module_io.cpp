@@ -15,6 +15,7 @@
 
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 
 namespace tsopt {
 
@@ -102,7 +103,25 @@ void checkWritable(const std::string& path) {
   std::remove(probe.c_str());
 }
 
+/// Refuses what LibTorch 1.13 saves but cannot load back: an MKLDNN convolution context held as
+/// a constant (freezing after prepack-conv makes one), which it saves without its fusion.
+void checkLoadable(const torch::jit::Module& module) {
+  for (const torch::jit::Method& method : module.get_methods()) {
+    forEachNode(method.graph()->block(), [&](torch::jit::Node* n) {
+      auto type = n->kind() == c10::prim::Constant ? n->output()->type()->cast<c10::ClassType>()
+                                                   : nullptr;
+      if (type && type->name() && type->name()->qualifiedName() ==
+                                      "__torch__.torch.classes.mkldnn.ConvOpContext") {
+        throw Error("method '" + method.name() +
+                    "' holds a prepacked convolution as a constant, which LibTorch saves in a "
+                    "form it cannot load; run prepack-conv after torch-freeze, not before");
+      }
+    });
+  }
+}
+
 std::string serializeModule(const torch::jit::Module& module) {
+  checkLoadable(module);
   std::ostringstream out;
   try {
     module.save(out);
