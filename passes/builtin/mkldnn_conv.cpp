@@ -1,3 +1,5 @@
+// Two rewrites of 2-d convolutions for oneDNN: mkldnn-conv here, prepack-conv below.
+//
 // mkldnn-conv: routes 2-d convolutions with constant float weights (frozen models) to oneDNN,
 // as aten::mkldnn_convolution on ordinary dense tensors, so the model still saves and loads
 // anywhere. LibTorch 1.13 sends a batch-1 convolution with a 1x1 or 3x3 kernel and fewer than
@@ -121,8 +123,8 @@ TSOPT_REGISTER_PASS(MkldnnConvPass);
 //        %x' = aten::contiguous(%x, channels_last)                   (channels-last=true)
 //        %r = mkldnn_prepacked::conv2d_run(%x', %c)
 //
-// With channels-last activations oneDNN reads and writes the tensors in place; other operators
-// (add, pooling, hardtanh) run on NHWC tensors natively. Tensor outputs of the graph are made
+// With channels-last activations oneDNN reads and writes the tensors without reordering them;
+// other operators (add, pooling, hardtanh) run on NHWC tensors natively. Tensor outputs of the graph are made
 // contiguous again, so callers see the layout they saw before.
 
 /// One convolution to prepack: what __setstate__ needs to rebuild its context.
