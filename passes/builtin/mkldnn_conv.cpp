@@ -124,16 +124,19 @@ TSOPT_REGISTER_PASS(MkldnnConvPass);
 //        %r = mkldnn_prepacked::conv2d_run(%x', %c)
 //
 // With channels-last activations oneDNN reads and writes the tensors without reordering them;
-// other operators (add, pooling, hardtanh) run on NHWC tensors natively. Tensor outputs of the graph are made
-// contiguous again, so callers see the layout they saw before.
+// other operators (add, pooling, hardtanh) run on NHWC tensors natively. Tensor outputs of the
+// graph are made contiguous again, so callers see the layout they saw before.
 
-/// One convolution to prepack: what __setstate__ needs to rebuild its context.
+/// One convolution to prepack: where it is, and what __setstate__ needs to rebuild its context.
 struct PrepackedConv {
+  Node* conv;
+  Node* relu;  // the ReLU fused into it, or nullptr
   at::Tensor weight;
   std::optional<at::Tensor> bias;
   std::vector<int64_t> stride, padding, dilation, inputSize;
   int64_t groups;
-  std::string fusion;  // "none" or "relu"
+
+  const char* fusion() const { return relu ? "relu" : "none"; }
 };
 
 std::string intList(const std::vector<int64_t>& v) {
@@ -162,7 +165,7 @@ std::string holderMethods(const std::vector<PrepackedConv>& convs) {
         << "    self.conv_" << i << " = mkldnn_prepacked.conv2d_prepack(state[0][" << i
         << "], state[1][" << i << "], " << intList(c.stride) << ", " << intList(c.padding)
         << ", " << intList(c.dilation) << ", " << c.groups << ", " << intList(c.inputSize)
-        << ", \"" << c.fusion << "\")\n";
+        << ", \"" << c.fusion() << "\")\n";
   }
   src << "    self.training = state[2]\n";
   return src.str();
@@ -185,7 +188,7 @@ c10::IValue prepack(const PrepackedConv& c) {
   torch::jit::Stack stack{c.weight,  c.bias ? c10::IValue(*c.bias) : c10::IValue(),
                           c.stride,  c.padding,
                           c.dilation, c.groups,
-                          c.inputSize, c.fusion};
+                          c.inputSize, std::string(c.fusion())};
   op.callBoxed(&stack);
   return stack.at(0);
 }
@@ -217,7 +220,6 @@ class PrepackConvPass : public Pass {
 
   bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& ctx) override {
     std::vector<PrepackedConv> convs;
-    std::vector<std::pair<Node*, Node*>> sites;  // (convolution, fused relu or nullptr)
     forEachNode(graph->block(), [&](Node* n) {
       size_t groupsAt = groupsInput(n);
       if (groupsAt == 0) return;
@@ -227,8 +229,7 @@ class PrepackConvPass : public Pass {
         ctx.stats.add("skipped." + why);
         return;
       }
-      sites.emplace_back(n, fusableRelu(n));
-      convs.push_back(describe(n, groupsAt, sites.back().second != nullptr));
+      convs.push_back(describe(n, groupsAt));
     });
     if (convs.empty()) return false;
 
@@ -248,13 +249,11 @@ class PrepackConvPass : public Pass {
     std::string holderName = freeAttributeName(ctx.module, "_tsopt_prepacked");
     ctx.module.register_module(holderName, holder);
 
-    Value* h = nullptr;
-    {
-      torch::jit::WithInsertPoint guard(graph->block()->nodes().front());
-      h = graph->insertGetAttr(graph->inputs().at(0), holderName);
-    }
-    for (size_t i = 0; i < sites.size(); ++i) {
-      auto [conv, relu] = sites[i];
+    Node* readHolder = graph->createGetAttr(graph->inputs().at(0), holderName);
+    Value* h = graph->prependNode(readHolder)->output();
+    for (size_t i = 0; i < convs.size(); ++i) {
+      Node* conv = convs[i].conv;
+      Node* relu = convs[i].relu;
       torch::jit::WithInsertPoint guard(conv);
       Value* context = graph->insertGetAttr(h, "conv_" + std::to_string(i));
       Value* input = conv->input(0);
@@ -285,8 +284,10 @@ class PrepackConvPass : public Pass {
     return relu && user->owningBlock() == n->owningBlock() ? user : nullptr;
   }
 
-  PrepackedConv describe(Node* n, size_t groupsAt, bool fuseRelu) const {
+  PrepackedConv describe(Node* n, size_t groupsAt) const {
     PrepackedConv c;
+    c.conv = n;
+    c.relu = fusableRelu(n);
     at::Tensor w = torch::jit::toIValue(n->input(1))->toTensor();
     c.weight = channelsLast_ ? w.contiguous(at::MemoryFormat::ChannelsLast) : w.contiguous();
     if (auto b = torch::jit::toIValue(n->input(2)); b->isTensor()) c.bias = b->toTensor();
@@ -301,7 +302,6 @@ class PrepackConvPass : public Pass {
       int64_t extent = c.dilation[d] * (w.size(2 + d) - 1) + 1;
       c.inputSize[2 + d] = std::max<int64_t>(extent - 2 * c.padding[d], 1);
     }
-    c.fusion = fuseRelu ? "relu" : "none";
     return c;
   }
 
