@@ -91,9 +91,9 @@ class MkldnnConvPass : public Pass {
         weight = graph->insertConstant(w.contiguous(at::MemoryFormat::ChannelsLast));
       }
       auto list = [&](size_t i) { return graph->insertConstant(*intPair(n->input(i))); };
-      Node* conv = graph->create(c10::aten::mkldnn_convolution,
-                                 {n->input(0), weight, n->input(2), list(4), list(3), list(5),
-                                  n->input(groupsAt)});
+      Node* conv = graph->create(
+          c10::aten::mkldnn_convolution,
+          {n->input(0), weight, n->input(2), list(4), list(3), list(5), n->input(groupsAt)});
       conv->insertBefore(n);
       conv->output()->setType(n->output()->type());
       n->output()->replaceAllUsesWith(conv->output());
@@ -163,9 +163,9 @@ std::string holderMethods(const std::vector<PrepackedConv>& convs) {
     src << "    self.weight_" << i << " = state[0][" << i << "]\n"
         << "    self.bias_" << i << " = state[1][" << i << "]\n"
         << "    self.conv_" << i << " = mkldnn_prepacked.conv2d_prepack(state[0][" << i
-        << "], state[1][" << i << "], " << intList(c.stride) << ", " << intList(c.padding)
-        << ", " << intList(c.dilation) << ", " << c.groups << ", " << intList(c.inputSize)
-        << ", \"" << c.fusion() << "\")\n";
+        << "], state[1][" << i << "], " << intList(c.stride) << ", " << intList(c.padding) << ", "
+        << intList(c.dilation) << ", " << c.groups << ", " << intList(c.inputSize) << ", \""
+        << c.fusion() << "\")\n";
   }
   src << "    self.training = state[2]\n";
   return src.str();
@@ -174,20 +174,20 @@ std::string holderMethods(const std::vector<PrepackedConv>& convs) {
 /// Resolves `mkldnn_prepacked.<op>` in the holder's source to the operator namespace (saved
 /// models spell it `ops.mkldnn_prepacked.<op>`, which only the model loader knows).
 struct PrepackedOpsResolver : torch::jit::NativeResolver {
-  std::shared_ptr<torch::jit::SugaredValue> resolveValue(const std::string& name,
-                                                         torch::jit::GraphFunction& m,
-                                                         const torch::jit::SourceRange& loc) override {
+  std::shared_ptr<torch::jit::SugaredValue> resolveValue(
+      const std::string& name, torch::jit::GraphFunction& m,
+      const torch::jit::SourceRange& loc) override {
     if (name == "mkldnn_prepacked") return std::make_shared<torch::jit::BuiltinModule>(name);
     return NativeResolver::resolveValue(name, m, loc);
   }
 };
 
 c10::IValue prepack(const PrepackedConv& c) {
-  static const c10::OperatorHandle op = c10::Dispatcher::singleton().findSchemaOrThrow(
-      "mkldnn_prepacked::conv2d_prepack", "");
-  torch::jit::Stack stack{c.weight,  c.bias ? c10::IValue(*c.bias) : c10::IValue(),
-                          c.stride,  c.padding,
-                          c.dilation, c.groups,
+  static const c10::OperatorHandle op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn_prepacked::conv2d_prepack", "");
+  torch::jit::Stack stack{c.weight,    c.bias ? c10::IValue(*c.bias) : c10::IValue(),
+                          c.stride,    c.padding,
+                          c.dilation,  c.groups,
                           c.inputSize, std::string(c.fusion())};
   op.callBoxed(&stack);
   return stack.at(0);
