@@ -47,10 +47,9 @@ void expectOnlyPrepackedAttributesRead(const torch::jit::Module& m) {
   for (torch::jit::Node* n : g->nodes()) {
     if (n->kind() != c10::prim::GetAttr) continue;
     const std::string& name = n->s(c10::attr::name);
-    bool holder = n->input()->node()->kind() == c10::prim::Param &&
-                  name.rfind("_tsopt_prepacked", 0) == 0;
-    bool context = n->input()->node()->kind() == c10::prim::GetAttr &&
-                   name.rfind("conv_", 0) == 0;
+    bool holder =
+        n->input()->node()->kind() == c10::prim::Param && name.rfind("_tsopt_prepacked", 0) == 0;
+    bool context = n->input()->node()->kind() == c10::prim::GetAttr && name.rfind("conv_", 0) == 0;
     EXPECT_TRUE(holder || context) << "reads attribute " << name << " in\n" << *g;
   }
 }
@@ -90,11 +89,12 @@ TEST(Deploy, MkldnnConvRewritesPlainConvolutionsOnly) {
     torch::jit::Module loaded = saveAndLoad(m);
     test::expectSameNumerics(f, loaded);
   }
-  auto [t, tr] = test::runPipeline(test::fixture("conv_transpose2d_bn", "traced"),
-                                   "torch-freeze,mkldnn-conv");
+  auto [t, tr] =
+      test::runPipeline(test::fixture("conv_transpose2d_bn", "traced"), "torch-freeze,mkldnn-conv");
   EXPECT_EQ(tr.passes.back().stats.at("skipped.transposed"), 1);
   EXPECT_FALSE(tr.passes.back().changed);
-  auto [c, cr] = test::runPipeline(test::fixture("conv1d_bn", "traced"), "torch-freeze,mkldnn-conv");
+  auto [c, cr] =
+      test::runPipeline(test::fixture("conv1d_bn", "traced"), "torch-freeze,mkldnn-conv");
   EXPECT_EQ(cr.passes.back().stats.at("skipped.not-2d"), 1);
   auto [u, ur] = test::runPipeline(test::fixture("conv2d_bn", "traced"), "inline,mkldnn-conv");
   EXPECT_EQ(ur.passes.back().stats.at("skipped.weight-not-constant"), 1)
@@ -155,8 +155,8 @@ void expectSameOutputs(torch::jit::Module& want, torch::jit::Module& got) {
 }
 
 TEST(Deploy, PrepackConvFusesReluWhereItIsTheOnlyUseAndTheModelReloads) {
-  for (const char* pipeline : {"torch-freeze,prepack-conv",
-                               "torch-freeze,prepack-conv{channels-last=false}"}) {
+  for (const char* pipeline :
+       {"torch-freeze,prepack-conv", "torch-freeze,prepack-conv{channels-last=false}"}) {
     SCOPED_TRACE(pipeline);
     torch::jit::Module original = prepackModel();
     torch::jit::Module m = saveAndLoad(original);
@@ -191,8 +191,8 @@ TEST(Deploy, PrepackConvKeepsWhatItCannotPrepack) {
                                    "torch-freeze,prepack-conv");
   EXPECT_EQ(tr.passes.back().stats.at("skipped.transposed"), 1);
   EXPECT_FALSE(tr.passes.back().changed);
-  auto [c, cr] = test::runPipeline(test::fixture("conv1d_bn", "traced"),
-                                   "torch-freeze,prepack-conv");
+  auto [c, cr] =
+      test::runPipeline(test::fixture("conv1d_bn", "traced"), "torch-freeze,prepack-conv");
   EXPECT_EQ(cr.passes.back().stats.at("skipped.not-2d"), 1);
   auto [u, ur] = test::runPipeline(test::fixture("conv2d_bn", "traced"), "inline,prepack-conv");
   EXPECT_EQ(ur.passes.back().stats.at("skipped.weight-not-constant"), 1);
@@ -202,9 +202,9 @@ TEST(Deploy, PrepackConvKeepsWhatItCannotPrepack) {
 TEST(Deploy, FrozenFoldsAbsorbConstantArithmeticAndDropoutGoes) {
   torch::jit::Module original = convArithModel();
   torch::jit::Module m = saveAndLoad(original);
-  PassManager pm(parsePipeline(
-      "torch-freeze,torch-remove-dropout,torch-fold-frozen-conv-mul-or-div,"
-      "torch-fold-frozen-conv-add-or-sub,dce"));
+  PassManager pm(
+      parsePipeline("torch-freeze,torch-remove-dropout,torch-fold-frozen-conv-mul-or-div,"
+                    "torch-fold-frozen-conv-add-or-sub,dce"));
   RunResult r = pm.run(m, {"forward"});
   EXPECT_TRUE(r.passes[1].changed);
   EXPECT_TRUE(r.passes[2].changed);
@@ -222,6 +222,33 @@ TEST(Deploy, FrozenFoldsAbsorbConstantArithmeticAndDropoutGoes) {
   at::Tensor want = original.forward({x}).toTensor();
   at::Tensor got = loaded.forward({x}).toTensor();
   EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-5)) << (got - want).abs().max();
+}
+
+TEST(Deploy, ConstantPropagationAndCseFoldWhatTheyShould) {
+  torch::jit::Module original("Arith");
+  original.register_attribute("training", c10::BoolType::get(), false);
+  original.define(R"(
+def forward(self, x):
+    k = torch.ones([3]) * 2.0
+    a = x * k
+    b = x * k
+    return a + b
+)");
+  torch::jit::Module m = saveAndLoad(original);
+  RunResult r =
+      PassManager(parsePipeline("torch-constant-propagation,torch-cse,dce")).run(m, {"forward"});
+  EXPECT_TRUE(r.passes[0].changed);
+  EXPECT_TRUE(r.passes[1].changed);
+  auto g = methodGraph(m, "forward");
+  FileCheck()
+      .check_not("aten::ones")             // the constant is computed once, at compile time
+      ->check_count("aten::mul", 1, true)  // the repeated product is computed once
+      ->check("aten::add")
+      ->run(*g);
+  at::Tensor x = at::randn({4, 3});
+  at::Tensor want = original.forward({x}).toTensor();
+  at::Tensor got = saveAndLoad(m).forward({x}).toTensor();
+  EXPECT_TRUE(at::allclose(got, want)) << (got - want).abs().max();
 }
 
 TEST(Deploy, FreezeRefusesATrainingModel) {
@@ -277,8 +304,8 @@ TEST(Deploy, RunWithPresets) {
     torch::jit::Module m = loadModule(out);
     test::expectSameNumerics(f, m);
   }
-  auto dflt = test::runTsopt("run " + f.path() + " -o " + dir + "/d.pt --report " + dir +
-                             "/d.json -q");
+  auto dflt =
+      test::runTsopt("run " + f.path() + " -o " + dir + "/d.pt --report " + dir + "/d.json -q");
   ASSERT_EQ(dflt.exitCode, 0) << dflt.err;
   std::ifstream in(dir + "/d.json");
   EXPECT_EQ(nlohmann::json::parse(in)["pipeline"], findPreset("O1").pipeline);
