@@ -1,5 +1,6 @@
 // The deployment passes and presets: torch-freeze, the frozen folds, torch-remove-dropout,
-// mkldnn-conv, prepack-conv, and -O0/-O1/-O2: IR, numerics, and that the result saves and loads.
+// torch-transpose-frozen-linear, mkldnn-conv, prepack-conv, and -O0/-O1/-O2: IR, numerics, and
+// that the result saves and loads.
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
@@ -249,6 +250,39 @@ def forward(self, x):
   at::Tensor want = original.forward({x}).toTensor();
   at::Tensor got = saveAndLoad(m).forward({x}).toTensor();
   EXPECT_TRUE(at::allclose(got, want)) << (got - want).abs().max();
+}
+
+TEST(Deploy, TransposeFrozenLinearTurnsConstantLinearsIntoMatmuls) {
+  torch::jit::Module original("Linears");
+  original.register_attribute("training", c10::BoolType::get(), false);
+  original.register_parameter("w1", at::randn({5, 4}), false);
+  original.register_parameter("b1", at::randn({5}), false);
+  original.register_parameter("w2", at::randn({3, 5}), false);
+  original.define(R"(
+def forward(self, x, w):
+    y = torch.relu(torch.linear(x, self.w1, self.b1))
+    z = torch.linear(y, self.w2)
+    return torch.linear(z, w)
+)");
+  torch::jit::Module m = saveAndLoad(original);
+  RunResult r =
+      PassManager(parsePipeline("torch-freeze,torch-transpose-frozen-linear")).run(m, {"forward"});
+  EXPECT_TRUE(r.passes[1].changed);
+  auto g = methodGraph(m, "forward");
+  FileCheck()
+      .check("aten::matmul")
+      ->check("aten::add")  // the bias
+      ->check("aten::relu")
+      ->check("aten::matmul")
+      ->check_not("aten::add")  // no bias, none added
+      ->check("aten::linear")   // the weight is an input: left alone
+      ->run(*g);
+  for (const at::Tensor& x : {at::randn({2, 4}), at::randn({4}), at::randn({2, 3, 4})}) {
+    at::Tensor w = at::randn({2, 3});
+    at::Tensor want = original.forward({x, w}).toTensor();
+    at::Tensor got = saveAndLoad(m).forward({x, w}).toTensor();
+    EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-5)) << (got - want).abs().max();
+  }
 }
 
 TEST(Deploy, FreezeRefusesATrainingModel) {

@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/frozen_conv_folding.h>
+#include <torch/csrc/jit/passes/frozen_linear_transpose.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/peephole.h>
 #include <torch/csrc/jit/passes/remove_dropout.h>
@@ -137,12 +138,18 @@ constexpr char kConvMul[] = "torch-fold-frozen-conv-mul-or-div";
 constexpr char kConvMulHelp[] =
     "LibTorch's FoldFrozenConvMulOrDiv: fold multiplying or dividing by a constant into the "
     "convolution's weights (frozen models)";
+constexpr char kLinearT[] = "torch-transpose-frozen-linear";
+constexpr char kLinearTHelp[] =
+    "LibTorch's FrozenLinearTranspose: a linear with a constant weight becomes a matmul with "
+    "the weight transposed once (frozen models; BLAS reads the weight in order)";
 using TorchFoldFrozenConvBnPass =
     TorchFrozenFoldPass<torch::jit::FoldFrozenConvBatchnorm, kConvBn, kConvBnHelp>;
 using TorchFoldFrozenConvAddPass =
     TorchFrozenFoldPass<torch::jit::FoldFrozenConvAddOrSub, kConvAdd, kConvAddHelp>;
 using TorchFoldFrozenConvMulPass =
     TorchFrozenFoldPass<torch::jit::FoldFrozenConvMulOrDiv, kConvMul, kConvMulHelp>;
+using TorchTransposeFrozenLinearPass =
+    TorchFrozenFoldPass<torch::jit::FrozenLinearTranspose, kLinearT, kLinearTHelp>;
 
 class TorchRemoveDropoutPass : public Pass {
  public:
@@ -158,6 +165,7 @@ class TorchRemoveDropoutPass : public Pass {
 TSOPT_REGISTER_PASS(TorchFoldFrozenConvBnPass);
 TSOPT_REGISTER_PASS(TorchFoldFrozenConvAddPass);
 TSOPT_REGISTER_PASS(TorchFoldFrozenConvMulPass);
+TSOPT_REGISTER_PASS(TorchTransposeFrozenLinearPass);
 TSOPT_REGISTER_PASS(TorchFreezePass);
 TSOPT_REGISTER_PASS(TorchRemoveDropoutPass);
 TSOPT_REGISTER_PASS(TorchInlinePass);

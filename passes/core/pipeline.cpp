@@ -310,9 +310,9 @@ const std::vector<PipelinePreset>& pipelinePresets() {
       {"O2",
        "torch-freeze,torch-remove-dropout,fold-conv-bn,fold-linear-bn,"
        "torch-fold-frozen-conv-add-or-sub,torch-fold-frozen-conv-mul-or-div,"
-       "torch-constant-propagation,torch-cse,dce,prepack-conv",
-       "for CPU inference of eval-mode models: freeze, fold, clean up, prepacked oneDNN "
-       "convolutions with ReLU fused; "
+       "torch-constant-propagation,torch-cse,dce,torch-transpose-frozen-linear,prepack-conv",
+       "for CPU inference of eval-mode models: freeze, fold, clean up, linears as matmuls with "
+       "pre-transposed weights, prepacked oneDNN convolutions with ReLU fused; "
        "the result saves and loads in plain PyTorch and LibTorch"},
   };
   return presets;
