@@ -2,9 +2,9 @@
 // optimize_for_inference (in memory: its result cannot be saved), and after `tsopt run -O2`
 // (saved, then loaded from disk as a user would). Batch 1, 3x224x224, 2 threads, no autograd.
 // Before timing, each variant's output is checked against the original's.
-// bench/run_benchmarks.py --inference runs it and tabulates medians and ratios.
-#include <benchmark/benchmark.h>
+// docs/performance.md gives the command line and the figures it measured.
 #include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
 #include <torch/script.h>
 
 #include <filesystem>
@@ -32,8 +32,9 @@ Module optimizeO2(const std::string& path, const std::filesystem::path& scratch)
   return tsopt::loadModule(scratch.string());
 }
 
-void expectClose(Module& m, Variants& v, const at::Tensor& reference, const std::string& what) {
-  at::Tensor out = m.forward({v.input}).toTensor();
+void expectClose(Module& m, const at::Tensor& input, const at::Tensor& reference,
+                 const std::string& what) {
+  at::Tensor out = m.forward({input}).toTensor();
   double err = (out - reference).abs().max().item<double>();
   double scale = reference.abs().max().item<double>();
   if (err > 1e-4 * std::max(scale, 1.0)) {
@@ -54,18 +55,19 @@ void registerModel(const std::string& path, const std::string& name,
   v->input = at::rand({1, 3, 224, 224});
   at::NoGradGuard noGrad;
   at::Tensor reference = v->original.forward({v->input}).toTensor();
-  expectClose(v->ofi, *v, reference, name + " after optimize_for_inference");
-  expectClose(v->o2, *v, reference, name + " after -O2");
+  expectClose(v->ofi, v->input, reference, name + " after optimize_for_inference");
+  expectClose(v->o2, v->input, reference, name + " after -O2");
 
-  for (auto [who, module] : {std::pair{"original", &v->original},
-                             std::pair{"optimize_for_inference", &v->ofi},
-                             std::pair{"tsopt-O2", &v->o2}}) {
-    benchmark::RegisterBenchmark(
-        ("infer/" + std::string(who) + "/" + name).c_str(), [v, module](benchmark::State& s) {
-          at::NoGradGuard noGrad;
-          std::vector<c10::IValue> inputs{v->input};
-          for (auto _ : s) benchmark::DoNotOptimize(module->forward(inputs));
-        })
+  for (auto [who, module] :
+       {std::pair{"original", &v->original}, std::pair{"optimize_for_inference", &v->ofi},
+        std::pair{"tsopt-O2", &v->o2}}) {
+    benchmark::RegisterBenchmark(("infer/" + std::string(who) + "/" + name).c_str(),
+                                 [v, module](benchmark::State& s) {
+                                   at::NoGradGuard noGrad;
+                                   std::vector<c10::IValue> inputs{v->input};
+                                   for (auto _ : s)
+                                     benchmark::DoNotOptimize(module->forward(inputs));
+                                 })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

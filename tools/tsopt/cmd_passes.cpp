@@ -32,9 +32,9 @@ int passesCommand(const PassesArgs& a) {
                         {"help", o->help()}});
       }
       passes.push_back({{"name", info->name},
-                     {"description", info->description},
-                     {"origin", info->origin},
-                     {"options", opts}});
+                        {"description", info->description},
+                        {"origin", info->origin},
+                        {"options", opts}});
     }
     for (const PipelinePreset& p : pipelinePresets()) {
       presets.push_back(

@@ -223,9 +223,9 @@ int runCommand(const RunArgs& a) {
   }
   checkWritable(a.output);
   if (!a.report.empty()) checkWritable(a.report);
-  std::string pipelineText =
-      a.pipeline ? parsePipeline(resolvePipelineArgument(*a.pipeline)).str()
-                          : findPreset(a.level.empty() ? kDefaultPreset : a.level).pipeline;
+  std::string pipelineText = a.pipeline
+                                 ? parsePipeline(resolvePipelineArgument(*a.pipeline)).str()
+                                 : findPreset(a.level.empty() ? kDefaultPreset : a.level).pipeline;
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
 
@@ -304,8 +304,9 @@ int runCommand(const RunArgs& a) {
   if (!a.quiet && written) {
     int64_t before = result.passes.empty() ? 0 : result.passes.front().nodesBefore;
     int64_t after = result.passes.empty() ? 0 : result.passes.back().nodesAfter;
-    std::cout << "tsopt: " << (pipelineText.empty() ? "no passes" : pipelineText) << ": " << before << " -> " << after << " nodes in "
-              << std::fixed << std::setprecision(1) << result.totalMs << " ms; wrote " << a.output
+    std::cout << "tsopt: " << (pipelineText.empty() ? "no passes" : pipelineText) << ": " << before
+              << " -> " << after << " nodes in " << std::fixed << std::setprecision(1)
+              << result.totalMs << " ms; wrote " << a.output
               << (a.report.empty() ? "" : ", " + a.report) << (a.html.empty() ? "" : ", " + a.html)
               << "\n";
     if (verifier && verdict.result.passed) {
