@@ -1,8 +1,9 @@
 // Our inline, dce and fold-conv-bn against LibTorch's Inline, EliminateDeadCode and
 // FoldConvBatchNorm, in one process, on the models given (see
-// make_bench_models.py), plus fold-conv-bn's floor: the bare arithmetic of folding, one
-// multiplication over every folded weight. Each iteration works on a freshly loaded copy of the
-// module (loading is not timed), so no pass profits from caches another run left behind.
+// make_bench_models.py), plus two floors: fold-conv-bn's (the bare arithmetic of folding, one
+// multiplication over every folded weight) and any pass's (a bare walk over the graph). Each
+// iteration works on a freshly loaded copy of the module (loading is not timed), so no pass
+// profits from caches another run left behind.
 // bench/run_benchmarks.py runs it once per model and tabulates medians and ratios.
 #include <benchmark/benchmark.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
@@ -81,6 +82,17 @@ class Model {
   std::shared_ptr<torch::jit::Graph> inlinedGraph_;
 };
 
+size_t walk(const torch::jit::Block* b) {
+  size_t sum = 0;
+  for (const torch::jit::Node* n : b->nodes()) {
+    sum += n->kind();
+    for (const torch::jit::Value* v : n->inputs()) sum += v->unique();
+    for (const torch::jit::Value* v : n->outputs()) sum += v->unique();
+    for (const torch::jit::Block* inner : n->blocks()) sum += walk(inner);
+  }
+  return sum;
+}
+
 void registerModel(const std::string& path, const std::string& name) {
   auto model = std::make_shared<Model>(path);
   auto fresh = [model] { return model->fresh(); };
@@ -99,6 +111,13 @@ void registerModel(const std::string& path, const std::string& name) {
   });
   benchmark::RegisterBenchmark(("dce/torch/" + name).c_str(), [=](benchmark::State& s) {
     timed(s, graphCopy, [](auto& g) { torch::jit::EliminateDeadCode(g); });
+  });
+
+  // The least any pass over the whole graph does: visit every node and read its kind and the
+  // ids of its inputs and outputs. On graphs larger than the caches its time grows faster than
+  // the graph (nodes, values and their vectors are separate heap objects), whatever the pass.
+  benchmark::RegisterBenchmark(("walk/floor/" + name).c_str(), [=](benchmark::State& s) {
+    timed(s, graphCopy, [](auto& g) { benchmark::DoNotOptimize(walk(g->block())); });
   });
 
   benchmark::RegisterBenchmark(("fold-conv-bn/tsopt/" + name).c_str(), [=](benchmark::State& s) {

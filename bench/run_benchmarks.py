@@ -86,8 +86,8 @@ def main():
     small, large = results.get("chain400.traced"), results.get("chain1600.traced")
     if small and large:
         print("\nGrowth from 400 to 1600 blocks (time at 1600 / time at 400):")
-        for pass_name in PASSES:
-            for who in ("tsopt", "torch"):
+        for pass_name in PASSES + ["walk"]:
+            for who in ("tsopt", "torch", "floor"):
                 a, b = small.get((pass_name, who)), large.get((pass_name, who))
                 if a and b:
                     print(f"- {pass_name} {who}: {b / a:.1f}x")

@@ -230,6 +230,48 @@ graph(%x : Tensor, %c : bool):
               "# CHECK-NOT: prim::Loop\n# CHECK-NOT: prim::If", {torch::randn({3}), true});
 }
 
+/// A graph where `%x` has `live` live readers and, between them, `dead` dead ones: a mul that
+/// reads it twice, a neg of that mul (a dead user of a dead reader), and a mul inside a live
+/// If. Enough dead uses of one value for dce to hand them over in bulk
+/// (detachDeadReadersOfWidelyUsedValues); returning `%x` (written in place) takes the
+/// one-by-one path.
+std::string manyDeadReaders(int live, int dead, bool returnX) {
+  std::string ir = "graph(%x : Tensor, %c : bool):\n  %one : int = prim::Constant[value=1]()\n";
+  ir += "  %acc0 : Tensor = aten::neg(%x)\n";
+  for (int i = 0; i < std::max(live, dead); ++i) {
+    std::string k = std::to_string(i);
+    if (i < live) {
+      ir += "  %acc" + std::to_string(i + 1) + " : Tensor = aten::add(%acc" + k + ", %x, %one)\n";
+    }
+    if (i < dead) {
+      ir += "  %d" + k + " : Tensor = aten::mul(%x, %x)\n  %e" + k + " : Tensor = aten::neg(%d" +
+            k + ")\n";
+    }
+  }
+  std::string acc = "%acc" + std::to_string(live);
+  ir += "  %r : Tensor = prim::If(%c)\n    block0():\n      %u : Tensor = aten::mul(%x, %x)\n";
+  ir += "      -> (" + acc + ")\n    block1():\n      -> (%x)\n";
+  ir += returnX ? "  %w : Tensor = aten::add_(%x, %r, %one)\n  return (%x)\n" : "  return (%r)\n";
+  return ir;
+}
+
+TEST(Dce, RemovesManyDeadReadersOfOneValue) {
+  for (bool returnX : {false, true}) {
+    SCOPED_TRACE(returnX ? "x returned" : "x not returned");
+    const int live = 300, dead = 300;
+    Statistics s = dceAndCheck(manyDeadReaders(live, dead, returnX),
+                               "# CHECK-NOT: aten::mul\n# CHECK-NOT: prim::Uninitialized",
+                               {torch::randn({4}), true});
+    EXPECT_EQ(s.get("removed"), 2 * dead + 1);
+    // What is left: the neg, the adds, the If's block output (and the add_ and the return)
+    // read %x, and nothing else does.
+    auto g = parse(manyDeadReaders(live, dead, returnX));
+    eliminateDeadCode(*g, nullptr);
+    EXPECT_EQ(g->inputs()[0]->uses().size(), static_cast<size_t>(1 + live + 1 + (returnX ? 2 : 0)));
+    FileCheck().check_count("aten::add(", live, true)->run(*g);
+  }
+}
+
 class DceOnFixture : public ::testing::TestWithParam<test::Fixture> {};
 
 TEST_P(DceOnFixture, RemovesAtLeastWhatLibTorchRemovesAndKeepsNumerics) {
