@@ -81,12 +81,11 @@ class DeadCodeEliminator {
     for (Value* in : graph_.inputs()) setLive(in);
     markBlockOutputsAll(graph_.block());
     sweep(graph_.block());
-    int64_t before = removed_;
     removeDead();
-    if (removed_ > before) stats.add("removed", removed_ - before);
+    if (!dead_.empty()) stats.add("removed", static_cast<int64_t>(dead_.size()));
     if (ifOutputs_) stats.add("removed.if-outputs", ifOutputs_);
     if (loopCarried_) stats.add("removed.loop-carried", loopCarried_);
-    return removed_ > 0 || ifOutputs_ > 0 || loopCarried_ > 0;
+    return !dead_.empty() || ifOutputs_ > 0 || loopCarried_ > 0;
   }
 
  private:
@@ -241,7 +240,6 @@ class DeadCodeEliminator {
     detachDeadReadersOfWidelyUsedValues();
     for (Node* n : dead_) n->destroy();
     for (Node* p : placeholders_) p->destroy();
-    removed_ += static_cast<int64_t>(dead_.size());
     for (Node* n : pruned_) eraseDeadOutputs(n);
   }
 
@@ -334,7 +332,7 @@ class DeadCodeEliminator {
   size_t liveNodeCount_ = 0;
   torch::jit::ValueSet liveSet_;  // for AliasDb, filled from liveOrder_ on demand
   size_t liveSetSynced_ = 0;
-  int64_t removed_ = 0, ifOutputs_ = 0, loopCarried_ = 0;
+  int64_t ifOutputs_ = 0, loopCarried_ = 0;
 };
 
 class DcePass : public Pass {
