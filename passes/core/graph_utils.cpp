@@ -32,6 +32,12 @@ std::optional<std::vector<std::string>> attrPath(const Value* v) {
 }
 
 std::optional<size_t> AttributeIndex::slot(const c10::ClassType& type, const std::string& name) {
+  // A short list is scanned faster than an index is built (most module types have a handful
+  // of attributes, and a fold touches each of them once).
+  if (type.numAttributes() <= kScanLimit) {
+    auto slot = type.findAttributeSlot(name);
+    return slot ? std::optional<size_t>(*slot) : std::nullopt;
+  }
   Names& names = types_[&type];
   if (type.numAttributes() < names.indexed) names = Names{};  // attributes were removed
   for (; names.indexed < type.numAttributes(); ++names.indexed) {
@@ -83,7 +89,11 @@ std::optional<c10::IValue> ValueResolver::compute(Value* v) {
       auto owner = resolve(n->input(0));
       if (!owner || !owner->isObject()) return std::nullopt;
       const auto& object = owner->toObjectRef();
-      auto slot = attributes_.slot(*object.type(), n->s(c10::attr::name));
+      // An object's class is the static type of any value holding it (classes are nominal and
+      // final); reading it there spares Object::type() a shared_ptr copy per lookup.
+      const auto* cls = n->input(0)->type()->castRaw<c10::ClassType>();
+      if (!cls) return std::nullopt;
+      auto slot = attributes_.slot(*cls, n->s(c10::attr::name));
       if (!slot) return std::nullopt;
       return object.getSlot(*slot);
     }

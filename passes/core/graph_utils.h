@@ -26,6 +26,7 @@ class AttributeIndex {
   std::optional<size_t> slot(const c10::ClassType& type, const std::string& name);
 
  private:
+  static constexpr size_t kScanLimit = 16;
   struct Names {
     size_t indexed = 0;
     std::unordered_map<std::string, size_t> slots;
