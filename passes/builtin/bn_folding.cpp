@@ -80,8 +80,9 @@ __attribute__((target_clones("avx2", "default"))) void scaleRow(const float* src
 std::vector<double> toDoubles(const at::Tensor& t) {
   std::vector<double> out(t.defined() ? t.numel() : 0);
   if (out.empty()) return out;
+  const int64_t stride = t.stride(0);
   withFloatingData(t, [&](const auto* p) {
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i * t.stride(0)]);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i * stride]);
   });
   return out;
 }
@@ -111,13 +112,7 @@ class Folder {
         match_(match),
         options_(options),
         stats_(stats),
-        resolver_(module) {
-    // New parameters go in a submodule of the root, unless another object shares the root's type
-    // (then every instance would need the slot): fall back to constants.
-    for (const auto& sub : module.modules()) {
-      if (sub._ivalue() != module._ivalue() && sub.type() == module.type()) rootShared_ = true;
-    }
-  }
+        resolver_(module) {}
 
   bool run() {
     std::vector<Node*> bns;
@@ -229,7 +224,7 @@ class Folder {
 
     for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
     Value* oldWeight = producer->input(1);
-    if (rootShared_ || oldWeight->node()->kind() == c10::prim::Constant) {
+    if (oldWeight->node()->kind() == c10::prim::Constant) {
       torch::jit::WithInsertPoint guard(producer);
       producer->replaceInput(1, graph_.insertConstant(newWeight));
       producer->replaceInput(2, graph_.insertConstant(newBias));
@@ -296,7 +291,9 @@ class Folder {
 
   /// A new parameter-only submodule of the root, `_tsopt_folded` (or `_tsopt_folded_N`), read
   /// once at the top of the graph. ClassType finds and adds attributes by linear scans, so
-  /// bounding each holder (and adding few attributes to the root) keeps folding linear.
+  /// bounding each holder (and adding few attributes to the root) keeps folding linear. The
+  /// root's type gains the holder as an attribute: no other object of a loaded model has that
+  /// type (a module type cannot contain itself, and each loaded model has types of its own).
   struct Holder {
     torch::jit::Module module;
     Value* value;
@@ -340,7 +337,6 @@ class Folder {
   std::optional<Holder> holder_;
   std::unordered_set<std::string> rootNames_;  // filled when the first holder is made
   int64_t nextHolder_ = 1;
-  bool rootShared_ = false;
 };
 
 }  // namespace
