@@ -4,6 +4,7 @@
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
+#include "passes/builtin/bn_folding.h"
 #include "passes/builtin/builtin.h"
 #include "passes/core/module_io.h"
 #include "tests/test_util.h"
@@ -23,6 +24,7 @@ const std::vector<std::string> kFoldable = {"conv1d_bn",
                                             "conv2d_nobias_bn",
                                             "grouped_conv_bn",
                                             "depthwise_conv_bn",
+                                            "wide_conv_bn",
                                             "conv_transpose1d_bn",
                                             "conv_transpose2d_bn",
                                             "conv_transpose3d_bn",
@@ -58,6 +60,19 @@ std::vector<Fixture> foldable() {
 
 INSTANTIATE_TEST_SUITE_P(Foldable, FoldConvBnOnFixture, ::testing::ValuesIn(foldable()),
                          [](const auto& info) { return info.param.id(); });
+
+TEST(FoldConvBn, PrefaultedTensorsHoldWhatIsWrittenAtEverySize) {
+  // Below the 128 KiB threshold (at::empty) and above it (a mapping of its own).
+  for (int64_t n : {int64_t{1000}, int64_t{32768}, int64_t{300000}}) {
+    at::Tensor t = emptyPrefaulted({n, 3}, at::dtype(at::kDouble));
+    ASSERT_EQ(t.sizes(), (std::vector<int64_t>{n, 3}));
+    ASSERT_EQ(t.scalar_type(), at::kDouble);
+    ASSERT_TRUE(t.is_contiguous());
+    at::Tensor expected = at::arange(n * 3, at::dtype(at::kDouble)).view({n, 3});
+    t.copy_(expected);
+    EXPECT_TRUE(t.equal(expected)) << n;
+  }
+}
 
 TEST(FoldConvBn, FoldsIntoTheConvolutionWithNewParameters) {
   const Fixture& f = test::fixture("conv2d_bn", "traced");

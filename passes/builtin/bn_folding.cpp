@@ -16,6 +16,8 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <sys/mman.h>
+
 #include <unordered_set>
 
 #include "passes/core/graph_utils.h"
@@ -246,7 +248,7 @@ class Folder {
   static at::Tensor scaleWeight(const at::Tensor& weight, const std::vector<double>& scale,
                                 const FoldTarget& t) {
     at::Tensor w = weight.contiguous();
-    at::Tensor out = at::empty_like(w);
+    at::Tensor out = emptyPrefaulted(w.sizes(), w.options());
     if (w.numel() == 0) return out;
     const int64_t rowLength = w.numel() / (t.transposed ? w.size(0) * w.size(1) : w.size(0));
     const int64_t rows = w.numel() / rowLength;
@@ -340,6 +342,18 @@ class Folder {
 };
 
 }  // namespace
+
+at::Tensor emptyPrefaulted(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  constexpr size_t kThreshold = 128 * 1024;  // glibc's initial mmap threshold
+  const size_t bytes = c10::multiply_integers(sizes) * options.dtype().itemsize();
+  if (bytes < kThreshold || options.device().type() != c10::DeviceType::CPU) {
+    return at::empty(sizes, options);
+  }
+  void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (data == MAP_FAILED) return at::empty(sizes, options);
+  return at::from_blob(data, sizes, [bytes](void* p) { munmap(p, bytes); }, options);
+}
 
 bool foldBatchNorms(torch::jit::Module& module, Graph& graph, const FoldMatcher& match,
                     const BnFoldOptions& options, Statistics& stats) {
