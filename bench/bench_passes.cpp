@@ -127,6 +127,55 @@ void registerModel(const std::string& path, const std::string& name) {
   benchmark::RegisterBenchmark(("fold-conv-bn/torch/" + name).c_str(), [=](benchmark::State& s) {
     timed(s, fresh, [](Module& m) { benchmark::DoNotOptimize(torch::jit::FoldConvBatchNorm(m)); });
   });
+  benchmark::RegisterBenchmark(("fold-conv-bn/edit-floor/" + name).c_str(),
+                               [=](benchmark::State& s) {
+    // The IR and module edits any fold of these BatchNorms must make through LibTorch's API,
+    // with nothing resolved and nothing computed: per BatchNorm, two new parameters on a
+    // holder submodule (64 to a holder, as our pass does), a GetAttr for each, the producer's
+    // weight and bias re-pointed to them, and the BatchNorm removed. Traced models only (the
+    // BatchNorms that follow an aten::_convolution); the new tensors are made untimed.
+    struct Fold {
+      torch::jit::Node *bn, *producer;
+      at::Tensor weight, bias;
+    };
+    auto prepare = [model] {
+      auto m = std::make_shared<Module>(model->inlined());
+      std::vector<Fold> folds;
+      for (torch::jit::Node* n : forward(*m)->nodes()) {
+        if (n->kind() != c10::aten::batch_norm) continue;
+        torch::jit::Node* producer = n->input(0)->node();
+        if (producer->kind() == c10::aten::_convolution) {
+          folds.push_back({n, producer, at::empty({1}), at::empty({1})});
+        }
+      }
+      return std::make_pair(m, folds);
+    };
+    timed(s, prepare, [](auto& input) {
+      Module& m = *input.first;
+      torch::jit::Graph& g = *forward(m);
+      Module holder;
+      torch::jit::Value* holderValue = nullptr;
+      for (size_t i = 0; i < input.second.size(); ++i) {
+        const Fold& f = input.second[i];
+        if (i % 32 == 0) {
+          std::string name = "_edit_floor_" + std::to_string(i / 32);
+          holder = Module(c10::QualifiedName("__torch__.tsopt_bench.Holder"),
+                          m._ivalue()->compilation_unit(), /*shouldMangle=*/true);
+          m.register_module(name, holder);
+          torch::jit::WithInsertPoint guard(g.block()->nodes().front());
+          holderValue = g.insertGetAttr(g.inputs()[0], name);
+        }
+        std::string base = "p" + std::to_string(i);
+        holder.register_parameter(base + "_weight", f.weight, /*is_buffer=*/false);
+        holder.register_parameter(base + "_bias", f.bias, /*is_buffer=*/false);
+        torch::jit::WithInsertPoint guard(f.producer);
+        f.producer->replaceInput(1, g.insertGetAttr(holderValue, base + "_weight"));
+        f.producer->replaceInput(2, g.insertGetAttr(holderValue, base + "_bias"));
+        f.bn->output()->replaceAllUsesWith(f.bn->input(0));
+        f.bn->destroy();
+      }
+    });
+  });
   benchmark::RegisterBenchmark(("fold-conv-bn/floor/" + name).c_str(), [=](benchmark::State& s) {
     // The same arithmetic as the fold: one per-channel multiplication over each weight our
     // pass folds (taken from a folded clone: same shapes, same count), into memory obtained as

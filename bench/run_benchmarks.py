@@ -63,8 +63,8 @@ def main():
             results[name] = medians
 
     print("| model | inline ours | inline LibTorch | x | dce ours | dce LibTorch | x "
-          "| fold ours | fold LibTorch | x | fold floor | ours / floor |")
-    print("| --- " * 13 + "|")
+          "| fold ours | fold LibTorch | x | fold floor | ours / floor | edit floor |")
+    print("| --- " * 14 + "|")
     fold_speedups = []
     for name, r in results.items():
         row = [name]
@@ -76,7 +76,8 @@ def main():
                 fold_speedups.append(x)
         floor = r.get(("fold-conv-bn", "floor"))
         over = ratio(floor, r.get(("fold-conv-bn", "tsopt")))
-        row += [fmt(floor), "-" if over is None else f"{over:.2f}"]
+        row += [fmt(floor), "-" if over is None else f"{over:.2f}",
+                fmt(r.get(("fold-conv-bn", "edit-floor")))]
         print("| " + " | ".join(row) + " |")
     if fold_speedups:
         geo = math.exp(sum(math.log(x) for x in fold_speedups) / len(fold_speedups))
@@ -87,7 +88,7 @@ def main():
     if small and large:
         print("\nGrowth from 400 to 1600 blocks (time at 1600 / time at 400):")
         for pass_name in PASSES + ["walk"]:
-            for who in ("tsopt", "torch", "floor"):
+            for who in ("tsopt", "torch", "floor", "edit-floor"):
                 a, b = small.get((pass_name, who)), large.get((pass_name, who))
                 if a and b:
                     print(f"- {pass_name} {who}: {b / a:.1f}x")
