@@ -175,7 +175,11 @@ void registerModel(const std::string& path, const std::string& name) {
         f.bn->destroy();
       }
     });
-  });
+  })
+      // A fixed count: the edits take microseconds on some models while each iteration reloads
+      // the model untimed, so growing the count to fill --benchmark_min_time would load VGG
+      // thousands of times.
+      ->Iterations(20);
   benchmark::RegisterBenchmark(("fold-conv-bn/floor/" + name).c_str(), [=](benchmark::State& s) {
     // The same arithmetic as the fold: one per-channel multiplication over each weight our
     // pass folds (taken from a folded clone: same shapes, same count), into memory obtained as
