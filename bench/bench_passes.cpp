@@ -131,7 +131,7 @@ void registerModel(const std::string& path, const std::string& name) {
                                [=](benchmark::State& s) {
     // The IR and module edits any fold of these BatchNorms must make through LibTorch's API,
     // with nothing resolved and nothing computed: per BatchNorm, two new parameters on a
-    // holder submodule (64 to a holder, as our pass does), a GetAttr for each, the producer's
+    // holder submodule (as many to a holder as our pass puts), a GetAttr for each, the producer's
     // weight and bias re-pointed to them, and the BatchNorm removed. Traced models only (the
     // BatchNorms that follow an aten::_convolution); the new tensors are made untimed.
     struct Fold {
@@ -157,8 +157,8 @@ void registerModel(const std::string& path, const std::string& name) {
       torch::jit::Value* holderValue = nullptr;
       for (size_t i = 0; i < input.second.size(); ++i) {
         const Fold& f = input.second[i];
-        if (i % 32 == 0) {
-          std::string name = "_edit_floor_" + std::to_string(i / 32);
+        if (i % (tsopt::kFoldedParametersPerHolder / 2) == 0) {  // two parameters a fold
+          std::string name = "_edit_floor_" + std::to_string(i);
           holder = Module(c10::QualifiedName("__torch__.tsopt_bench.Holder"),
                           m._ivalue()->compilation_unit(), /*shouldMangle=*/true);
           m.register_module(name, holder);

@@ -282,7 +282,7 @@ class Folder {
   /// Registers `t` under a name unique in the current holder (starting a new holder when it is
   /// full) and reads it with a GetAttr before `before`.
   Value* newParameter(const at::Tensor& t, const std::string& base, Node* before) {
-    if (!holder_ || holder_->names.size() >= kHolderCapacity) holder_ = newHolder();
+    if (!holder_ || holder_->names.size() >= kFoldedParametersPerHolder) holder_ = newHolder();
     std::string name = base;
     for (int i = 2; holder_->names.count(name) > 0; ++i) name = base + "_" + std::to_string(i);
     holder_->names.insert(name);
@@ -301,7 +301,6 @@ class Folder {
     Value* value;
     std::unordered_set<std::string> names;
   };
-  static constexpr size_t kHolderCapacity = 64;
 
   Holder newHolder() {
     if (rootNames_.empty()) {

@@ -31,6 +31,9 @@ struct BnFoldOptions {
   bool assume2d = false;
 };
 
+/// How many new parameters go in one holder submodule (`_tsopt_folded`, `_tsopt_folded_1`, ...).
+inline constexpr size_t kFoldedParametersPerHolder = 64;
+
 /// Folds every eval-mode aten::batch_norm in `graph` (nested blocks too) whose input comes from
 /// a node `match` accepts. Folded weights are new tensors: existing parameters are never written.
 bool foldBatchNorms(torch::jit::Module& module, torch::jit::Graph& graph, const FoldMatcher& match,

@@ -237,9 +237,9 @@ class DeadCodeEliminator {
   /// parameters last (once the nodes using them are gone). No second walk over the graph.
   void removeDead() {
     for (Node* n : pruned_) dropDeadBlockOutputs(n);
-    detachDeadReadersOfWidelyUsedValues();
+    std::vector<Node*> placeholders = detachDeadReadersOfWidelyUsedValues();
     for (Node* n : dead_) n->destroy();
-    for (Node* p : placeholders_) p->destroy();
+    for (Node* p : placeholders) p->destroy();
     for (Node* n : pruned_) eraseDeadOutputs(n);
   }
 
@@ -278,8 +278,9 @@ class DeadCodeEliminator {
   // uses, and destroying them was 85% of the pass. For such values the dead readers are moved to
   // the end of the graph, behind a placeholder, and their uses are handed to the placeholder in
   // one O(U) step (replaceAllUsesDominatedByNodeWith); the placeholder's use vector then holds
-  // only dead uses, which are dropped from its front.
-  void detachDeadReadersOfWidelyUsedValues() {
+  // only dead uses, which are dropped from its front. Returns the placeholders, to be destroyed
+  // after the dead nodes.
+  std::vector<Node*> detachDeadReadersOfWidelyUsedValues() {
     static constexpr size_t kMinCost = size_t{1} << 16;  // dead uses x all uses
     std::vector<uint32_t> deadUses;                      // by Value::unique()
     for (Node* n : dead_) {
@@ -301,9 +302,10 @@ class DeadCodeEliminator {
         d = 0;  // each value once
       }
     }
-    if (wide.empty()) return;
+    std::vector<Node*> placeholders;
+    if (wide.empty()) return placeholders;
     for (Value* v : wide) {
-      placeholders_.push_back(graph_.createUninitialized(v->type())->insertBefore(ret));
+      placeholders.push_back(graph_.createUninitialized(v->type())->insertBefore(ret));
     }
     std::unordered_set<const Value*> isWide(wide.begin(), wide.end());
     for (Node* n : dead_) {
@@ -313,17 +315,17 @@ class DeadCodeEliminator {
       }
     }
     for (size_t i = 0; i < wide.size(); ++i) {
-      wide[i]->replaceAllUsesDominatedByNodeWith(placeholders_.back(), placeholders_[i]->output());
+      wide[i]->replaceAllUsesDominatedByNodeWith(placeholders.back(), placeholders[i]->output());
     }
-    for (Node* p : placeholders_) {
+    for (Node* p : placeholders) {
       Value* v = p->output();
       while (v->hasUses()) v->uses().front().user->removeAllInputs();
     }
+    return placeholders;
   }
 
   Graph& graph_;
   std::vector<Node*> dead_, pruned_;  // found by sweep, see removeDead
-  std::vector<Node*> placeholders_;   // see detachDeadReadersOfWidelyUsedValues
   std::shared_ptr<Graph> graphRef_;
   std::unique_ptr<torch::jit::AliasDb> aliasDb_;
   std::vector<uint8_t> liveValues_, liveNodes_;  // by Value::unique()

@@ -18,7 +18,8 @@ namespace tsopt {
 std::optional<std::vector<std::string>> attrPath(const torch::jit::Value* v);
 
 /// Finds attributes by name in constant time. c10::ClassType scans its attribute list, so looking
-/// up each submodule of a long nn.Sequential that way makes a pass quadratic in the model's size.
+/// up each submodule of a long nn.Sequential that way makes a pass quadratic in the model's size;
+/// types of at most kScanLimit attributes are still scanned, which is cheaper than indexing them.
 /// Types may gain attributes while an index is in use (they are indexed as they appear); the
 /// types themselves must outlive the index.
 class AttributeIndex {
