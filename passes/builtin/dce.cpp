@@ -144,21 +144,18 @@ class DeadCodeEliminator {
       aliasDb_ = std::make_unique<torch::jit::AliasDb>(graphRef_);
       // It also wants the live values as a set: collect those marked so far; setLive adds
       // the rest from now on. Most graphs never get here, and pay nothing for the set.
-      collectLive(graph_.block());
+      auto collect = [&](at::ArrayRef<Value*> values) {
+        for (const Value* v : values) {
+          if (isLive(v)) liveSet_.insert(v);
+        }
+      };
+      collect(graph_.inputs());
+      forEachNode(graph_.block(), [&](Node* node) {
+        collect(node->outputs());
+        for (Block* inner : node->blocks()) collect(inner->inputs());
+      });
     }
     return aliasDb_->writesToAlias(n, liveSet_);
-  }
-
-  void collectLive(const Block* b) {
-    for (const Value* v : b->inputs()) {
-      if (isLive(v)) liveSet_.insert(v);
-    }
-    for (const Node* n : b->nodes()) {
-      for (const Value* v : n->outputs()) {
-        if (isLive(v)) liveSet_.insert(v);
-      }
-      for (const Block* inner : n->blocks()) collectLive(inner);
-    }
   }
 
   /// Asks for the cache lines of `n` that the sweep reads first (its links, kind, inputs and
