@@ -114,6 +114,7 @@ CommandResult runCommand(const std::string& command) {
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = readFile(outPath);
   r.err = readFile(errPath);
+  fs::remove_all(dir);
   return r;
 }
 
@@ -122,11 +123,25 @@ std::string readFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+namespace {
+
+/// The directories tempDir() made, removed when the test process exits.
+struct TempDirs {
+  std::vector<std::string> paths;
+  ~TempDirs() {
+    std::error_code ignored;
+    for (const std::string& p : paths) fs::remove_all(p, ignored);
+  }
+};
+
+}  // namespace
+
 std::string tempDir() {
+  static TempDirs made;
   std::string tmpl = (fs::temp_directory_path() / "tsopt-test-XXXXXX").string();
-  char* made = mkdtemp(tmpl.data());
-  if (!made) throw std::runtime_error("mkdtemp failed");
-  return made;
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  made.paths.push_back(tmpl);
+  return tmpl;
 }
 
 std::string pluginPath(const std::string& name) {

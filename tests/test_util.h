@@ -66,7 +66,7 @@ struct CommandResult {
 CommandResult runTsopt(const std::string& args);
 /// Runs a shell command.
 CommandResult runCommand(const std::string& command);
-/// A fresh empty directory for a test's files.
+/// A fresh empty directory for a test's files, removed when the test process exits.
 std::string tempDir();
 /// Path to a plugin library built with the tests.
 std::string pluginPath(const std::string& name);
