@@ -17,6 +17,7 @@
 
 #include <sstream>
 
+#include "passes/builtin/mkldnn_util.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/registry.h"
 
@@ -24,47 +25,9 @@ namespace tsopt {
 
 namespace {
 
+using namespace mkldnn;
 using torch::jit::Node;
 using torch::jit::Value;
-
-std::optional<std::vector<int64_t>> intPair(Value* v) {
-  auto iv = torch::jit::toIValue(v);
-  if (!iv || !iv->isIntList()) return std::nullopt;
-  std::vector<int64_t> list = iv->toIntVector();
-  if (list.size() == 1) list.push_back(list[0]);
-  if (list.size() != 2) return std::nullopt;
-  return list;
-}
-
-/// Where the groups argument of a convolution this pass handles is; 0 for any other node.
-size_t groupsInput(const Node* n) {
-  if (n->kind() == c10::aten::conv2d) return 6;
-  if (n->kind() == c10::aten::_convolution || n->kind() == c10::aten::convolution) return 8;
-  return 0;
-}
-
-/// Why convolution `n` cannot be rewritten ("" if it can).
-std::string rejection(Node* n, size_t groupsAt) {
-  using namespace c10;
-  if (n->kind() == aten::conv2d) {
-    if (!n->input(4)->type()->cast<ListType>()) return "padding-string";
-  } else {
-    auto transposed = torch::jit::toIValue(n->input(6));
-    if (!transposed || !transposed->isBool() || transposed->toBool()) return "transposed";
-  }
-  auto w = torch::jit::toIValue(n->input(1));
-  if (!w || !w->isTensor()) return "weight-not-constant";
-  const at::Tensor& t = w->toTensor();
-  if (t.dim() != 4) return "not-2d";
-  if (t.scalar_type() != at::kFloat || !t.device().is_cpu()) return "not-float-cpu";
-  if (auto x = n->input(0)->type()->cast<TensorType>(); x && x->dim() && *x->dim() != 4)
-    return "unbatched";
-  for (size_t i = 3; i <= 5; ++i) {
-    if (!intPair(n->input(i))) return "params-not-constant";
-  }
-  if (!torch::jit::toIValue(n->input(groupsAt))) return "params-not-constant";
-  return "";
-}
 
 class MkldnnConvPass : public Pass {
  public:
@@ -128,24 +91,14 @@ TSOPT_REGISTER_PASS(MkldnnConvPass);
 // graph are made contiguous again, so callers see the layout they saw before.
 
 /// One convolution to prepack: where it is, and what __setstate__ needs to rebuild its context.
-struct PrepackedConv {
+struct PrepackedConv : ConvParams {
   Node* conv;
   Node* relu;  // the ReLU fused into it, or nullptr
-  at::Tensor weight;
   std::optional<at::Tensor> bias;
-  std::vector<int64_t> stride, padding, dilation, inputSize;
-  int64_t groups;
+  std::vector<int64_t> inputSize;
 
   const char* fusion() const { return relu ? "relu" : "none"; }
 };
-
-std::string intList(const std::vector<int64_t>& v) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
-  out << "]";
-  return out.str();
-}
 
 /// The source of the holder's __getstate__ and __setstate__ for `convs`.
 std::string holderMethods(const std::vector<PrepackedConv>& convs) {
@@ -200,15 +153,6 @@ Value* contiguous(const std::shared_ptr<torch::jit::Graph>& graph, Value* x,
                        {torch::jit::NamedValue("memory_format", static_cast<int64_t>(format))});
 }
 
-/// A name for a new attribute of `module` starting with `base`.
-std::string freeAttributeName(const torch::jit::Module& module, const std::string& base) {
-  std::string name = base;
-  for (int i = 1; module.type()->hasAttribute(name) || module.type()->findMethod(name); ++i) {
-    name = base + "_" + std::to_string(i);
-  }
-  return name;
-}
-
 class PrepackConvPass : public Pass {
  public:
   std::string name() const override { return "prepack-conv"; }
@@ -246,11 +190,7 @@ class PrepackConvPass : public Pass {
       holder.register_attribute("conv_" + id, context.type(), context);
     }
     holder.define(holderMethods(convs), std::make_shared<PrepackedOpsResolver>());
-    std::string holderName = freeAttributeName(ctx.module, "_tsopt_prepacked");
-    ctx.module.register_module(holderName, holder);
-
-    Node* readHolder = graph->createGetAttr(graph->inputs().at(0), holderName);
-    Value* h = graph->prependNode(readHolder)->output();
+    Value* h = attachHolder(ctx.module, *graph, holder, "_tsopt_prepacked");
     for (size_t i = 0; i < convs.size(); ++i) {
       Node* conv = convs[i].conv;
       Node* relu = convs[i].relu;
@@ -286,15 +226,12 @@ class PrepackConvPass : public Pass {
 
   PrepackedConv describe(Node* n, size_t groupsAt) const {
     PrepackedConv c;
+    static_cast<ConvParams&>(c) = convParams(n, groupsAt);
     c.conv = n;
     c.relu = fusableRelu(n);
-    at::Tensor w = torch::jit::toIValue(n->input(1))->toTensor();
+    at::Tensor w = c.weight;
     c.weight = channelsLast_ ? w.contiguous(at::MemoryFormat::ChannelsLast) : w.contiguous();
     if (auto b = torch::jit::toIValue(n->input(2)); b->isTensor()) c.bias = b->toTensor();
-    c.stride = *intPair(n->input(3));
-    c.padding = *intPair(n->input(4));
-    c.dilation = *intPair(n->input(5));
-    c.groups = torch::jit::toIValue(n->input(groupsAt))->toInt();
     // The input size only guides oneDNN's choice of weight layout; any input size runs.
     // Use the smallest input the kernel fits.
     c.inputSize = {1, w.size(1) * c.groups, 1, 1};
