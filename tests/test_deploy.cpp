@@ -1,5 +1,5 @@
 // The deployment passes and presets: torch-freeze, the frozen folds, torch-remove-dropout,
-// torch-transpose-frozen-linear, mkldnn-conv, prepack-conv, and -O0/-O1/-O2: IR, numerics, and
+// torch-transpose-frozen-linear, mkldnn-conv, prepack-conv, mkldnn-blocked, and -O0/-O1/-O2: IR, numerics, and
 // that the result saves and loads.
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/testing/file_check.h>
@@ -41,17 +41,19 @@ def forward(self, x):
   return m;
 }
 
-/// Every attribute the frozen, prepacked forward reads is the prepacked-convolution holder or
-/// one of its convolution contexts.
-void expectOnlyPrepackedAttributesRead(const torch::jit::Module& m) {
+/// Every attribute the frozen forward reads is a holder of prepacked convolutions or of
+/// reordered weights, or what those hold.
+void expectOnlyHolderAttributesRead(const torch::jit::Module& m) {
   auto g = methodGraph(m, "forward");
+  auto startsWith = [](const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; };
   for (torch::jit::Node* n : g->nodes()) {
     if (n->kind() != c10::prim::GetAttr) continue;
     const std::string& name = n->s(c10::attr::name);
-    bool holder =
-        n->input()->node()->kind() == c10::prim::Param && name.rfind("_tsopt_prepacked", 0) == 0;
-    bool context = n->input()->node()->kind() == c10::prim::GetAttr && name.rfind("conv_", 0) == 0;
-    EXPECT_TRUE(holder || context) << "reads attribute " << name << " in\n" << *g;
+    bool holder = n->input()->node()->kind() == c10::prim::Param &&
+                  (startsWith(name, "_tsopt_prepacked") || startsWith(name, "_tsopt_mkldnn"));
+    bool held = n->input()->node()->kind() == c10::prim::GetAttr &&
+                (startsWith(name, "conv_") || startsWith(name, "weight_"));
+    EXPECT_TRUE(holder || held) << "reads attribute " << name << " in\n" << *g;
   }
 }
 
@@ -83,7 +85,7 @@ TEST(Deploy, O2OnEveryEvalFixtureSavesLoadsAndComputesTheSame) {
     torch::jit::Module loaded = saveAndLoad(m);
     test::expectSameNumerics(f, loaded);
     if (f.name != "stateful") {  // its buffer is mutated in place, so it stays an attribute
-      expectOnlyPrepackedAttributesRead(loaded);
+      expectOnlyHolderAttributesRead(loaded);
     }
     ++optimized;
   }
@@ -196,6 +198,128 @@ TEST(Deploy, PrepackConvFusesReluWhereItIsTheOnlyUseAndTheModelReloads) {
 TEST(Deploy, PrepackConvKeepsWhatItCannotPrepack) {
   torch::jit::Module unfrozen = expectSkipsWhatItCannotRewrite("prepack-conv");
   EXPECT_FALSE(unfrozen.hasattr("_tsopt_prepacked")) << "no holder when nothing is prepacked";
+}
+
+/// A region in every shape mkldnn-blocked handles: entered once, an in-place ReLU, a residual
+/// add_, pooling, a grouped convolution without bias feeding another convolution, an add whose
+/// operands broadcast when the input is large enough, and tensors leaving it for an `if` and
+/// for the graph's outputs.
+torch::jit::Module blockedModel() {
+  torch::jit::Module m("Blocked");
+  m.register_attribute("training", c10::BoolType::get(), false);
+  m.register_parameter("w1", at::randn({8, 3, 3, 3}), false);
+  m.register_parameter("b1", at::randn({8}), false);
+  m.register_parameter("w2", at::randn({8, 8, 3, 3}), false);
+  m.register_parameter("b2", at::randn({8}), false);
+  m.register_parameter("w3", at::randn({8, 2, 1, 1}), false);
+  m.register_parameter("w4", at::randn({8, 8, 1, 1}), false);
+  m.define(R"(
+def forward(self, x, flag: bool):
+    a = torch.relu_(torch.conv2d(x, self.w1, self.b1, [1, 1], [1, 1]))
+    b = torch.conv2d(a, self.w2, self.b2, [1, 1], [1, 1])
+    c = torch.relu(torch.add_(b, a))
+    d = torch.conv2d(torch.max_pool2d(c, [3, 3], [2, 2], [1, 1]), self.w3, None, [1, 1], [0, 0], [1, 1], 4)
+    d = torch.conv2d(d, self.w4, self.b2)
+    e = d + torch.adaptive_avg_pool2d(d, [1, 1])
+    if flag:
+        e = torch.relu(e)
+    return e, torch.avg_pool2d(d, [2, 2], [1, 1], [1, 1])
+)");
+  return m;
+}
+
+TEST(Deploy, MkldnnBlockedKeepsActivationsBlockedThroughARegionAndTheModelReloads) {
+  torch::jit::Module original = blockedModel();
+  torch::jit::Module m = saveAndLoad(original);
+  RunResult r = PassManager(parsePipeline("torch-freeze,mkldnn-blocked")).run(m, {"forward"});
+  const auto& stats = r.passes[1].stats;
+  EXPECT_EQ(stats.at("rewritten"), 4);
+  EXPECT_EQ(stats.at("regions"), 1);
+  EXPECT_EQ(stats.at("conversions"), 3) << "x in; e and the avg_pool2d out";
+  auto g = methodGraph(m, "forward");
+  FileCheck()
+      .check_count("prim::GetAttr[name=\"_tsopt_mkldnn\"]", 1, /*exactly=*/true)
+      ->check("aten::to_mkldnn")
+      ->check("aten::mkldnn_convolution")
+      ->check("aten::relu_")
+      ->check("aten::mkldnn_convolution")
+      ->check("aten::size")
+      ->check("prim::If")
+      ->check("aten::add_")
+      ->check("aten::to_dense")
+      ->check("aten::add")
+      ->check("aten::to_mkldnn")
+      ->check("aten::relu")
+      ->check("aten::max_pool2d")
+      ->check("aten::mkldnn_convolution")
+      ->check_not("aten::to_")
+      ->check("aten::mkldnn_convolution")
+      ->check("aten::adaptive_avg_pool2d")
+      ->check("prim::If")
+      ->check("aten::to_dense")  // e, for the if
+      ->check("prim::If")
+      ->check("aten::relu")
+      ->check("aten::avg_pool2d")
+      ->check("aten::to_dense")  // for the output
+      ->check("prim::TupleConstruct")
+      ->run(*g);
+  FileCheck().check_not("aten::conv2d")->run(*g);
+  FileCheck().check_count("aten::mkldnn_convolution", 4, /*exactly=*/true)->run(*g);
+  torch::jit::Module loaded = saveAndLoad(m);
+  // 13x11 takes the broadcasting add, 2x2 (d is 1x1) the add of equal sizes.
+  for (auto sizes : {std::vector<int64_t>{2, 3, 13, 11}, std::vector<int64_t>{1, 3, 2, 2}}) {
+    at::Tensor x = at::randn(sizes);
+    for (bool flag : {false, true}) {
+      auto want = original.forward({x, flag}).toTuple()->elements();
+      for (torch::jit::Module* got : {&m, &loaded}) {
+        auto have = got->forward({x, flag}).toTuple()->elements();
+        for (size_t i = 0; i < want.size(); ++i) {
+          const at::Tensor& expected = want[i].toTensor();
+          const at::Tensor& actual = have[i].toTensor();
+          EXPECT_FALSE(actual.is_mkldnn());
+          EXPECT_TRUE(at::allclose(actual, expected, 1e-4, 1e-4))
+              << (actual - expected).abs().max();
+        }
+      }
+    }
+  }
+}
+
+TEST(Deploy, MkldnnBlockedLeavesRegionsThatDoNotPayOrWhoseTensorsAreWrittenOutside) {
+  expectSkipsWhatItCannotRewrite("mkldnn-blocked");
+  // One convolution, entered and left: two conversions for one convolution.
+  auto [single, sr] =
+      test::runPipeline(test::fixture("conv2d_bn", "traced"), "torch-freeze,mkldnn-blocked");
+  EXPECT_EQ(sr.passes.back().stats.at("skipped.unprofitable"), 1);
+  EXPECT_FALSE(sr.passes.back().changed);
+  EXPECT_FALSE(single.hasattr("_tsopt_mkldnn")) << "no holder when nothing is reordered";
+
+  // y is written in place outside the region (and in the second, by a ReLU that cannot join:
+  // y has another reader) before the region reads it again: a copy would miss the write.
+  for (const char* write : {"torch.hardtanh_(y, 0.0, 6.0)", "torch.relu_(y)"}) {
+    SCOPED_TRACE(write);
+    torch::jit::Module m("Written");
+    m.register_attribute("training", c10::BoolType::get(), false);
+    m.register_parameter("w1", at::randn({4, 3, 3, 3}), false);
+    m.register_parameter("w2", at::randn({4, 4, 3, 3}), false);
+    m.define(std::string(R"(
+def forward(self, x):
+    y = torch.conv2d(x, self.w1, None, [1, 1], [1, 1])
+    z = )") + write + R"(
+    r = torch.conv2d(torch.relu(y), self.w2, None, [1, 1], [1, 1])
+    r = torch.conv2d(r, self.w2, None, [1, 1], [1, 1])
+    r = torch.conv2d(r, self.w2, None, [1, 1], [1, 1])
+    return r + z
+)");
+    torch::jit::Module original = m.clone();
+    RunResult r = PassManager(parsePipeline("torch-freeze,mkldnn-blocked")).run(m, {"forward"});
+    EXPECT_EQ(r.passes.back().stats["skipped.written-outside"], 4);
+    EXPECT_FALSE(r.passes.back().changed);
+    at::Tensor x = at::randn({1, 3, 6, 6});
+    at::Tensor expected = original.forward({x}).toTensor();
+    at::Tensor actual = m.forward({x}).toTensor();
+    EXPECT_TRUE(at::allclose(actual, expected, 1e-4, 1e-4));
+  }
 }
 
 TEST(Deploy, FrozenFoldsAbsorbConstantArithmeticAndDropoutGoes) {
