@@ -61,6 +61,7 @@ std::string makeCaseDir() {
   writeFile(dir + "/bad-pipeline.txt", "# two passes\ninline,\n,dce\n");
   fs::create_directory(dir + "/sub");
   fs::copy_file(test::fixturePath("bn_training"), dir + "/training.pt");
+  fs::copy_file(test::fixturePath("long_chain"), dir + "/chain.pt");
   // A model with two inputs, for too few and too many shapes.
   torch::jit::Module two("TwoInputs");
   two.define("def forward(self, x, y):\n  return x + y\n");
@@ -260,6 +261,10 @@ const ErrorCase kCases[] = {
     {"FrozenPrepackedConvolution", kRun + "-p torch-freeze,prepack-conv,torch-freeze",
      "method 'forward' holds a prepacked convolution as a constant, which LibTorch saves in a "
      "form it cannot load; run prepack-conv after torch-freeze, not before"},
+    {"FrozenMkldnnWeights",
+     "run {dir}/chain.pt -o {out} -p torch-freeze,fold-conv-bn,mkldnn-blocked,torch-freeze",
+     "attribute '_tsopt_mkldnn.weight_0' is an MKLDNN tensor in a module without __getstate__, "
+     "which cannot be saved; run mkldnn-blocked after torch-freeze, not before"},
 
     // The command line itself.
     {"UnknownCommand", "frobnicate", "unknown command 'frobnicate'"},

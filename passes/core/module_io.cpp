@@ -103,13 +103,15 @@ void checkWritable(const std::string& path) {
   std::remove(probe.c_str());
 }
 
-/// Refuses what LibTorch 1.13 saves but cannot load back: an MKLDNN convolution context held as
-/// a constant (freezing after prepack-conv makes one), which it saves without its fusion.
+/// Refuses what LibTorch 1.13 cannot save, or saves but cannot load back: an MKLDNN
+/// convolution context held as a constant (freezing after prepack-conv makes one; it is saved
+/// without its fusion), an MKLDNN tensor in an attribute of a module that does not say how to
+/// save itself (freezing after mkldnn-blocked drops the holder's __getstate__).
 void checkLoadable(const torch::jit::Module& module) {
   for (const torch::jit::Method& method : module.get_methods()) {
     forEachNode(method.graph()->block(), [&](torch::jit::Node* n) {
-      auto type = n->kind() == c10::prim::Constant ? n->output()->type()->cast<c10::ClassType>()
-                                                   : nullptr;
+      if (n->kind() != c10::prim::Constant) return;
+      auto type = n->output()->type()->cast<c10::ClassType>();
       if (type && type->name() && type->name()->qualifiedName() ==
                                       "__torch__.torch.classes.mkldnn.ConvOpContext") {
         throw Error("method '" + method.name() +
@@ -117,6 +119,16 @@ void checkLoadable(const torch::jit::Module& module) {
                     "form it cannot load; run prepack-conv after torch-freeze, not before");
       }
     });
+  }
+  for (const torch::jit::NameModule& sub : module.named_modules()) {
+    if (sub.value.type()->findMethod("__getstate__")) continue;
+    for (const torch::jit::NameValue& attr : sub.value.named_attributes(/*recurse=*/false)) {
+      if (!attr.value.isTensor() || !attr.value.toTensor().is_mkldnn()) continue;
+      std::string where = sub.name.empty() ? attr.name : sub.name + "." + attr.name;
+      throw Error("attribute '" + where +
+                  "' is an MKLDNN tensor in a module without __getstate__, which cannot be "
+                  "saved; run mkldnn-blocked after torch-freeze, not before");
+    }
   }
 }
 
