@@ -2,6 +2,8 @@
 // optimize_for_inference (in memory: its result cannot be saved), and after `tsopt run -O2`
 // (saved, then loaded from disk as a user would). Batch 1, 3x224x224, 2 threads, no autograd.
 // Before timing, each variant's output is checked against the original's.
+// `--pipeline=LABEL=PIPELINE` (repeatable) times the result of another pipeline as well, saved
+// and loaded the same way, under `infer/tsopt-LABEL/MODEL`.
 // docs/performance.md gives the command line and the figures it measured.
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -18,15 +20,17 @@ namespace {
 
 using torch::jit::Module;
 
-struct Variants {
-  Module original, ofi, o2;
-  at::Tensor input;
+/// A pipeline to time, and the label its results are timed under.
+struct Pipeline {
+  std::string label, text;
 };
 
-Module optimizeO2(const std::string& path, const std::filesystem::path& scratch) {
+/// The model at `path` after `pipeline`, saved to `scratch` and loaded back.
+Module optimized(const std::string& path, const std::string& pipeline,
+                 const std::filesystem::path& scratch) {
   Module m = tsopt::loadModule(path);
   m.eval();
-  tsopt::PassManager pm(tsopt::parsePipeline(tsopt::findPreset("O2").pipeline));
+  tsopt::PassManager pm(tsopt::parsePipeline(pipeline));
   pm.run(m, {"forward"});
   tsopt::saveModuleAtomic(m, scratch.string());
   return tsopt::loadModule(scratch.string());
@@ -44,29 +48,28 @@ void expectClose(Module& m, const at::Tensor& input, const at::Tensor& reference
 }
 
 void registerModel(const std::string& path, const std::string& name,
-                   const std::filesystem::path& scratch) {
-  auto v = std::make_shared<Variants>();
-  v->original = tsopt::loadModule(path);
-  v->original.eval();
+                   const std::vector<Pipeline>& pipelines, const std::filesystem::path& scratch) {
+  Module original = tsopt::loadModule(path);
+  original.eval();
   Module copy = tsopt::loadModule(path);
   copy.eval();
-  v->ofi = torch::jit::optimize_for_inference(copy);
-  v->o2 = optimizeO2(path, scratch / (name + ".O2.pt"));
-  v->input = at::rand({1, 3, 224, 224});
+  std::vector<std::pair<std::string, Module>> variants = {
+      {"original", original}, {"optimize_for_inference", torch::jit::optimize_for_inference(copy)}};
+  for (const Pipeline& p : pipelines) {
+    variants.emplace_back("tsopt-" + p.label,
+                          optimized(path, p.text, scratch / (name + "." + p.label + ".pt")));
+  }
+  auto input = std::make_shared<at::Tensor>(at::rand({1, 3, 224, 224}));
   at::NoGradGuard noGrad;
-  at::Tensor reference = v->original.forward({v->input}).toTensor();
-  expectClose(v->ofi, v->input, reference, name + " after optimize_for_inference");
-  expectClose(v->o2, v->input, reference, name + " after -O2");
-
-  for (auto [who, module] :
-       {std::pair{"original", &v->original}, std::pair{"optimize_for_inference", &v->ofi},
-        std::pair{"tsopt-O2", &v->o2}}) {
-    benchmark::RegisterBenchmark(("infer/" + std::string(who) + "/" + name).c_str(),
-                                 [v, module](benchmark::State& s) {
+  at::Tensor reference = original.forward({*input}).toTensor();
+  for (auto& [who, module] : variants) {
+    if (who != "original") expectClose(module, *input, reference, name + " after " + who);
+    auto m = std::make_shared<Module>(module);
+    benchmark::RegisterBenchmark(("infer/" + who + "/" + name).c_str(),
+                                 [m, input](benchmark::State& s) {
                                    at::NoGradGuard noGrad;
-                                   std::vector<c10::IValue> inputs{v->input};
-                                   for (auto _ : s)
-                                     benchmark::DoNotOptimize(module->forward(inputs));
+                                   std::vector<c10::IValue> inputs{*input};
+                                   for (auto _ : s) benchmark::DoNotOptimize(m->forward(inputs));
                                  })
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
@@ -84,10 +87,25 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(scratch);
   int status = 0;
   try {
-    if (argc < 2) throw std::runtime_error("usage: tsopt_bench_inference MODEL.pt... [flags]");
+    std::vector<Pipeline> pipelines = {{"O2", tsopt::findPreset("O2").pipeline}};
+    std::vector<std::string> models;
+    const std::string flag = "--pipeline=";
     for (int i = 1; i < argc; ++i) {
-      std::string name = std::filesystem::path(argv[i]).stem().string();
-      registerModel(argv[i], name, scratch);
+      std::string arg = argv[i];
+      if (arg.rfind(flag, 0) != 0) {
+        models.push_back(arg);
+        continue;
+      }
+      size_t eq = arg.find('=', flag.size());
+      if (eq == std::string::npos) throw std::runtime_error("expected --pipeline=LABEL=PIPELINE");
+      pipelines.push_back({arg.substr(flag.size(), eq - flag.size()), arg.substr(eq + 1)});
+    }
+    if (models.empty()) {
+      throw std::runtime_error("usage: tsopt_bench_inference MODEL.pt... "
+                               "[--pipeline=LABEL=PIPELINE]... [benchmark flags]");
+    }
+    for (const std::string& path : models) {
+      registerModel(path, std::filesystem::path(path).stem().string(), pipelines, scratch);
     }
     benchmark::RunSpecifiedBenchmarks();
   } catch (const std::exception& e) {
