@@ -310,9 +310,11 @@ const std::vector<PipelinePreset>& pipelinePresets() {
       {"O2",
        "torch-freeze,torch-remove-dropout,fold-conv-bn,fold-linear-bn,"
        "torch-fold-frozen-conv-add-or-sub,torch-fold-frozen-conv-mul-or-div,"
-       "torch-constant-propagation,torch-cse,dce,torch-transpose-frozen-linear,prepack-conv",
+       "torch-constant-propagation,torch-cse,dce,torch-transpose-frozen-linear,mkldnn-blocked,"
+       "prepack-conv",
        "for CPU inference of eval-mode models: freeze, fold, clean up, linears as matmuls with "
-       "pre-transposed weights, prepacked oneDNN convolutions with ReLU fused; "
+       "pre-transposed weights, oneDNN's blocked layout through regions of convolutions, "
+       "prepacked oneDNN convolutions with ReLU fused elsewhere; "
        "the result saves and loads in plain PyTorch and LibTorch"},
   };
   return presets;
