@@ -231,7 +231,10 @@ def forward(self, x, flag: bool):
 TEST(Deploy, MkldnnBlockedKeepsActivationsBlockedThroughARegionAndTheModelReloads) {
   torch::jit::Module original = blockedModel();
   torch::jit::Module m = saveAndLoad(original);
-  RunResult r = PassManager(parsePipeline("torch-freeze,mkldnn-blocked")).run(m, {"forward"});
+  // 4 convolutions, 3 conversions: a region only with a lower bar than the default.
+  RunResult r =
+      PassManager(parsePipeline("torch-freeze,mkldnn-blocked{convs-per-conversion=1}"))
+          .run(m, {"forward"});
   const auto& stats = r.passes[1].stats;
   EXPECT_EQ(stats.at("rewritten"), 4);
   EXPECT_EQ(stats.at("regions"), 1);
@@ -293,6 +296,11 @@ TEST(Deploy, MkldnnBlockedLeavesRegionsThatDoNotPayOrWhoseTensorsAreWrittenOutsi
   EXPECT_EQ(sr.passes.back().stats.at("skipped.unprofitable"), 1);
   EXPECT_FALSE(sr.passes.back().changed);
   EXPECT_FALSE(single.hasattr("_tsopt_mkldnn")) << "no holder when nothing is reordered";
+  // 4 convolutions for 3 conversions is below the default bar of 4 per conversion.
+  torch::jit::Module few = blockedModel();
+  RunResult fr = PassManager(parsePipeline("torch-freeze,mkldnn-blocked")).run(few, {"forward"});
+  EXPECT_EQ(fr.passes.back().stats.at("skipped.unprofitable"), 4);
+  EXPECT_FALSE(fr.passes.back().changed);
 
   // y is written in place outside the region (and in the second, by a ReLU that cannot join:
   // y has another reader) before the region reads it again: a copy would miss the write.
@@ -313,7 +321,7 @@ def forward(self, x):
 )");
     torch::jit::Module original = m.clone();
     RunResult r = PassManager(parsePipeline("torch-freeze,mkldnn-blocked")).run(m, {"forward"});
-    EXPECT_EQ(r.passes.back().stats["skipped.written-outside"], 4);
+    EXPECT_EQ(r.passes.back().stats.at("skipped.written-outside"), 4);
     EXPECT_FALSE(r.passes.back().changed);
     at::Tensor x = at::randn({1, 3, 6, 6});
     at::Tensor expected = original.forward({x}).toTensor();

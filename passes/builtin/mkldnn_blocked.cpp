@@ -19,9 +19,9 @@
 // A region tensor read by anything else is converted back (aten::to_dense) once, after the node
 // that makes it. The reordered weights live on a holder submodule: its __getstate__ saves them
 // dense and its __setstate__ reorders them again (aten::mkldnn_reorder_conv2d_weight) when the
-// model is loaded. A region is only formed where it pays: it must hold at least as many
-// convolutions as it needs conversions. Convolutions left out stay as they are (prepack-conv,
-// run after this pass, takes them).
+// model is loaded. A region is only formed where it pays: it must hold several convolutions
+// for each conversion it needs (convs-per-conversion, 4 by default). Convolutions left out stay
+// as they are (prepack-conv, run after this pass, takes them).
 #include <ATen/ops/mkldnn_reorder_conv2d_weight.h>
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/constants.h>
@@ -101,8 +101,9 @@ class Regions {
   }
 
   /// Drops every component that would be wrong (a tensor it hands out is written outside it)
-  /// or slower (fewer convolutions than conversions); counts why in `stats`.
-  void keepProfitable(Statistics& stats) {
+  /// or slower (fewer than `convsPerConversion` convolutions per conversion); counts why in
+  /// `stats`.
+  void keepProfitable(int64_t convsPerConversion, Statistics& stats) {
     std::vector<Component> parts(parent_.size());
     for (Node* n : members_) {
       Component& c = parts[find(component_.at(n))];
@@ -125,10 +126,11 @@ class Regions {
       torch::jit::ValueSet exits(c.exits.begin(), c.exits.end());
       for (Node* w : writers) c.writtenOutside |= aliasDb().writesToAlias(w, exits);
     }
-    for (const Component& c : parts) {
+    for (Component& c : parts) {
+      c.pays = c.convs >= static_cast<size_t>(convsPerConversion) * c.conversions();
       if (!c.kept()) continue;
       stats.add("regions");
-      stats.add("conversions", c.entries.size() + c.exits.size());
+      stats.add("conversions", c.conversions());
     }
     std::vector<Node*> kept;
     for (Node* n : members_) {
@@ -177,10 +179,10 @@ class Regions {
     std::set<std::pair<Value*, Node*>> entries;
     std::vector<Value*> exits;
     bool writtenOutside = false;
+    bool pays = false;
 
-    bool kept() const {
-      return convs > 0 && !writtenOutside && convs >= entries.size() + exits.size();
-    }
+    size_t conversions() const { return entries.size() + exits.size(); }
+    bool kept() const { return convs > 0 && !writtenOutside && pays; }
   };
 
   /// One conversion per entry value, or per convolution where it is written.
@@ -266,7 +268,7 @@ class MkldnnBlockedPass : public Pass {
 
   bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& ctx) override {
     Regions regions(graph, ctx.stats);
-    regions.keepProfitable(ctx.stats);
+    regions.keepProfitable(convsPerConversion_, ctx.stats);
     if (regions.members().empty()) return false;
 
     std::vector<ConvParams> convs;
@@ -371,6 +373,12 @@ class MkldnnBlockedPass : public Pass {
     }
     return ifNode->output();
   }
+
+  IntOption convsPerConversion_{
+      *this, "convs-per-conversion",
+      "form a region only where it holds at least this many convolutions per conversion in or "
+      "out (each reorders a whole activation)",
+      4, 1};
 };
 
 TSOPT_REGISTER_PASS(MkldnnBlockedPass);
