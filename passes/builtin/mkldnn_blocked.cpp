@@ -275,9 +275,7 @@ class MkldnnBlockedPass : public Pass {
     for (Node* n : regions.members()) {
       if (regions.role(n) == Role::kConv) convs.push_back(convParams(n, groupsInput(n)));
     }
-    torch::jit::Module holder(c10::QualifiedName("__torch__.tsopt.MkldnnWeights"),
-                              ctx.module._ivalue()->compilation_unit(), /*shouldMangle=*/true);
-    holder.register_attribute("training", c10::BoolType::get(), false);
+    torch::jit::Module holder = newHolder(ctx.module, "MkldnnWeights");
     for (size_t i = 0; i < convs.size(); ++i) {
       holder.register_attribute("weight_" + std::to_string(i), c10::TensorType::get(),
                                 reorder(convs[i]));

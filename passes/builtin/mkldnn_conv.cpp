@@ -177,9 +177,7 @@ class PrepackConvPass : public Pass {
     });
     if (convs.empty()) return false;
 
-    torch::jit::Module holder(c10::QualifiedName("__torch__.tsopt.PrepackedConvolutions"),
-                              ctx.module._ivalue()->compilation_unit(), /*shouldMangle=*/true);
-    holder.register_attribute("training", c10::BoolType::get(), false);
+    torch::jit::Module holder = newHolder(ctx.module, "PrepackedConvolutions");
     for (size_t i = 0; i < convs.size(); ++i) {
       const PrepackedConv& c = convs[i];
       std::string id = std::to_string(i);

@@ -64,6 +64,13 @@ std::string intList(const std::vector<int64_t>& v) {
   return out.str();
 }
 
+torch::jit::Module newHolder(const torch::jit::Module& owner, const std::string& className) {
+  torch::jit::Module holder(c10::QualifiedName("__torch__.tsopt." + className),
+                            owner._ivalue()->compilation_unit(), /*shouldMangle=*/true);
+  holder.register_attribute("training", c10::BoolType::get(), false);
+  return holder;
+}
+
 Value* attachHolder(torch::jit::Module& module, torch::jit::Graph& graph,
                     const torch::jit::Module& holder, const std::string& base) {
   std::string name = base;

@@ -36,6 +36,10 @@ ConvParams convParams(torch::jit::Node* n, size_t groupsAt);
 /// `v` as TorchScript source: "[1, 2]".
 std::string intList(const std::vector<int64_t>& v);
 
+/// A new, empty holder module of class `__torch__.tsopt.<className>` in `owner`'s compilation
+/// unit, in eval mode (its __getstate__ and __setstate__ are the caller's to define).
+torch::jit::Module newHolder(const torch::jit::Module& owner, const std::string& className);
+
 /// Registers `holder` as a submodule of `module`, named `base` or, if that is taken,
 /// `base_<n>`, and reads it at the top of `graph` (whose first input is `module`).
 torch::jit::Value* attachHolder(torch::jit::Module& module, torch::jit::Graph& graph,
