@@ -183,7 +183,7 @@ const ErrorCase kCases[] = {
     {"PluginWithoutEntryPoint", kRun + "--plugin {lib}/tsopt_test_plugin_no_entry_point.so",
      "has no entry point 'tsoptGetPluginInfo'"},
     {"PluginWrongApiVersion", kRun + "--plugin {lib}/tsopt_test_plugin_bad_version.so",
-     "was built for plugin API version 999, this tsopt has version 1"},
+     "was built for plugin API version 1000, this tsopt has version 2"},
     {"PluginNameTaken", kRun + "--plugin {lib}/tsopt_test_plugin_duplicate_name.so",
      "registers pass 'dce', which is already registered by builtin"},
     {"PluginOnPassesCommand", "passes --plugin {dir}/fake.so", "is not a loadable shared library"},
@@ -257,7 +257,7 @@ const ErrorCase kCases[] = {
     {"PresetUnknown", kRun + "-O3", "unknown optimisation level '-O3' (known: -O0, -O1, -O2)"},
     {"PresetAndPipeline", kRun + "-O2 -p dce", "excludes"},
     {"FreezeInTraining", "run {dir}/training.pt -o {out} -O2",
-     "pass 'torch-freeze' failed on method 'forward': the model is in training mode"},
+     "pass 'torch-freeze' failed: the model is in training mode"},
     {"FrozenPrepackedConvolution", kRun + "-p torch-freeze,prepack-conv,torch-freeze",
      "method 'forward' holds a prepacked convolution as a constant, which LibTorch saves in a "
      "form it cannot load; run prepack-conv after torch-freeze, not before"},

@@ -424,7 +424,7 @@ TEST(Deploy, FreezeRefusesATrainingModel) {
     FAIL() << "froze a model in training mode";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
-              "pass 'torch-freeze' failed on method 'forward': the model is in training mode; "
+              "pass 'torch-freeze' failed: the model is in training mode; "
               "freezing needs eval mode (save it after model.eval())");
   }
 }

@@ -7,7 +7,7 @@
 namespace tsopt {
 namespace {
 
-class OptionsPass : public Pass {
+class OptionsPass : public GraphPass {
  public:
   std::string name() const override { return "options-pass"; }
   std::string description() const override { return "test"; }

@@ -4,6 +4,7 @@
 
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
+#include "passes/core/ir_check.h"
 #include "passes/core/module_io.h"
 #include "passes/core/pass_manager.h"
 #include "passes/core/plugin.h"
@@ -13,7 +14,7 @@ namespace tsopt {
 namespace {
 
 /// Appends `aten::neg` to the first `budget` relus it finds; reports changed while it works.
-class CountdownPass : public Pass {
+class CountdownPass : public GraphPass {
  public:
   std::string name() const override { return "countdown"; }
   std::string description() const override { return "changes the graph `budget` times"; }
@@ -144,29 +145,31 @@ TEST(PassManager, InvalidGraphsAreExplainedInWords) {
           -> (%x)
       return (%y))IR",
                       g.get());
-  EXPECT_EQ(explainInvalidGraph(*g), "");
+  EXPECT_EQ(findGraphDefect(*g), "");
 
   // A use moved before its definition.
   torch::jit::Node* add = g->outputs()[0]->node()->blocks()[0]->nodes().front();
   torch::jit::Node* one = add->input(2)->node();
   one->moveAfter(g->outputs()[0]->node());
   const std::string z = add->output()->debugName(), c = one->output()->debugName();
-  EXPECT_EQ(explainInvalidGraph(*g), "node aten::add (defining %" + z + ") uses %" + c +
+  EXPECT_EQ(findGraphDefect(*g), "node aten::add (defining %" + z + ") uses %" + c +
                                          " where it is not defined (used before its definition, "
                                          "or outside its block)");
   EXPECT_ANY_THROW(g->lint());
   one->moveBefore(g->outputs()[0]->node());
-  EXPECT_EQ(explainInvalidGraph(*g), "");
+  EXPECT_EQ(findGraphDefect(*g), "");
 
   // A value of a nested block used after the block.
   g->registerOutput(add->output());
-  EXPECT_EQ(explainInvalidGraph(*g), "a block returns %" + z + " where it is not defined");
+  EXPECT_EQ(findGraphDefect(*g), "node prim::Return uses %" + z +
+                                     " where it is not defined (used before its definition, or "
+                                     "outside its block)");
 }
 
 TEST(PassManager, LintEachCanBeTurnedOff) {
   torch::jit::Module m = model();
   PassManager pm(parsePipeline("test-break-graph", testRegistry()));
-  pm.setLintEach(false);
+  pm.setIrCheck(IrCheck::None);
   EXPECT_NO_THROW(pm.run(m, {"forward"}));
 }
 

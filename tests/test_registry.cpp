@@ -8,7 +8,7 @@ namespace tsopt {
 namespace {
 
 template <const char* Name>
-class NamedPass : public Pass {
+class NamedPass : public GraphPass {
  public:
   std::string name() const override { return Name; }
   std::string description() const override { return "test pass"; }

@@ -380,7 +380,7 @@ class DeadCodeEliminator {
   int64_t ifOutputs_ = 0, loopCarried_ = 0;
 };
 
-class DcePass : public Pass {
+class DcePass : public GraphPass {
  public:
   std::string name() const override { return "dce"; }
   std::string description() const override {

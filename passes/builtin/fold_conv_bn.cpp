@@ -39,7 +39,7 @@ bool matchConvolution(Node* n, ValueResolver& r, FoldTarget& t) {
   return false;
 }
 
-class FoldConvBnPass : public Pass {
+class FoldConvBnPass : public GraphPass {
  public:
   std::string name() const override { return "fold-conv-bn"; }
   std::string description() const override {

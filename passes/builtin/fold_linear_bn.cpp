@@ -15,7 +15,7 @@ bool matchLinear(torch::jit::Node* n, ValueResolver&, FoldTarget& t) {
   return true;
 }
 
-class FoldLinearBnPass : public Pass {
+class FoldLinearBnPass : public GraphPass {
  public:
   std::string name() const override { return "fold-linear-bn"; }
   std::string description() const override {

@@ -144,7 +144,7 @@ class Inliner {
   std::map<std::pair<GraphFunction*, int64_t>, Prepared> cache_;
 };
 
-class InlinePass : public Pass {
+class InlinePass : public GraphPass {
  public:
   std::string name() const override { return "inline"; }
   std::string description() const override {

@@ -257,7 +257,7 @@ at::Tensor reorder(const ConvParams& c) {
                                           c.dilation, c.groups);
 }
 
-class MkldnnBlockedPass : public Pass {
+class MkldnnBlockedPass : public GraphPass {
  public:
   std::string name() const override { return "mkldnn-blocked"; }
   std::string description() const override {

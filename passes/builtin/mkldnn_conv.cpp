@@ -29,7 +29,7 @@ using namespace mkldnn;
 using torch::jit::Node;
 using torch::jit::Value;
 
-class MkldnnConvPass : public Pass {
+class MkldnnConvPass : public GraphPass {
  public:
   std::string name() const override { return "mkldnn-conv"; }
   std::string description() const override {
@@ -153,7 +153,7 @@ Value* contiguous(const std::shared_ptr<torch::jit::Graph>& graph, Value* x,
                        {torch::jit::NamedValue("memory_format", static_cast<int64_t>(format))});
 }
 
-class PrepackConvPass : public Pass {
+class PrepackConvPass : public GraphPass {
  public:
   std::string name() const override { return "prepack-conv"; }
   std::string description() const override {

@@ -30,7 +30,7 @@ bool changedBy(const GraphPtr& g, const std::function<void(GraphPtr&)>& fn) {
   return copy->toString(false) != before;
 }
 
-class TorchInlinePass : public Pass {
+class TorchInlinePass : public GraphPass {
  public:
   std::string name() const override { return "torch-inline"; }
   std::string description() const override {
@@ -41,7 +41,7 @@ class TorchInlinePass : public Pass {
   }
 };
 
-class TorchDcePass : public Pass {
+class TorchDcePass : public GraphPass {
  public:
   std::string name() const override { return "torch-dce"; }
   std::string description() const override {
@@ -52,7 +52,7 @@ class TorchDcePass : public Pass {
   }
 };
 
-class TorchConstantPropagationPass : public Pass {
+class TorchConstantPropagationPass : public GraphPass {
  public:
   std::string name() const override { return "torch-constant-propagation"; }
   std::string description() const override {
@@ -64,7 +64,7 @@ class TorchConstantPropagationPass : public Pass {
   }
 };
 
-class TorchCsePass : public Pass {
+class TorchCsePass : public GraphPass {
  public:
   std::string name() const override { return "torch-cse"; }
   std::string description() const override {
@@ -75,7 +75,7 @@ class TorchCsePass : public Pass {
   }
 };
 
-class TorchPeepholePass : public Pass {
+class TorchPeepholePass : public GraphPass {
  public:
   std::string name() const override { return "torch-peephole"; }
   std::string description() const override {
@@ -84,7 +84,7 @@ class TorchPeepholePass : public Pass {
   bool run(const GraphPtr& g, PassContext&) override { return torch::jit::PeepholeOptimize(g); }
 };
 
-class TorchConstantPoolingPass : public Pass {
+class TorchConstantPoolingPass : public GraphPass {
  public:
   std::string name() const override { return "torch-constant-pooling"; }
   std::string description() const override {
@@ -95,29 +95,28 @@ class TorchConstantPoolingPass : public Pass {
   }
 };
 
-/// Module-level: runs once per pipeline run, on the first method, and replaces the module.
-class TorchFreezePass : public Pass {
+/// Replaces the module with a frozen copy that keeps every method of the run.
+class TorchFreezePass : public ModulePass {
  public:
   std::string name() const override { return "torch-freeze"; }
   std::string description() const override {
     return "LibTorch's freeze_module: inline everything and turn attributes into constants "
            "(eval-mode models; keeps every --method)";
   }
-  bool run(const GraphPtr&, PassContext& ctx) override {
-    if (ctx.method != ctx.methods.front()) return false;
-    if (ctx.module.hasattr("training") && ctx.module.is_training()) {
+  bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
+    if (module.hasattr("training") && module.is_training()) {
       throw Error("the model is in training mode; freezing needs eval mode (save it after "
                   "model.eval())");
     }
     std::vector<std::string> keep(ctx.methods.begin() + 1, ctx.methods.end());
-    ctx.module = torch::jit::freeze_module(ctx.module, keep);
+    module = torch::jit::freeze_module(module, keep);
     return true;
   }
 };
 
 /// The frozen-graph folds of LibTorch: they read the weights as constants.
 template <bool (*Fold)(GraphPtr&), const char* Name, const char* Description>
-class TorchFrozenFoldPass : public Pass {
+class TorchFrozenFoldPass : public GraphPass {
  public:
   std::string name() const override { return Name; }
   std::string description() const override { return Description; }
@@ -151,7 +150,7 @@ using TorchFoldFrozenConvMulPass =
 using TorchTransposeFrozenLinearPass =
     TorchFrozenFoldPass<torch::jit::FrozenLinearTranspose, kLinearT, kLinearTHelp>;
 
-class TorchRemoveDropoutPass : public Pass {
+class TorchRemoveDropoutPass : public GraphPass {
  public:
   std::string name() const override { return "torch-remove-dropout"; }
   std::string description() const override {

@@ -68,12 +68,3 @@ class ValueResolver {
 };
 
 }  // namespace tsopt
-
-namespace tsopt {
-
-/// Why `graph` is invalid, in words, for the defects a pass most often leaves: a value used
-/// before (or outside) the scope that defines it, a value of another graph, a use that its
-/// value does not record. "" when none of them is found (Graph::lint may still object).
-std::string explainInvalidGraph(const torch::jit::Graph& graph);
-
-}  // namespace tsopt

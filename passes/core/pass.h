@@ -1,5 +1,6 @@
-// The unit of work: a pass transforms one method graph of a module, says whether it changed
-// anything and counts what it did. Passes never print, never read the command line.
+// The unit of work. A graph pass transforms one method graph at a time; a module pass transforms
+// the whole module once (freezing, stripping). Either says whether it changed anything and counts
+// what it did. Passes never print, never read the command line.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>
@@ -32,8 +33,8 @@ class Statistics {
   std::map<std::string, int64_t> counters_;
 };
 
-/// What a pass may see besides its graph: the module (to read and write parameters), the method
-/// being transformed, every method in the run, and where to count statistics.
+/// What a graph pass may see besides its graph: the module (to read and write parameters), the
+/// method being transformed, every method in the run, and where to count statistics.
 struct PassContext {
   torch::jit::Module& module;
   std::string method;
@@ -41,21 +42,35 @@ struct PassContext {
   Statistics& stats;
 };
 
-/// Base class of every pass. Subclasses declare options as members
-/// (`IntOption depth_{*this, "max-depth", "help", -1, -1}`) and implement run().
+/// What a module pass may see besides the module: the methods the run keeps, where to count
+/// statistics, and where to leave warnings for the user (a method dropped, a part kept).
+struct ModulePassContext {
+  const std::vector<std::string>& methods;
+  Statistics& stats;
+  std::vector<std::string>& warnings;
+};
+
+/// Base of both kinds of pass: a name, a description and options. Subclasses declare options as
+/// members (`IntOption depth_{*this, "max-depth", "help", -1, -1}`) and derive from GraphPass or
+/// ModulePass.
 class Pass {
  public:
+  /// What one run of the pass works on.
+  enum class Kind {
+    Graph,   ///< each method graph of the run in turn (GraphPass)
+    Module,  ///< the whole module, once (ModulePass)
+  };
+
   Pass() = default;
   virtual ~Pass() = default;
   Pass(const Pass&) = delete;
   Pass& operator=(const Pass&) = delete;
 
+  virtual Kind kind() const = 0;
   /// Kebab-case name used in pipelines, e.g. "fold-conv-bn".
   virtual std::string name() const = 0;
   /// One line: what the pass does. The single source for `tsopt passes` and docs/.
   virtual std::string description() const = 0;
-  /// Transforms `graph`, the graph of method ctx.method; returns true if it changed anything.
-  virtual bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& ctx) = 0;
 
   const std::vector<OptionBase*>& options() const { return options_; }
   /// The option called `name`, or nullptr.
@@ -67,6 +82,24 @@ class Pass {
   friend class OptionBase;
   void registerOption(OptionBase* option) { options_.push_back(option); }
   std::vector<OptionBase*> options_;
+};
+
+/// A pass over one method graph: the pass manager runs it on each method of the run in turn and
+/// checks each graph after it.
+class GraphPass : public Pass {
+ public:
+  Kind kind() const final { return Kind::Graph; }
+  /// Transforms `graph`, the graph of method ctx.method; returns true if it changed anything.
+  virtual bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& ctx) = 0;
+};
+
+/// A pass over the whole module, run once per pipeline step; the pass manager checks every method
+/// of the run after it. It may replace `module` (freezing makes a new one).
+class ModulePass : public Pass {
+ public:
+  Kind kind() const final { return Kind::Module; }
+  /// Transforms `module`; returns true if it changed anything.
+  virtual bool run(torch::jit::Module& module, ModulePassContext& ctx) = 0;
 };
 
 /// Nodes in `block` and all blocks nested in it.

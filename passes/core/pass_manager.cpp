@@ -1,10 +1,11 @@
-// PassManager: executes pipelines, fixed-point groups, verification and instrumentation.
+// PassManager: executes pipelines and fixed-point groups, runs graph passes on each method and
+// module passes once, checks the IR after each, and calls the instrumentation around them.
 #include "passes/core/pass_manager.h"
 
 #include <chrono>
 
 #include "passes/core/error.h"
-#include "passes/core/graph_utils.h"
+#include "passes/core/ir_check.h"
 #include "passes/core/module_io.h"
 
 namespace tsopt {
@@ -80,35 +81,13 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
   rec.spec = pass.str();
   rec.iteration = iteration;
   rec.nodesBefore = countAll(module, methods);
+  auto hooks = Clock::now();
   for (auto& inst : instrumentations_) inst->beforePass(pass, info, module, methods);
+  result.hooksMs += msSince(hooks);
   const std::string snapshot = keepGoing_ ? serializeModule(module) : std::string();
 
   Statistics stats;
-  double ms = 0;
-  std::string failure;
-  for (const std::string& method : methods) {
-    std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
-    PassContext ctx{module, method, methods, stats};
-    auto start = Clock::now();
-    try {
-      rec.changed |= pass.run(graph, ctx);
-    } catch (const std::exception& e) {
-      failure =
-          "pass '" + pass.name() + "' failed on method '" + method + "': " + describeException(e);
-      break;
-    }
-    ms += msSince(start);
-    if (lintEach_) {
-      try {
-        graph->lint();
-      } catch (const std::exception& e) {
-        std::string why = explainInvalidGraph(*graph);
-        failure = "pass '" + pass.name() + "' left an invalid graph in method '" + method +
-                  "': " + (why.empty() ? describeException(e) : why);
-        break;
-      }
-    }
-  }
+  std::string failure = runAndCheck(pass, module, methods, rec, stats, result.warnings);
   if (!failure.empty()) {
     for (auto& inst : instrumentations_) inst->onFailure(pass, info, failure);
     if (!keepGoing_) throw Error(failure);
@@ -118,12 +97,71 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
     rec.error = failure;
     result.warnings.push_back(failure + "; skipped (keep-going): the model is as before it");
   }
-  rec.ms = ms;
   rec.nodesAfter = countAll(module, methods);
   rec.stats = stats.all();
+  hooks = Clock::now();
   for (auto& inst : instrumentations_) inst->afterPass(pass, info, rec, module, methods);
+  result.hooksMs += msSince(hooks);
   result.passes.push_back(rec);
   return rec.changed;
+}
+
+std::string PassManager::runAndCheck(Pass& pass, torch::jit::Module& module,
+                                     const std::vector<std::string>& methods, PassRecord& rec,
+                                     Statistics& stats, std::vector<std::string>& warnings) {
+  if (pass.kind() == Pass::Kind::Module) {
+    std::vector<std::string> said;
+    ModulePassContext ctx{methods, stats, said};
+    auto start = Clock::now();
+    try {
+      rec.changed = static_cast<ModulePass&>(pass).run(module, ctx);
+    } catch (const std::exception& e) {
+      return "pass '" + pass.name() + "' failed: " + describeException(e);
+    }
+    rec.ms = msSince(start);
+    for (const std::string& w : said) warnings.push_back("pass '" + pass.name() + "': " + w);
+    for (const std::string& method : methods) {
+      if (!module.find_method(method)) {
+        return "pass '" + pass.name() + "' left no method '" + method + "' in the model";
+      }
+      std::string defect = check(pass, module, method, rec);
+      if (!defect.empty()) return defect;
+    }
+    return "";
+  }
+  for (const std::string& method : methods) {
+    std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
+    PassContext ctx{module, method, methods, stats};
+    auto start = Clock::now();
+    try {
+      rec.changed |= static_cast<GraphPass&>(pass).run(graph, ctx);
+    } catch (const std::exception& e) {
+      return "pass '" + pass.name() + "' failed on method '" + method +
+             "': " + describeException(e);
+    }
+    rec.ms += msSince(start);
+    std::string defect = check(pass, module, method, rec);
+    if (!defect.empty()) return defect;
+  }
+  return "";
+}
+
+std::string PassManager::check(const Pass& pass, const torch::jit::Module& module,
+                               const std::string& method, PassRecord& rec) const {
+  if (irCheck_ == IrCheck::None) return "";
+  auto start = Clock::now();
+  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
+  std::string why = findGraphDefect(*graph);
+  if (why.empty() && irCheck_ == IrCheck::Full) {
+    try {
+      graph->lint();
+    } catch (const std::exception& e) {
+      why = "Graph::lint() failed: " + describeException(e);
+    }
+  }
+  rec.checkMs += msSince(start);
+  if (why.empty()) return "";
+  return "pass '" + pass.name() + "' left an invalid graph in method '" + method + "': " + why;
 }
 
 }  // namespace tsopt

@@ -1,5 +1,5 @@
 // Runs a pipeline over the chosen methods of a module, with instrumentation hooks around each
-// pass, Graph::lint() after each pass, and a record per pass for reports.
+// pass, a check of the IR after each pass, and a record per pass for reports.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>
@@ -20,7 +20,8 @@ struct PassRecord {
   std::string spec;       ///< the pass as pipeline text, options included
   int64_t iteration = 0;  ///< inside a fixed-point group: 1, 2, ...; 0 at top level
   bool changed = false;
-  double ms = 0;  ///< wall time of the pass itself (hooks and lint excluded)
+  double ms = 0;       ///< wall time of the pass itself (hooks and checks excluded)
+  double checkMs = 0;  ///< wall time of checking the IR after it
   int64_t nodesBefore = 0, nodesAfter = 0;  ///< recursive node counts over all methods
   std::map<std::string, int64_t> stats;
   bool failed = false;  ///< the pass threw or left an invalid graph, and was skipped (keep-going)
@@ -51,8 +52,16 @@ class PassInstrumentation {
 /// Result of PassManager::run.
 struct RunResult {
   std::vector<PassRecord> passes;
-  double totalMs = 0;
+  double totalMs = 0;  ///< the whole run: passes, checks, instrumentation
+  double hooksMs = 0;  ///< of which in instrumentation hooks
   std::vector<std::string> warnings;  ///< e.g. a fixed-point group that did not converge
+};
+
+/// How the IR is checked after every pass.
+enum class IrCheck {
+  None,  ///< not at all
+  Fast,  ///< findGraphDefect (linear in the graph; the default)
+  Full,  ///< findGraphDefect and LibTorch's Graph::lint() (which grows faster than the graph)
 };
 
 /// Runs a pipeline. Not thread-safe; one run at a time.
@@ -60,8 +69,8 @@ class PassManager {
  public:
   explicit PassManager(Pipeline pipeline) : pipeline_(std::move(pipeline)) {}
 
-  /// Run Graph::lint() after every pass (default on).
-  void setLintEach(bool on) { lintEach_ = on; }
+  /// How to check the IR after every pass (default IrCheck::Fast).
+  void setIrCheck(IrCheck check) { irCheck_ = check; }
   /// Execute only the first `n` passes (in execution order, repetitions counted) and skip the
   /// rest, like LLVM's -opt-bisect-limit. Unlimited by default.
   void setPassLimit(size_t n) { passLimit_ = n; }
@@ -83,9 +92,16 @@ class PassManager {
                    RunResult& result);
   bool runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
                const std::vector<std::string>& methods, RunResult& result);
+  /// Runs `pass` over the module or each method; the failure in words, or "".
+  std::string runAndCheck(Pass& pass, torch::jit::Module& module,
+                          const std::vector<std::string>& methods, PassRecord& rec,
+                          Statistics& stats, std::vector<std::string>& warnings);
+  /// The defect the IR check finds in `method`'s graph after `pass`, in words, or "".
+  std::string check(const Pass& pass, const torch::jit::Module& module, const std::string& method,
+                    PassRecord& rec) const;
 
   Pipeline pipeline_;
-  bool lintEach_ = true;
+  IrCheck irCheck_ = IrCheck::Fast;
   size_t passLimit_ = SIZE_MAX;
   bool keepGoing_ = false;
   std::vector<std::shared_ptr<PassInstrumentation>> instrumentations_;

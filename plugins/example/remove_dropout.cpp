@@ -8,7 +8,7 @@
 
 namespace {
 
-class RemoveEvalDropoutPass : public tsopt::Pass {
+class RemoveEvalDropoutPass : public tsopt::GraphPass {
  public:
   std::string name() const override { return "example-remove-dropout"; }
   std::string description() const override {

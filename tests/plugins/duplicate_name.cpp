@@ -4,7 +4,7 @@
 namespace {
 
 template <const char* Name>
-class NoOpPass : public tsopt::Pass {
+class NoOpPass : public tsopt::GraphPass {
  public:
   std::string name() const override { return Name; }
   std::string description() const override { return "does nothing"; }

@@ -3,7 +3,7 @@
 
 namespace {
 
-class ThrowingPass : public tsopt::Pass {
+class ThrowingPass : public tsopt::GraphPass {
  public:
   std::string name() const override { return "test-throw"; }
   std::string description() const override { return "always throws"; }
@@ -13,7 +13,7 @@ class ThrowingPass : public tsopt::Pass {
 };
 
 /// Adds a node at the top of the graph that uses the graph's result: defined after its use.
-class BreakGraphPass : public tsopt::Pass {
+class BreakGraphPass : public tsopt::GraphPass {
  public:
   std::string name() const override { return "test-break-graph"; }
   std::string description() const override { return "leaves a use before its definition"; }

@@ -4,7 +4,7 @@
 
 namespace {
 
-class UnsafeDropReluPass : public tsopt::Pass {
+class UnsafeDropReluPass : public tsopt::GraphPass {
  public:
   std::string name() const override { return "unsafe-drop-relu"; }
   std::string description() const override { return "wrongly removes aten::relu (for tests)"; }

@@ -31,6 +31,7 @@ struct RunArgs {
   std::string input, output, level, report;
   std::optional<std::string> pipeline;  ///< -p, when given
   std::vector<std::string> methods, plugins;
+  std::string lint = "fast";
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
   bool keepGoing = false;
   bool verify = false, verifyStrict = false, verifyEach = false, bisect = false;
@@ -101,6 +102,10 @@ TraceOptions traceOptions(const RunArgs& a) {
   return t;
 }
 
+IrCheck irCheckMode(const std::string& name) {
+  return name == "none" ? IrCheck::None : name == "full" ? IrCheck::Full : IrCheck::Fast;
+}
+
 /// The pipeline `text` stands for; "" (only from -O0) is the empty pipeline.
 Pipeline pipelineFromText(const std::string& text) {
   return text.empty() ? Pipeline{} : parsePipeline(text);
@@ -156,7 +161,7 @@ void printTimings(const RunResult& result, std::ostream& os) {
        << "\n";
   }
   os << std::fixed << std::setprecision(3) << std::setw(10) << result.totalMs
-     << "  total (including lint and instrumentation)\n";
+     << "  total (including IR checks and instrumentation)\n";
 }
 
 void printStats(const RunResult& result, std::ostream& os) {
@@ -237,7 +242,7 @@ int runCommand(const RunArgs& a) {
   std::optional<Verifier> verifier;
   if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
   PassManager pm(pipelineFromText(pipelineText));
-  pm.setLintEach(!a.noLint);
+  pm.setIrCheck(a.noLint ? IrCheck::None : irCheckMode(a.lint));
   pm.setKeepGoing(a.keepGoing);
   auto progress = std::make_shared<Progress>();
   pm.addInstrumentation(progress);
@@ -348,7 +353,12 @@ Command addRunCommand(CLI::App& app) {
                 "when the result differs, bisect the pipeline to the pass that changed it")
       ->group(kVerification);
   addVerifyOptions(run, args->verifyArgs);
-  run->add_flag("--no-lint", args->noLint, "skip Graph::lint() after each pass");
+  run->add_option("--lint", args->lint,
+                  "how to check the IR after each pass: fast (tsopt's checker, linear in the "
+                  "graph), full (also LibTorch's Graph::lint()), none")
+      ->check(CLI::IsMember({"fast", "full", "none"}))
+      ->default_str("fast");
+  run->add_flag("--no-lint", args->noLint, "the same as --lint=none");
   run->add_flag("--keep-going", args->keepGoing,
                 "skip a pass that fails (restoring the model as before it) and go on");
   run->add_option("--dump-dir", args->dumpDir,
