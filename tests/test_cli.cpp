@@ -102,7 +102,7 @@ TEST(Cli, PassesListsEveryPassWithOptions) {
   ASSERT_EQ(all["presets"].size(), 3u);
   EXPECT_EQ(all["presets"][0]["name"], "O0");
   EXPECT_EQ(all["presets"][0]["pipeline"], "");
-  EXPECT_EQ(all["presets"][1]["pipeline"], "inline,fold-conv-bn,fold-linear-bn,dce");
+  EXPECT_EQ(all["presets"][1]["pipeline"], "inline,fold-conv-bn,fold-linear-bn,dce,strip");
   EXPECT_NE(r.out.find("\n-O2  "), std::string::npos) << r.out;
   bool sawPlugin = false, sawInline = false;
   for (const auto& p : list) {

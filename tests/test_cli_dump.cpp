@@ -179,8 +179,8 @@ TEST(CliGoldenDir, RecordsComparesAndShowsTheFirstMismatchAsADiff) {
                              "/g' does not exist (record it with --update-golden)\n");
   auto record = test::runTsopt(run + " --update-golden");
   ASSERT_EQ(record.exitCode, 0) << record.err;
-  // The default pipeline (-O1) has 4 passes: 5 stages with the input.
-  EXPECT_EQ(record.err, "tsopt: golden: 5 of 5 files in " + dir + "/g recorded anew\n");
+  // The default pipeline (-O1) has 5 passes: 6 stages with the input.
+  EXPECT_EQ(record.err, "tsopt: golden: 6 of 6 files in " + dir + "/g recorded anew\n");
   EXPECT_EQ(test::runTsopt(run).exitCode, 0);
 
   std::string file = dir + "/g/02-fold-conv-bn.ir";

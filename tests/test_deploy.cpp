@@ -438,7 +438,7 @@ TEST(Deploy, FreezeKeepsEveryMethod) {
 }
 
 TEST(Deploy, PresetsAreNamedPipelines) {
-  EXPECT_EQ(findPreset("O1").pipeline, "inline,fold-conv-bn,fold-linear-bn,dce");
+  EXPECT_EQ(findPreset("O1").pipeline, "inline,fold-conv-bn,fold-linear-bn,dce,strip");
   EXPECT_EQ(&findPreset("2"), &findPreset("O2"));
   EXPECT_EQ(findPreset("O0").pipeline, "");
   for (const PipelinePreset& p : pipelinePresets()) {

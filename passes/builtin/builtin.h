@@ -46,4 +46,13 @@ bool foldConvBatchNorm(torch::jit::Module& module, torch::jit::Graph& graph, Sta
 bool foldLinearBatchNorm(torch::jit::Module& module, torch::jit::Graph& graph, bool assume2d,
                          Statistics* stats);
 
+/// Removes from `module` every submodule, parameter, buffer, attribute and method that `methods`
+/// (of the root) cannot reach, and makes equal tensor constants in their graphs share one tensor.
+/// Instances sharing a type keep what any of them needs. Counts "removed.submodules",
+/// "removed.attributes", "removed.methods", "removed.bytes" (of distinct tensor storages),
+/// "merged.constants" and "merged.bytes" in `stats`; says in `warnings` which public methods of
+/// the root it removed.
+bool stripModule(torch::jit::Module& module, const std::vector<std::string>& methods,
+                 Statistics* stats, std::vector<std::string>* warnings);
+
 }  // namespace tsopt

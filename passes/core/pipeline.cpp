@@ -305,13 +305,14 @@ std::string resolvePipelineArgument(const std::string& arg) {
 const std::vector<PipelinePreset>& pipelinePresets() {
   static const std::vector<PipelinePreset> presets = {
       {"O0", "", "no passes: the model is loaded and saved"},
-      {"O1", "inline,fold-conv-bn,fold-linear-bn,dce",
-       "our core passes: inline, fold BatchNorm into convolutions and linears, drop dead code"},
+      {"O1", "inline,fold-conv-bn,fold-linear-bn,dce,strip",
+       "our core passes: inline, fold BatchNorm into convolutions and linears, drop dead code, "
+       "strip what no kept method reaches (the output is no larger than the input)"},
       {"O2",
        "torch-freeze,torch-remove-dropout,fold-conv-bn,fold-linear-bn,"
        "torch-fold-frozen-conv-add-or-sub,torch-fold-frozen-conv-mul-or-div,"
        "torch-constant-propagation,torch-cse,dce,torch-transpose-frozen-linear,mkldnn-blocked,"
-       "prepack-conv",
+       "prepack-conv,strip",
        "for CPU inference of eval-mode models: freeze, fold, clean up, linears as matmuls with "
        "pre-transposed weights, oneDNN's blocked layout through regions of convolutions, "
        "prepacked oneDNN convolutions with ReLU fused elsewhere; "

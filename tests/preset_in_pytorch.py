@@ -1,8 +1,9 @@
-"""Every eval-mode fixture, optimised with `tsopt run -O2`, loads in plain PyTorch (not only in
-LibTorch) and computes what the original computes: prepacked convolutions rebuild themselves
+"""Every eval-mode fixture, optimised with `tsopt run -O<LEVEL>`, loads in plain PyTorch (not only
+in LibTorch), takes Python's module calls (eval()) and computes what the original computes:
+-O1's stripped modules keep what Python needs, -O2's prepacked convolutions rebuild themselves
 when the model is loaded.
 
-usage: o2_in_pytorch.py TSOPT FIXTURE_DIR OUT_DIR
+usage: preset_in_pytorch.py TSOPT FIXTURE_DIR OUT_DIR LEVEL
 """
 import json
 import os
@@ -24,7 +25,7 @@ def close(a, b):
 
 
 def main():
-    tsopt, fixtures, out_dir = sys.argv[1:4]
+    tsopt, fixtures, out_dir, level = sys.argv[1:5]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(fixtures, "manifest.json")) as f:
         manifest = json.load(f)
@@ -36,19 +37,19 @@ def main():
         out = os.path.join(out_dir, entry["file"])
         if os.path.exists(out):
             os.remove(out)
-        subprocess.run([tsopt, "run", src, "-O2", "-o", out, "-q"], check=True)
+        subprocess.run([tsopt, "run", src, "-O" + level, "-o", out, "-q"], check=True)
         torch.manual_seed(0)
         inputs = [torch.randn(shape) for shape in entry["inputs"]]
         with torch.no_grad():
             # Clones: a model may write to its inputs.
             want = torch.jit.load(src).eval()(*[x.clone() for x in inputs])
-            got = torch.jit.load(out)(*[x.clone() for x in inputs])
+            got = torch.jit.load(out).eval()(*[x.clone() for x in inputs])
         if not close(want, got):
             failures.append(entry["file"])
         checked += 1
     print(f"{checked} models checked in PyTorch {torch.__version__}")
     if failures or checked < 40:
-        sys.exit(f"outputs differ after -O2: {', '.join(failures)}" if failures
+        sys.exit(f"outputs differ after -O{level}: {', '.join(failures)}" if failures
                  else f"only {checked} models checked")
 
 
