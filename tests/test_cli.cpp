@@ -56,6 +56,39 @@ TEST(Cli, DefaultPipelineAndTimingAndStats) {
   EXPECT_NE(r.err.find("dce:"), std::string::npos) << r.err;
 }
 
+TEST(Cli, ReportHasThePhasesAndTheSizesAndTheDefaultOutputIsNoLarger) {
+  const test::Fixture& f = test::fixture("conv2d_bn", "traced");
+  std::string dir = test::tempDir();
+  auto r = runTsopt("run " + f.path() + " -o " + dir + "/o.pt --verify --report " + dir +
+                    "/r.json --lint=full");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::ifstream in(dir + "/r.json");
+  nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["input_bytes"], std::filesystem::file_size(f.path()));
+  EXPECT_EQ(j["output_bytes"], std::filesystem::file_size(dir + "/o.pt"));
+  EXPECT_LT(j["output_bytes"], j["input_bytes"]) << "the folded weights replace the originals";
+  const nlohmann::json& ph = j["phases"];
+  double parts = 0;
+  for (const char* k : {"load_ms", "passes_ms", "checks_ms", "instrumentation_ms", "overhead_ms",
+                        "verify_ms", "save_ms", "reports_ms"}) {
+    ASSERT_TRUE(ph.contains(k)) << k;
+    EXPECT_GE(ph[k].get<double>(), 0) << k;
+    parts += ph[k].get<double>();
+  }
+  EXPECT_GT(ph["load_ms"].get<double>(), 0);
+  EXPECT_GT(ph["verify_ms"].get<double>(), 0);
+  EXPECT_GT(ph["checks_ms"].get<double>(), 0) << "--lint=full checks after every pass";
+  EXPECT_LE(parts, ph["total_ms"].get<double>() + 1e-6);
+  double passes = 0, checks = 0;
+  for (const nlohmann::json& p : j["passes"]) {
+    passes += p["ms"].get<double>();
+    checks += p["check_ms"].get<double>();
+  }
+  EXPECT_NEAR(ph["passes_ms"].get<double>(), passes, 1e-9);
+  EXPECT_NEAR(ph["checks_ms"].get<double>(), checks, 1e-9);
+  EXPECT_NE(r.out.find(" MB -> "), std::string::npos) << r.out;
+}
+
 TEST(Cli, PipelineFromAFile) {
   const test::Fixture& f = test::fixture("conv2d_bn", "traced");
   std::string dir = test::tempDir();

@@ -159,35 +159,53 @@ torch::jit::Module deserializeModule(const std::string& bytes, const std::string
 }
 
 void saveModuleAtomic(const torch::jit::Module& module, const std::string& path) {
-  outputFolder(path);  // fail before serializing; writing says whether the folder is writable
-  std::string bytes;
-  try {
-    bytes = serializeModule(module);
-  } catch (const Error& e) {
-    throw Error("cannot save model to '" + path + "': " + e.what());
-  }
-  writeFileAtomic(path, bytes);
+  stageModule(module, path)->commit();
 }
 
 void writeFileAtomic(const std::string& path, const std::string& bytes) {
-  std::string tmpl;
-  int fd = createTemporary(path, outputFolder(path), tmpl);
+  StagedFile file(path);
+  std::ofstream out(file.temporaryPath(), std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) throw Error("cannot write '" + path + "': " + std::strerror(errno));
+  file.commit();
+}
+
+StagedFile::StagedFile(const std::string& path) : path_(path) {
+  int fd = createTemporary(path, outputFolder(path), tmp_);
   mode_t mask = umask(0);  // mkstemp makes the file private; give it the usual permissions
   umask(mask);
   bool ok = fchmod(fd, 0666 & ~mask) == 0;
-  for (size_t done = 0; ok && done < bytes.size();) {
-    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
   ok = close(fd) == 0 && ok;
-  std::error_code ec;
-  if (ok) fs::rename(tmpl, path, ec);
-  if (!ok || ec) {
-    std::remove(tmpl.c_str());
-    throw Error("cannot write '" + path + "': " + (ec ? ec.message() : std::strerror(errno)));
+  if (!ok) {
+    std::remove(tmp_.c_str());
+    throw Error("cannot write '" + path + "': " + std::strerror(errno));
   }
+}
+
+StagedFile::~StagedFile() {
+  if (!committed_) std::remove(tmp_.c_str());
+}
+
+void StagedFile::commit() {
+  std::error_code ec;
+  fs::rename(tmp_, path_, ec);
+  if (ec) throw Error("cannot write '" + path_ + "': " + ec.message());
+  committed_ = true;
+}
+
+std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module,
+                                        const std::string& path) {
+  auto file = std::make_unique<StagedFile>(path);
+  try {
+    checkLoadable(module);
+    module.save(file->temporaryPath());
+  } catch (const Error& e) {
+    throw Error("cannot save model to '" + path + "': " + e.what());
+  } catch (const std::exception& e) {
+    throw Error("cannot save model to '" + path + "': " + describeException(e));
+  }
+  return file;
 }
 
 bool sameFile(const std::string& a, const std::string& b) {

@@ -4,6 +4,7 @@
 
 #include <torch/csrc/jit/api/module.h>
 
+#include <memory>
 #include <string>
 
 namespace tsopt {
@@ -28,6 +29,30 @@ torch::jit::Module deserializeModule(const std::string& bytes, const std::string
 
 /// Writes `bytes` to `path` through a temporary file next to it and a rename. Throws tsopt::Error.
 void writeFileAtomic(const std::string& path, const std::string& bytes);
+
+/// A file written under a temporary name next to its destination, with the permissions a new
+/// file gets: commit() renames it into place; destroyed uncommitted, it is removed.
+class StagedFile {
+ public:
+  /// Creates the temporary file for `path`; throws tsopt::Error if its folder cannot take it.
+  explicit StagedFile(const std::string& path);
+  ~StagedFile();
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  /// Where to write the content.
+  const std::string& temporaryPath() const { return tmp_; }
+  /// Renames the temporary file to the destination. Throws tsopt::Error.
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  bool committed_ = false;
+};
+
+/// Saves `module` straight into a staged file for `path` (no copy of the archive in memory):
+/// load it from temporaryPath() to check it, then commit(). Throws tsopt::Error.
+std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const std::string& path);
 
 /// True if both paths name the same existing file.
 bool sameFile(const std::string& a, const std::string& b);

@@ -2,6 +2,7 @@
 // every pass, or bisecting to the pass that changed the numbers), save atomically, report.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -111,9 +112,10 @@ Pipeline pipelineFromText(const std::string& text) {
   return text.empty() ? Pipeline{} : parsePipeline(text);
 }
 
-/// Verifies the saved result (`bytes`) against the input model, and if it differs and --bisect
-/// asks, finds the pass to blame. With --verify-each the last pass's check is the verdict.
-void verifyResult(const RunArgs& a, const Verifier& verifier, const std::string& bytes,
+/// Verifies the saved result (the model saved at `saved`) against the input model, and if it
+/// differs and --bisect asks, finds the pass to blame. With --verify-each the last pass's check is
+/// the verdict.
+void verifyResult(const RunArgs& a, const Verifier& verifier, const std::string& saved,
                   const std::string& pipelineText, const std::vector<std::string>& methods,
                   const RunResult& result, Verdict& verdict) {
   if (verdict.each && !verdict.each->checks().empty()) {
@@ -121,7 +123,7 @@ void verifyResult(const RunArgs& a, const Verifier& verifier, const std::string&
     verdict.firstFailing = verdict.each->firstFailing();
     return;
   }
-  verdict.result = verifier.check(deserializeModule(bytes, "the transformed model"));
+  verdict.result = verifier.check(loadModule(saved));
   if (verdict.result.passed || !a.bisect) return;
   verdict.bisect = bisectPipeline([&] { return loadModule(a.input); },
                                   [&] { return pipelineFromText(pipelineText); }, methods,
@@ -148,7 +150,28 @@ std::string passLabel(const PassRecord& r) {
   return r.iteration ? r.spec + " [iter " + std::to_string(r.iteration) + "]" : r.spec;
 }
 
-void printTimings(const RunResult& result, std::ostream& os) {
+/// Measures wall time between laps.
+class Stopwatch {
+ public:
+  /// Milliseconds since the last lap (or since made), and starts the next.
+  double lap() {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string megabytes(uint64_t bytes) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(bytes < 100000 ? 3 : 1) << bytes / 1e6 << " MB";
+  return os.str();
+}
+
+void printTimings(const RunResult& result, const Phases& phases, std::ostream& os) {
   os << "===-- tsopt pass timing (wall, ms) --===\n";
   os << std::setw(10) << "ms" << std::setw(8) << "%" << std::setw(16) << "nodes"
      << "  pass\n";
@@ -161,7 +184,11 @@ void printTimings(const RunResult& result, std::ostream& os) {
        << "\n";
   }
   os << std::fixed << std::setprecision(3) << std::setw(10) << result.totalMs
-     << "  total (including IR checks and instrumentation)\n";
+     << "  total of the pipeline (passes, IR checks, instrumentation)\n";
+  os << "===-- tsopt phases (wall, ms) --===\n";
+  for (const auto& [name, ms] : phaseList(phases)) {
+    os << std::fixed << std::setprecision(3) << std::setw(10) << ms << "  " << name << "\n";
+  }
 }
 
 void printStats(const RunResult& result, std::ostream& os) {
@@ -238,7 +265,10 @@ int runCommand(const RunArgs& a) {
   if (a.updateGolden && a.goldenDir.empty()) throw Error("--update-golden needs --golden-dir");
   TraceOptions trace = traceOptions(a);
 
+  Phases phases;
+  Stopwatch total, watch;
   torch::jit::Module module = loadModule(a.input);
+  phases.load = watch.lap();
   std::optional<Verifier> verifier;
   if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
   PassManager pm(pipelineFromText(pipelineText));
@@ -256,37 +286,52 @@ int runCommand(const RunArgs& a) {
     verdict.each = std::make_shared<VerifyEachPass>(*verifier);
     pm.addInstrumentation(verdict.each);
   }
+  phases.verify += watch.lap();  // loading the reference model
   HtmlReport html;
   if (!a.html.empty()) {
     progress->say("drawing the input graph");
     html.svgBefore = reportSvg(module, methods.front(), html.graphNote);
   }
+  phases.reports += watch.lap();
   RunResult result = pm.run(module, methods);
-  std::string bytes = serializeModule(module);
+  phases.addRun(result);
+  watch.lap();
+  progress->say("saving");
+  std::unique_ptr<StagedFile> saved = stageModule(module, a.output);
+  const uint64_t outputBytes = std::filesystem::file_size(saved->temporaryPath());
+  phases.save = watch.lap();
 
   if (verifier) {
     progress->say("verifying");
-    verifyResult(a, *verifier, bytes, pipelineText, methods, result, verdict);
+    verifyResult(a, *verifier, saved->temporaryPath(), pipelineText, methods, result, verdict);
   }
   GoldenCheck golden;
   if (!a.goldenDir.empty() && !a.updateGolden)
     golden = compareGolden(a.goldenDir, tracer->stages());
+  phases.verify += watch.lap();
   bool written = verdict.result.passed || !a.verifyStrict;
-  if (written) writeFileAtomic(a.output, bytes);
+  if (written) saved->commit();
+  phases.save += watch.lap();
+  const uint64_t inputBytes = std::filesystem::file_size(a.input);
+  if (!a.html.empty()) {
+    progress->say("drawing the result");
+    html.svgAfter = reportSvg(module, methods.front(), html.graphNote);
+  }
+  phases.reports += watch.lap();
+  phases.total = total.lap();
   if (!a.report.empty() || !a.html.empty()) {
-    nlohmann::json report = makeReport(a.input, a.output, pipelineText, methods, result);
+    nlohmann::json report = makeReport(a.input, a.output, pipelineText, methods, result, phases,
+                                       inputBytes, outputBytes);
     report["output_written"] = written;
     if (verifier) addVerdict(report, *verifier, verdict, result);
     if (!a.report.empty()) writeFileAtomic(a.report, report.dump(2) + "\n");
     if (!a.html.empty()) {
-      progress->say("drawing the result");
       html.input = a.input;
       html.output = a.output;
       html.pipeline = pipelineText;
       html.methods = methods;
       html.run = result;
       html.diffs = tracer->diffs();
-      html.svgAfter = reportSvg(module, methods.front(), html.graphNote);
       html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
       writeFileAtomic(a.html, renderHtmlReport(html));
     }
@@ -294,7 +339,7 @@ int runCommand(const RunArgs& a) {
   progress->clear();
 
   for (const std::string& w : result.warnings) std::cerr << "tsopt: warning: " << w << "\n";
-  if (a.timePasses) printTimings(result, std::cerr);
+  if (a.timePasses) printTimings(result, phases, std::cerr);
   if (a.stats) printStats(result, std::cerr);
   printVerdict(verdict, result);
   if (!golden.passed) {
@@ -310,8 +355,9 @@ int runCommand(const RunArgs& a) {
     int64_t before = result.passes.empty() ? 0 : result.passes.front().nodesBefore;
     int64_t after = result.passes.empty() ? 0 : result.passes.back().nodesAfter;
     std::cout << "tsopt: " << (pipelineText.empty() ? "no passes" : pipelineText) << ": " << before
-              << " -> " << after << " nodes in " << std::fixed << std::setprecision(1)
-              << result.totalMs << " ms; wrote " << a.output
+              << " -> " << after << " nodes, " << megabytes(inputBytes) << " -> "
+              << megabytes(outputBytes) << " in " << std::fixed << std::setprecision(1)
+              << phases.total << " ms; wrote " << a.output
               << (a.report.empty() ? "" : ", " + a.report) << (a.html.empty() ? "" : ", " + a.html)
               << "\n";
     if (verifier && verdict.result.passed) {
