@@ -9,7 +9,7 @@
 //   %w = prim::GetAttr[name="weight"](%c)      keeps `weight` of conv's type
 //   %y = prim::CallMethod[name="f"](%c, %x)    keeps method `f` of conv's type, and follows it
 // A module value used any other way (passed to a function, returned, held by an interface-typed
-// attribute whose method is called) keeps everything of its type, recursively. Types with
+// attribute) keeps everything of its type and of its submodules' types. Types with
 // __getstate__/__setstate__ keep them (loading calls them), and `training` stays everywhere.
 #include <torch/csrc/jit/api/function_impl.h>
 
@@ -119,6 +119,9 @@ class Reachability {
     reach(type);
     for (size_t i = 0; i < type->numAttributes(); ++i) {
       needAttribute(type, type->getAttributeName(i));
+      // Whatever holds the escaped module may reach into its submodules too.
+      auto held = type->getAttribute(i)->cast<ClassType>();
+      if (held && held->is_module()) keepAll(held.get());
     }
     for (const torch::jit::Function* fn : type->methods()) needMethod(type, fn->name());
   }
