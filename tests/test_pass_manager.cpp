@@ -221,6 +221,23 @@ TEST(PassManager, UnknownMethodIsAClearError) {
   }
 }
 
+TEST(PassManager, LibTorchsPassesReportAChangeExactlyWhenTheyMakeOne) {
+  // LibTorch's Inline, EliminateDeadCode and ConstantPooling return nothing; their wrappers
+  // compare fingerprints of the graph. A second Inline or EliminateDeadCode finds nothing left to
+  // do; ConstantPooling hoists the constants to the top in reverse order each time it runs, so
+  // it always changes the graph (and a fixed-point group of it alone never settles).
+  const test::Fixture& f = test::fixture("dead_code", "scripted");
+  auto [m, r] = test::runPipeline(f,
+                                  "torch-inline,torch-inline,torch-dce,torch-dce,"
+                                  "torch-constant-pooling,torch-constant-pooling");
+  std::vector<bool> changed;
+  for (const PassRecord& p : r.passes) changed.push_back(p.changed);
+  EXPECT_EQ(changed, (std::vector<bool>{true, false, true, false, true, true}));
+  EXPECT_LT(r.passes[2].nodesAfter, r.passes[2].nodesBefore);
+  EXPECT_EQ(r.passes[4].nodesAfter, r.passes[4].nodesBefore)
+      << "nothing to pool here: only the order of the constants changed";
+}
+
 TEST(PassManager, NodeCountsIncludeNestedBlocks) {
   auto g = std::make_shared<torch::jit::Graph>();
   torch::jit::parseIR(R"IR(

@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/passes/remove_dropout.h>
 
 #include <functional>
+#include <unordered_map>
 
 #include "passes/core/error.h"
 #include "passes/core/registry.h"
@@ -22,12 +23,44 @@ namespace {
 
 using GraphPtr = std::shared_ptr<torch::jit::Graph>;
 
-/// For LibTorch passes that do not say whether they changed anything: compare the IR text.
+/// A fingerprint of a graph's structure: node kinds in order, which values (numbered in order
+/// of definition, so that a pass that renumbers values changes nothing) each node reads and
+/// defines, nested blocks. Adding, removing, moving or rewiring a node changes it; computing it
+/// is much cheaper than printing the graph.
+class StructureHash {
+ public:
+  size_t of(const torch::jit::Block* block) {
+    for (const torch::jit::Value* v : block->inputs()) define(v);
+    for (const torch::jit::Node* n : block->nodes()) {
+      mix(static_cast<size_t>(n->kind()));
+      for (const torch::jit::Value* v : n->inputs()) mix(number(v));
+      for (const torch::jit::Block* b : n->blocks()) mix(of(b));
+      for (const torch::jit::Value* v : n->outputs()) define(v);
+    }
+    for (const torch::jit::Value* v : block->outputs()) mix(number(v));
+    return h_;
+  }
+
+ private:
+  void mix(size_t x) { h_ = h_ * 1000003u ^ x; }
+  void define(const torch::jit::Value* v) {
+    mix(numbers_.emplace(v, numbers_.size()).first->second);
+  }
+  size_t number(const torch::jit::Value* v) {
+    auto it = numbers_.find(v);
+    return it == numbers_.end() ? SIZE_MAX : it->second;
+  }
+
+  size_t h_ = 0;
+  std::unordered_map<const torch::jit::Value*, size_t> numbers_;
+};
+
+/// For LibTorch passes that do not say whether they changed anything: compare fingerprints.
 bool changedBy(const GraphPtr& g, const std::function<void(GraphPtr&)>& fn) {
-  std::string before = g->toString(false);
+  size_t before = StructureHash().of(g->block());
   GraphPtr copy = g;
   fn(copy);
-  return copy->toString(false) != before;
+  return StructureHash().of(copy->block()) != before;
 }
 
 class TorchInlinePass : public GraphPass {
