@@ -1,6 +1,6 @@
 // The deployment passes and presets: torch-freeze, the frozen folds, torch-remove-dropout,
-// torch-transpose-frozen-linear, mkldnn-conv, prepack-conv, mkldnn-blocked, and -O0/-O1/-O2: IR, numerics, and
-// that the result saves and loads.
+// torch-transpose-frozen-linear, mkldnn-conv, prepack-conv, mkldnn-blocked, and -O0/-O1/-O2: IR,
+// numerics, and that the result saves and loads.
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
@@ -45,7 +45,9 @@ def forward(self, x):
 /// reordered weights, or what those hold.
 void expectOnlyHolderAttributesRead(const torch::jit::Module& m) {
   auto g = methodGraph(m, "forward");
-  auto startsWith = [](const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; };
+  auto startsWith = [](const std::string& s, const char* prefix) {
+    return s.rfind(prefix, 0) == 0;
+  };
   for (torch::jit::Node* n : g->nodes()) {
     if (n->kind() != c10::prim::GetAttr) continue;
     const std::string& name = n->s(c10::attr::name);
@@ -232,9 +234,8 @@ TEST(Deploy, MkldnnBlockedKeepsActivationsBlockedThroughARegionAndTheModelReload
   torch::jit::Module original = blockedModel();
   torch::jit::Module m = saveAndLoad(original);
   // 4 convolutions, 3 conversions: a region only with a lower bar than the default.
-  RunResult r =
-      PassManager(parsePipeline("torch-freeze,mkldnn-blocked{convs-per-conversion=1}"))
-          .run(m, {"forward"});
+  RunResult r = PassManager(parsePipeline("torch-freeze,mkldnn-blocked{convs-per-conversion=1}"))
+                    .run(m, {"forward"});
   const auto& stats = r.passes[1].stats;
   EXPECT_EQ(stats.at("rewritten"), 4);
   EXPECT_EQ(stats.at("regions"), 1);
@@ -313,7 +314,8 @@ TEST(Deploy, MkldnnBlockedLeavesRegionsThatDoNotPayOrWhoseTensorsAreWrittenOutsi
     m.define(std::string(R"(
 def forward(self, x):
     y = torch.conv2d(x, self.w1, None, [1, 1], [1, 1])
-    z = )") + write + R"(
+    z = )") + write +
+             R"(
     r = torch.conv2d(torch.relu(y), self.w2, None, [1, 1], [1, 1])
     r = torch.conv2d(r, self.w2, None, [1, 1], [1, 1])
     r = torch.conv2d(r, self.w2, None, [1, 1], [1, 1])

@@ -39,10 +39,16 @@ std::shared_ptr<Graph> validGraph() {
   Node* add = ifn->blocks()[0]->nodes().front();
   Node* mul = loop->blocks()[0]->nodes().front();
   const std::vector<std::pair<torch::jit::Value*, const char*>> names = {
-      {g->inputs()[0], "x"}, {g->inputs()[1], "c"}, {g->inputs()[2], "n"},
-      {add->input(2), "one"}, {ifn->output(), "y"}, {add->output(), "z"},
-      {loop->output(), "w"}, {loop->blocks()[0]->inputs()[0], "i"},
-      {loop->blocks()[0]->inputs()[1], "acc"}, {mul->output(), "s"}};
+      {g->inputs()[0], "x"},
+      {g->inputs()[1], "c"},
+      {g->inputs()[2], "n"},
+      {add->input(2), "one"},
+      {ifn->output(), "y"},
+      {add->output(), "z"},
+      {loop->output(), "w"},
+      {loop->blocks()[0]->inputs()[0], "i"},
+      {loop->blocks()[0]->inputs()[1], "acc"},
+      {mul->output(), "s"}};
   for (const auto& [v, name] : names) v->setDebugName(name);
   return g;
 }
@@ -97,16 +103,14 @@ std::vector<BrokenCase> brokenCases() {
        [](Graph& g) { g.create(c10::aten::relu, {g.inputs()[0]}); },
        "%x lists a use by a node that is not in the graph", true},
       {"a node made without inputs and never inserted",
-       [](Graph& g) { g.create(c10::prim::Constant); },
-       "node prim::Constant (defining %", true},
+       [](Graph& g) { g.create(c10::prim::Constant); }, "node prim::Constant (defining %", true},
       {"a constant with an input",
        [](Graph& g) { addNode(g)->input(2)->node()->addInput(g.inputs()[2]); },
        "node prim::Constant (defining %one) has inputs", true},
       {"topological positions out of order",
        [](Graph& g) { ifNode(g)->topo_position_ = loopNode(g)->topo_position_ + 1; },
        "node prim::Loop (defining %w) has a topological position", true},
-      {"an output whose offset is wrong",
-       [](Graph& g) { addNode(g)->output()->offset_ = 1; },
+      {"an output whose offset is wrong", [](Graph& g) { addNode(g)->output()->offset_ = 1; },
        "node aten::add (defining %z) has output %z that does not name it as its node", true},
       {"two values with one number",
        [](Graph& g) { addNode(g)->output()->unique_ = g.inputs()[0]->unique(); },
@@ -120,7 +124,8 @@ std::vector<BrokenCase> brokenCases() {
       {"a loop body with a carried value too few",
        [](Graph& g) { loopNode(g)->blocks()[0]->eraseOutput(1); },
        "node prim::Loop (defining %w) carries 1 values, but has 1 outputs and a body with 2 "
-       "inputs and 1 outputs", false},
+       "inputs and 1 outputs",
+       false},
       {"an operator output of the wrong type",
        [](Graph& g) { mulNode(g)->output()->setType(c10::IntType::get()); },
        "node aten::mul (defining %s) output 0 is of type int where its schema says Tensor", false},

@@ -153,8 +153,8 @@ TEST(PassManager, InvalidGraphsAreExplainedInWords) {
   one->moveAfter(g->outputs()[0]->node());
   const std::string z = add->output()->debugName(), c = one->output()->debugName();
   EXPECT_EQ(findGraphDefect(*g), "node aten::add (defining %" + z + ") uses %" + c +
-                                         " where it is not defined (used before its definition, "
-                                         "or outside its block)");
+                                     " where it is not defined (used before its definition, "
+                                     "or outside its block)");
   EXPECT_ANY_THROW(g->lint());
   one->moveBefore(g->outputs()[0]->node());
   EXPECT_EQ(findGraphDefect(*g), "");

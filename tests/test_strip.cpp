@@ -100,8 +100,8 @@ TEST(Strip, InstancesOfOneTypeKeepWhatTheKeptMethodsReach) {
   torch::jit::Module both = loadModule(f.path());
   Statistics kept;
   EXPECT_TRUE(stripModule(both, {"forward", "extra"}, &kept, nullptr));
-  EXPECT_EQ(kept.all(), (std::map<std::string, int64_t>{{"removed.attributes", 8},
-                                                        {"removed.methods", 1}}));
+  EXPECT_EQ(kept.all(),
+            (std::map<std::string, int64_t>{{"removed.attributes", 8}, {"removed.methods", 1}}));
   EXPECT_TRUE(both.hasattr("a") && both.hasattr("b"));
   expectIdenticalOutputs(f, original, both, "extra");
 }
@@ -131,7 +131,8 @@ TEST(Strip, EveryKeptMethodKeepsWhatItReaches) {
   // Inlined, nothing calls `helper` or any submodule's method any more; the submodules stay,
   // since the inlined graphs read their parameters.
   std::vector<std::string> rootMethods;
-  for (const torch::jit::Method& method : loaded.get_methods()) rootMethods.push_back(method.name());
+  for (const torch::jit::Method& method : loaded.get_methods())
+    rootMethods.push_back(method.name());
   EXPECT_EQ(rootMethods, (std::vector<std::string>{"forward", "encode"}));
   for (const torch::jit::NameModule& sub : loaded.named_modules()) {
     if (sub.name.empty()) continue;
@@ -162,7 +163,8 @@ def forward(self, x):
   EXPECT_EQ(stats.get("merged.bytes"), 4000);
   std::vector<at::Tensor> held;
   for (torch::jit::Node* n : g->nodes()) {
-    if (n->kind() == c10::prim::Constant && n->kindOf(c10::attr::value) == torch::jit::AttributeKind::t) {
+    if (n->kind() == c10::prim::Constant &&
+        n->kindOf(c10::attr::value) == torch::jit::AttributeKind::t) {
       held.push_back(n->t(c10::attr::value));
     }
   }

@@ -74,24 +74,24 @@ Role roleOf(Node* n, Statistics& stats) {
     case aten::relu_:
       return Role::kFollow;
     case aten::max_pool2d:  // oneDNN pooling has no dilation
-      return n->inputs().size() == 6 && intPair(n->input(4)) == ones ? Role::kFollow
-                                                                      : Role::kNone;
+      return n->inputs().size() == 6 && intPair(n->input(4)) == ones ? Role::kFollow : Role::kNone;
     case aten::avg_pool2d:  // nor a divisor override
-      return n->inputs().size() == 7 && constantIs(n->input(6), c10::IValue())
-                 ? Role::kFollow
-                 : Role::kNone;
+      return n->inputs().size() == 7 && constantIs(n->input(6), c10::IValue()) ? Role::kFollow
+                                                                               : Role::kNone;
     case aten::adaptive_avg_pool2d:  // only to sizes that divide the input's: 1x1 always does
       return intPair(n->input(1)) == ones ? Role::kFollow : Role::kNone;
     case aten::add:
     case aten::add_:
       return n->inputs().size() == 3 && n->input(1)->type()->cast<TensorType>() ? Role::kAdd
-                                                                               : Role::kNone;
+                                                                                : Role::kNone;
     default:
       return Role::kNone;
   }
 }
 
-bool inPlace(const Node* n) { return n->kind() == c10::aten::relu_ || n->kind() == c10::aten::add_; }
+bool inPlace(const Node* n) {
+  return n->kind() == c10::aten::relu_ || n->kind() == c10::aten::add_;
+}
 
 /// The regions of a graph: which nodes run on MKLDNN tensors, grouped into connected components.
 class Regions {
@@ -306,11 +306,11 @@ class MkldnnBlockedPass : public GraphPass {
           }
           Value* weight = graph->insertGetAttr(h, "weight_" + std::to_string(conv));
           const ConvParams& c = convs[conv++];
-          Node* run = graph->insertNode(graph->create(
-              c10::aten::mkldnn_convolution,
-              {input, weight, n->input(2), graph->insertConstant(c.padding),
-               graph->insertConstant(c.stride), graph->insertConstant(c.dilation),
-               graph->insertConstant(c.groups)}));
+          Node* run = graph->insertNode(
+              graph->create(c10::aten::mkldnn_convolution,
+                            {input, weight, n->input(2), graph->insertConstant(c.padding),
+                             graph->insertConstant(c.stride), graph->insertConstant(c.dilation),
+                             graph->insertConstant(c.groups)}));
           replace(regions, n, run->output());
           ctx.stats.add("rewritten");
           break;
@@ -353,8 +353,8 @@ class MkldnnBlockedPass : public GraphPass {
   static Value* guardedAdd(torch::jit::Graph& graph, Node* n) {
     Value* a = n->input(0);
     Value* b = n->input(1);
-    Value* same = graph.insert(c10::aten::eq, {graph.insert(c10::aten::size, {a}),
-                                               graph.insert(c10::aten::size, {b})});
+    Value* same = graph.insert(
+        c10::aten::eq, {graph.insert(c10::aten::size, {a}), graph.insert(c10::aten::size, {b})});
     Node* ifNode = graph.insertNode(graph.create(c10::prim::If, {same}, 1));
     Block* sameSize = ifNode->addBlock();
     Block* broadcast = ifNode->addBlock();

@@ -161,7 +161,8 @@ int64_t attributeBytes(const Module& module) {
   std::unordered_set<const c10::StorageImpl*> storages;
   int64_t bytes = 0;
   auto add = [&](const at::Tensor& t) {
-    if (t.defined() && t.has_storage() && storages.insert(t.storage().unsafeGetStorageImpl()).second) {
+    if (t.defined() && t.has_storage() &&
+        storages.insert(t.storage().unsafeGetStorageImpl()).second) {
       bytes += static_cast<int64_t>(t.storage().nbytes());
     }
   };

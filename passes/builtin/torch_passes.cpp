@@ -138,8 +138,9 @@ class TorchFreezePass : public ModulePass {
   }
   bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
     if (module.hasattr("training") && module.is_training()) {
-      throw Error("the model is in training mode; freezing needs eval mode (save it after "
-                  "model.eval())");
+      throw Error(
+          "the model is in training mode; freezing needs eval mode (save it after "
+          "model.eval())");
     }
     std::vector<std::string> keep(ctx.methods.begin() + 1, ctx.methods.end());
     module = torch::jit::freeze_module(module, keep);

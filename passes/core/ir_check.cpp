@@ -158,9 +158,9 @@ class Checker {
         }
         for (const Block* sub : n->blocks()) {
           if (!sub->inputs().empty() || sub->outputs().size() != outs) {
-            return fail(where(n) + " has " + std::to_string(outs) +
-                        " outputs but a block with " + std::to_string(sub->inputs().size()) +
-                        " inputs and " + std::to_string(sub->outputs().size()) + " outputs");
+            return fail(where(n) + " has " + std::to_string(outs) + " outputs but a block with " +
+                        std::to_string(sub->inputs().size()) + " inputs and " +
+                        std::to_string(sub->outputs().size()) + " outputs");
           }
         }
         break;
@@ -173,8 +173,8 @@ class Checker {
         const Block* body = n->blocks()[0];
         if (outs != carried || body->inputs().size() != carried + 1 ||
             body->outputs().size() != carried + 1) {
-          return fail(where(n) + " carries " + std::to_string(carried) +
-                      " values, but has " + std::to_string(outs) + " outputs and a body with " +
+          return fail(where(n) + " carries " + std::to_string(carried) + " values, but has " +
+                      std::to_string(outs) + " outputs and a body with " +
                       std::to_string(body->inputs().size()) + " inputs and " +
                       std::to_string(body->outputs().size()) + " outputs (expected " +
                       std::to_string(carried) + ", " + std::to_string(carried + 1) + ", " +
@@ -217,8 +217,9 @@ class Checker {
     for (const Value* v : defined_) {
       for (const torch::jit::Use& u : v->uses()) {
         if (!nodes_.count(u.user)) {
-          return fail(name(v) + " lists a use by a node that is not in the graph (destroyed, or "
-                                "never inserted)");
+          return fail(name(v) +
+                      " lists a use by a node that is not in the graph (destroyed, or "
+                      "never inserted)");
         }
         if (u.offset >= u.user->inputs().size() || u.user->input(u.offset) != v) {
           return fail(name(v) + " lists a use by " + where(u.user) +
@@ -253,8 +254,9 @@ class Checker {
   bool checkAllReached() {
     for (const Node* n : graph_.all_nodes) {
       if (!nodes_.count(n)) {
-        return fail(where(n) + " was made in the graph but stands in no block (never inserted, "
-                               "or removed without destroy())");
+        return fail(where(n) +
+                    " was made in the graph but stands in no block (never inserted, "
+                    "or removed without destroy())");
       }
     }
     for (const Block* b : graph_.all_blocks) {

@@ -52,8 +52,8 @@ class PassInstrumentation {
 /// Result of PassManager::run.
 struct RunResult {
   std::vector<PassRecord> passes;
-  double totalMs = 0;  ///< the whole run: passes, checks, instrumentation
-  double hooksMs = 0;  ///< of which in instrumentation hooks
+  double totalMs = 0;                 ///< the whole run: passes, checks, instrumentation
+  double hooksMs = 0;                 ///< of which in instrumentation hooks
   std::vector<std::string> warnings;  ///< e.g. a fixed-point group that did not converge
 };
 

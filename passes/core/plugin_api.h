@@ -14,7 +14,8 @@
 /// "major.minor" of the LibTorch a translation unit is compiled against (its ABI boundary).
 #define TSOPT_TORCH_VERSION TSOPT_STR(TORCH_VERSION_MAJOR) "." TSOPT_STR(TORCH_VERSION_MINOR)
 
-/// Bumped whenever Pass, GraphPass, ModulePass, their contexts, PassRegistry or this struct change incompatibly.
+/// Bumped whenever Pass, GraphPass, ModulePass, their contexts, PassRegistry or this struct change
+/// incompatibly.
 #define TSOPT_PLUGIN_API_VERSION 2
 /// The symbol tsopt looks up in a plugin.
 #define TSOPT_PLUGIN_ENTRY_POINT_NAME "tsoptGetPluginInfo"
