@@ -57,6 +57,7 @@ std::string makeCaseDir() {
   const std::string fixtures = good.substr(0, good.rfind('/') + 1);
   fs::copy_file(fixtures + "plain.zip", dir + "/plain.zip");
   fs::copy_file(fixtures + "state_dict.pt", dir + "/state_dict.pt");
+  fs::copy_file(fixtures + "uses_test_op.pt", dir + "/uses_test_op.pt");
   writeFile(dir + "/fake.so", "this is not an ELF file\n");
   writeFile(dir + "/bad-pipeline.txt", "# two passes\ninline,\n,dce\n");
   fs::create_directory(dir + "/sub");
@@ -87,7 +88,10 @@ void expectCleanFailure(const ErrorCase& c, const std::string& dir, const std::s
     replaceAll(*s, "{lib}", TSOPT_PLUGIN_DIR);
   }
   const auto before = snapshot(dir);
-  test::CommandResult r = test::runTsopt(args);
+  // "{tsopt}" stands where the binary goes when the case sets the environment before it.
+  const bool withEnvironment = args.find("{tsopt}") != std::string::npos;
+  replaceAll(args, "{tsopt}", std::string(TSOPT_BIN_DIR) + "/tsopt");
+  test::CommandResult r = withEnvironment ? test::runCommand(args) : test::runTsopt(args);
   SCOPED_TRACE("tsopt " + args + "\nstderr: " + r.err);
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_EQ(r.out, "");
@@ -119,7 +123,8 @@ TEST_P(CliError, ExitsTwoWithAClearLineAndWritesNothing) {
 
 const std::string kRun = "run {model} -o {out} --report {dir}/report.json ";
 const std::string kVerify = "verify {model} {model} ";
-const std::string kShapeHelp = "(expected SHAPE[:DTYPE[:HIGH]], e.g. 1x3x224x224 or 1x16:int64:1000)";
+const std::string kShapeHelp =
+    "(expected SHAPE[:DTYPE[:HIGH]], e.g. 1x3x224x224 or 1x16:int64:1000)";
 
 const ErrorCase kCases[] = {
     // Models.
@@ -187,6 +192,19 @@ const ErrorCase kCases[] = {
     {"PluginNameTaken", kRun + "--plugin {lib}/tsopt_test_plugin_duplicate_name.so",
      "registers pass 'dce', which is already registered by builtin"},
     {"PluginOnPassesCommand", "passes --plugin {dir}/fake.so", "is not a loadable shared library"},
+
+    // Operator libraries (--ops, TSOPT_OPS) and models that need one.
+    {"OpsNotASharedLibrary", kRun + "--ops {dir}/fake.so",
+     "operator library '{dir}/fake.so' is not a loadable shared library: "},
+    {"OpsMissing", "show {model} --ops {dir}/nope.so",
+     "operator library '{dir}/nope.so': no such file"},
+    {"OpsIsAFolder", "verify {model} {model} --ops {dir}/sub",
+     "is not a shared library (not a file)"},
+    {"OpsFromTheEnvironment", "TSOPT_OPS={dir}/fake.so {tsopt} show {model}",
+     "operator library '{dir}/fake.so' is not a loadable shared library: "},
+    {"ModelNeedsAnOperatorLibrary", "run {dir}/uses_test_op.pt -o {out}",
+     "cannot load model '{dir}/uses_test_op.pt': it calls operator tsopt_test::double_it, which "
+     "no loaded operator library registers; load the library that provides it with --ops LIB.so"},
 
     // Passes that fail mid-pipeline.
     {"PassThrows",

@@ -5,17 +5,21 @@
 #include <torch/csrc/jit/serialization/import.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
+#include "passes/core/op_library.h"
 
 namespace tsopt {
 
@@ -40,6 +44,43 @@ void checkArchiveOrThrow(const ArchiveReader& reader, const std::string& what) {
   }
 }
 
+/// The operator a load failed on for want of its library ("torchvision::nms"), or "".
+std::string unknownOperator(const std::string& why) {
+  const std::string marker = "Unknown builtin op: ";
+  size_t at = why.find(marker);
+  if (at == std::string::npos) return "";
+  size_t start = at + marker.size(), end = start;
+  while (end < why.size() && (std::isalnum(static_cast<unsigned char>(why[end])) ||
+                              why[end] == '_' || why[end] == ':')) {
+    ++end;
+  }
+  std::string op = why.substr(start, end - start);
+  return op.find("::") == std::string::npos ? "" : op;
+}
+
+/// Runs `load`; when it fails on an operator whose library is known and installed, loads that
+/// library and tries again. `what` names the model in errors.
+torch::jit::Module loadWithOperatorLibraries(const std::function<torch::jit::Module()>& load,
+                                             const std::string& what) {
+  std::set<std::string> tried;
+  for (;;) {
+    try {
+      return load();
+    } catch (const std::exception& e) {
+      std::string op = unknownOperator(describeException(e));
+      if (op.empty()) throw;
+      std::string ns = op.substr(0, op.find("::"));
+      std::string library = findOperatorLibrary(ns);
+      if (library.empty() || !tried.insert(library).second) {
+        throw Error(what + ": it calls operator " + op +
+                    ", which no loaded operator library registers; load the library that "
+                    "provides it with --ops LIB.so (or TSOPT_OPS=LIB.so)");
+      }
+      loadOperatorLibrary(library, op);
+    }
+  }
+}
+
 }  // namespace
 
 torch::jit::Module loadModule(const std::string& path) {
@@ -51,7 +92,9 @@ torch::jit::Module loadModule(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   checkArchiveOrThrow(fileReader(file, fs::file_size(path, ec)), what);
   try {
-    return torch::jit::load(path);
+    return loadWithOperatorLibraries([&] { return torch::jit::load(path); }, what);
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     std::string why = describeException(e);
     if (why.find("failed finding central directory") != std::string::npos ||
@@ -112,8 +155,8 @@ void checkLoadable(const torch::jit::Module& module) {
     forEachNode(method.graph()->block(), [&](torch::jit::Node* n) {
       if (n->kind() != c10::prim::Constant) return;
       auto type = n->output()->type()->cast<c10::ClassType>();
-      if (type && type->name() && type->name()->qualifiedName() ==
-                                      "__torch__.torch.classes.mkldnn.ConvOpContext") {
+      if (type && type->name() &&
+          type->name()->qualifiedName() == "__torch__.torch.classes.mkldnn.ConvOpContext") {
         throw Error("method '" + method.name() +
                     "' holds a prepacked convolution as a constant, which LibTorch saves in a "
                     "form it cannot load; run prepack-conv after torch-freeze, not before");
@@ -150,9 +193,15 @@ torch::jit::Module deserializeModule(const std::string& bytes, const std::string
                          return true;
                        }};
   checkArchiveOrThrow(reader, "cannot load " + what);
-  std::istringstream in(bytes);
   try {
-    return torch::jit::load(in);
+    return loadWithOperatorLibraries(
+        [&] {
+          std::istringstream in(bytes);
+          return torch::jit::load(in);
+        },
+        "cannot load " + what);
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     throw Error("cannot load " + what + ": " + describeException(e));
   }
@@ -194,8 +243,7 @@ void StagedFile::commit() {
   committed_ = true;
 }
 
-std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module,
-                                        const std::string& path) {
+std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const std::string& path) {
   auto file = std::make_unique<StagedFile>(path);
   try {
     checkLoadable(module);

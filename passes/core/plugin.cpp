@@ -34,18 +34,28 @@ struct Handle {
 
 }  // namespace
 
-LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry) {
+void* openSharedLibrary(const std::string& path, const std::string& what, int flags) {
   namespace fs = std::filesystem;
-  const std::string what = "plugin '" + path + "'";
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(what + ": no such file");
   if (!fs::is_regular_file(path, ec)) throw Error(what + " is not a shared library (not a file)");
-
-  // dlopen searches the library path for names without a slash; a plugin is always a file.
+  // dlopen searches the library path for names without a slash; these are always files.
   std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
   dlerror();
-  Handle lib{dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL)};
-  if (!lib.h) throw Error(what + " is not a loadable shared library: " + lastDlError());
+  void* handle = dlopen(openPath.c_str(), RTLD_NOW | flags);
+  if (!handle) {
+    std::string why = lastDlError();
+    if (why.find("undefined symbol") != std::string::npos) {
+      why += " (built against another LibTorch than this tsopt's " TORCH_VERSION "?)";
+    }
+    throw Error(what + " is not a loadable shared library: " + why);
+  }
+  return handle;
+}
+
+LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry) {
+  const std::string what = "plugin '" + path + "'";
+  Handle lib{openSharedLibrary(path, what, RTLD_LOCAL)};
 
   using EntryPoint = TsoptPluginInfo (*)();
   dlerror();

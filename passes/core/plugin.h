@@ -15,6 +15,11 @@ struct LoadedPlugin {
   std::vector<std::string> passes;  ///< names the plugin registered
 };
 
+/// dlopen()s the shared library at `path` with `flags` (RTLD_LOCAL or RTLD_GLOBAL, always
+/// RTLD_NOW) after checking that it is a file; `what` names it in errors ("plugin 'P'"). Returns
+/// the handle; throws tsopt::Error with the loader's reason.
+void* openSharedLibrary(const std::string& path, const std::string& what, int flags);
+
 /// Loads the plugin at `path` and registers its passes in `registry`. All or nothing: on any
 /// error (missing file, not a library, no entry point, API or LibTorch version mismatch, a pass
 /// name already taken) nothing is registered and tsopt::Error says what went wrong.

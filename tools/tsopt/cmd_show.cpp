@@ -1,9 +1,13 @@
-// `tsopt show`: prints a method's IR or its Python-like code.
+// `tsopt show`: prints a method's IR or its Python-like code, or a summary of the model.
+#include <filesystem>
+#include <iomanip>
 #include <iostream>
+#include <unordered_set>
 
 #include "ir_dump/ir_text.h"
 #include "passes/builtin/builtin.h"
 #include "passes/core/module_io.h"
+#include "passes/core/op_library.h"
 #include "passes/core/pass_manager.h"
 #include "tools/tsopt/commands.h"
 
@@ -13,10 +17,48 @@ namespace {
 
 struct ShowArgs {
   std::string input, method = "forward";
-  bool inlined = false, code = false, canonical = false;
+  bool inlined = false, code = false, canonical = false, summary = false;
 };
 
+/// What the model holds: its methods, submodules, tensors, and the operator libraries it needs.
+void printSummary(const std::string& path, const torch::jit::Module& module, std::ostream& os) {
+  os << std::fixed << std::setprecision(1);
+  os << "model: " << path << " (" << std::filesystem::file_size(path) / 1e6 << " MB)\n";
+  os << "methods:";
+  for (const torch::jit::Method& m : module.get_methods()) {
+    os << " " << m.name() << " (" << countNodes(m.graph()->block()) << " nodes)";
+  }
+  size_t submodules = 0;
+  for (const auto& sub : module.named_modules()) submodules += !sub.name.empty();
+  std::unordered_set<const c10::StorageImpl*> storages;
+  size_t tensors = 0;
+  double bytes = 0;
+  for (const torch::jit::NameValue& a : module.named_attributes(/*recurse=*/true)) {
+    if (!a.value.isTensor() || !a.value.toTensor().has_storage()) continue;
+    ++tensors;
+    const c10::Storage& s = a.value.toTensor().storage();
+    if (storages.insert(s.unsafeGetStorageImpl()).second) bytes += static_cast<double>(s.nbytes());
+  }
+  os << "\nsubmodules: " << submodules << "\ntensors: " << tensors << " (" << bytes / 1e6
+     << " MB) in parameters, buffers and attributes\n";
+  auto needed = libraryOperators(module);
+  if (needed.empty()) {
+    os << "operator libraries: none needed (LibTorch's operators only)\n";
+    return;
+  }
+  for (const auto& [ns, ops] : needed) {
+    os << "operator library needed: " << ns << " (";
+    for (auto it = ops.begin(); it != ops.end(); ++it) os << (it == ops.begin() ? "" : ", ") << *it;
+    std::string lib = findOperatorLibrary(ns);
+    os << "); load it with --ops " << (lib.empty() ? "LIB.so" : lib) << "\n";
+  }
+}
+
 int showCommand(const ShowArgs& a) {
+  if (a.summary) {
+    printSummary(a.input, loadModule(a.input), std::cout);
+    return kOk;
+  }
   LoadedGraph g = loadGraph(a.input, a.method, a.inlined);
   std::string text = a.code        ? methodCode(g.module, a.method)
                      : a.canonical ? canonicalIr(*g.graph)
@@ -43,6 +85,9 @@ Command addShowCommand(CLI::App& app) {
   cmd->add_flag("--code", args->code, "print TorchScript code instead of IR");
   cmd->add_flag("--canonical", args->canonical,
                 "print canonical IR (values numbered in order of definition), as dumps do");
+  cmd->add_flag("--summary", args->summary,
+                "print what the model holds: methods, submodules, tensors, operator libraries "
+                "it needs");
   return [args] { return showCommand(*args); };
 }
 

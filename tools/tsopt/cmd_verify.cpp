@@ -3,6 +3,7 @@
 
 #include "passes/core/module_io.h"
 #include "tools/tsopt/commands.h"
+#include "tools/tsopt/report.h"
 #include "tools/tsopt/verify_args.h"
 
 namespace tsopt::cli {
@@ -27,6 +28,7 @@ int verifyCommand(const Args& a) {
   VerifyResult result = verifier.check(candidate);
   if (!a.report.empty()) {
     nlohmann::json j = verifier.toJson(result);
+    j["operator_libraries"] = operatorLibrariesJson();
     j["reference"] = a.reference;
     j["candidate"] = a.candidate;
     writeFileAtomic(a.report, j.dump(2) + "\n");

@@ -1,9 +1,12 @@
 // tsopt command-line entry point: parses, dispatches to a subcommand, and turns every error
 // into one line on stderr and an exit code (0 ok, 1 difference found, 2 error).
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #include "passes/core/error.h"
+#include "passes/core/op_library.h"
 #include "passes/core/registry.h"
 #include "tools/tsopt/commands.h"
 
@@ -23,6 +26,14 @@ int main(int argc, char** argv) {
   add(addShowCommand);
   add(addVerifyCommand);
   add(addDotCommand);
+
+  // Operator libraries, on every command: --ops and TSOPT_OPS (a colon-separated list).
+  std::vector<std::string> ops;
+  for (auto& [sub, cmd] : commands) {
+    sub->add_option("--ops", ops,
+                    "load this operator library (e.g. torchvision's _C.so) before the model "
+                    "(repeatable; also TSOPT_OPS=A.so:B.so)");
+  }
 
   // CLI11 reports a mistyped command as "A subcommand is required"; say what is wrong instead.
   if (argc > 1 && argv[1][0] != '-') {
@@ -59,6 +70,18 @@ int main(int argc, char** argv) {
     for (const std::string& e : tsopt::PassRegistry::global().staticErrors()) {
       throw tsopt::Error("built-in pass registration failed: " + e);
     }
+    tsopt::onOperatorLibraryLoaded([](const tsopt::OperatorLibrary& lib) {
+      if (lib.reason != "asked for") {
+        std::cerr << "tsopt: loaded operator library " << lib.path << " for " << lib.reason << "\n";
+      }
+    });
+    if (const char* env = std::getenv("TSOPT_OPS")) {
+      std::stringstream list(env);
+      for (std::string path; std::getline(list, path, ':');) {
+        if (!path.empty()) tsopt::loadOperatorLibrary(path, "asked for");
+      }
+    }
+    for (const std::string& path : ops) tsopt::loadOperatorLibrary(path, "asked for");
     for (auto& [sub, cmd] : commands) {
       if (sub->parsed()) return cmd();
     }

@@ -3,6 +3,8 @@
 
 #include <torch/version.h>
 
+#include "passes/core/op_library.h"
+
 namespace tsopt::cli {
 
 void Phases::addRun(const RunResult& result) {
@@ -15,9 +17,10 @@ void Phases::addRun(const RunResult& result) {
 }
 
 std::vector<std::pair<std::string, double>> phaseList(const Phases& p) {
-  return {{"load", p.load},         {"passes", p.passes},     {"checks", p.checks},
-          {"instrumentation", p.instrumentation}, {"overhead", p.overhead},
-          {"verify", p.verify},     {"save", p.save},         {"reports", p.reports},
+  return {{"load", p.load},         {"passes", p.passes},
+          {"checks", p.checks},     {"instrumentation", p.instrumentation},
+          {"overhead", p.overhead}, {"verify", p.verify},
+          {"save", p.save},         {"reports", p.reports},
           {"total", p.total}};
 }
 
@@ -25,6 +28,14 @@ nlohmann::json phasesJson(const Phases& phases) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [name, ms] : phaseList(phases)) j[name + "_ms"] = ms;
   return j;
+}
+
+nlohmann::json operatorLibrariesJson() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const OperatorLibrary& lib : loadedOperatorLibraries()) {
+    out.push_back({{"path", lib.path}, {"reason", lib.reason}});
+  }
+  return out;
 }
 
 nlohmann::json makeReport(const std::string& input, const std::string& output,
@@ -45,14 +56,20 @@ nlohmann::json makeReport(const std::string& input, const std::string& output,
                       {"failed", r.failed}});
     if (r.failed) passes.back()["error"] = r.error;
   }
-  return {{"tsopt_version", "0.1.0"}, {"torch_version", TORCH_VERSION},
-          {"input", input},           {"output", output},
-          {"pipeline", pipeline},     {"method", methods.front()},
-          {"methods", methods},       {"total_ms", result.totalMs},
+  return {{"tsopt_version", "0.1.0"},
+          {"torch_version", TORCH_VERSION},
+          {"input", input},
+          {"output", output},
+          {"pipeline", pipeline},
+          {"method", methods.front()},
+          {"methods", methods},
+          {"total_ms", result.totalMs},
           {"phases", phasesJson(phases)},
           {"input_bytes", inputBytes},
+          {"operator_libraries", operatorLibrariesJson()},
           {"output_bytes", outputBytes},
-          {"passes", passes},         {"warnings", result.warnings}};
+          {"passes", passes},
+          {"warnings", result.warnings}};
 }
 
 }  // namespace tsopt::cli

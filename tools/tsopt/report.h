@@ -30,6 +30,10 @@ nlohmann::json makeReport(const std::string& input, const std::string& output,
                           const RunResult& result, const Phases& phases, uint64_t inputBytes,
                           uint64_t outputBytes);
 
+/// The operator libraries loaded, as [{"path", "reason"}] ("asked for", or the operator that
+/// needed it).
+nlohmann::json operatorLibrariesJson();
+
 /// The phases by name ("load", "passes", ...), in the order they run, "total" last.
 std::vector<std::pair<std::string, double>> phaseList(const Phases& phases);
 

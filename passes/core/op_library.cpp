@@ -1,0 +1,123 @@
+// Loading operator libraries, and finding torchvision's and torchaudio's where Debian's (or pip's)
+// Python packages put them.
+#include "passes/core/op_library.h"
+
+#include <dlfcn.h>
+#include <glob.h>
+
+#include <filesystem>
+
+#include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
+#include "passes/core/plugin.h"
+
+namespace tsopt {
+
+namespace {
+
+std::vector<OperatorLibrary>& loaded() {
+  static std::vector<OperatorLibrary> libraries;
+  return libraries;
+}
+
+std::function<void(const OperatorLibrary&)>& listener() {
+  static std::function<void(const OperatorLibrary&)> fn;
+  return fn;
+}
+
+/// Where Python packages live, system-wide first.
+const char* const kPackageFolders[] = {
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/python3*/dist-packages",
+    "/usr/lib/python3*/site-packages",
+    "/usr/local/lib/python3*/site-packages",
+};
+
+/// The library of each known namespace, relative to a package folder.
+struct KnownLibrary {
+  const char* ns;
+  const char* file;
+};
+const KnownLibrary kKnown[] = {
+    {"torchvision", "torchvision/_C*.so"},
+    {"torchaudio", "torchaudio/lib/libtorchaudio.so"},
+};
+
+std::vector<std::string> globPaths(const std::string& pattern) {
+  glob_t g{};
+  std::vector<std::string> out;
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  return out;
+}
+
+/// Namespaces whose operators LibTorch itself registers.
+bool ownedByLibTorch(const std::string& ns) {
+  static const std::set<std::string> owned = {"aten",
+                                              "prim",
+                                              "quantized",
+                                              "_quantized",
+                                              "prepacked",
+                                              "mkldnn",
+                                              "mkldnn_prepacked",
+                                              "_caffe2",
+                                              "profiler",
+                                              "cuda",
+                                              "onnx",
+                                              "attr",
+                                              "scope",
+                                              "user",
+                                              "namespaces",
+                                              "_test",
+                                              "fbgemm"};
+  return owned.count(ns) > 0;
+}
+
+}  // namespace
+
+void loadOperatorLibrary(const std::string& path, const std::string& reason) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const OperatorLibrary& l : loaded()) {
+    if (fs::equivalent(l.path, path, ec)) return;
+  }
+  // Global, so that libraries it loads see its symbols; never closed, since the operators it
+  // registered point into it.
+  openSharedLibrary(path, "operator library '" + path + "'", RTLD_GLOBAL);
+  loaded().push_back({path, reason});
+  if (listener()) listener()(loaded().back());
+}
+
+void onOperatorLibraryLoaded(std::function<void(const OperatorLibrary&)> fn) {
+  listener() = std::move(fn);
+}
+
+const std::vector<OperatorLibrary>& loadedOperatorLibraries() { return loaded(); }
+
+std::string findOperatorLibrary(const std::string& ns) {
+  for (const KnownLibrary& k : kKnown) {
+    if (ns != k.ns) continue;
+    for (const char* folder : kPackageFolders) {
+      std::vector<std::string> found = globPaths(std::string(folder) + "/" + k.file);
+      if (!found.empty()) return found.front();
+    }
+  }
+  return "";
+}
+
+std::map<std::string, std::set<std::string>> libraryOperators(const torch::jit::Module& module) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const torch::jit::Method& method : module.get_methods()) {
+    forEachNode(method.graph()->block(), [&](torch::jit::Node* n) {
+      std::string ns = n->kind().domainString();
+      if (ns.empty()) return;
+      ns = ns.substr(ns.rfind('.') + 1);  // "org.pytorch.aten" -> "aten"
+      if (!ownedByLibTorch(ns)) out[ns].insert(n->kind().toQualString());
+    });
+  }
+  return out;
+}
+
+}  // namespace tsopt
