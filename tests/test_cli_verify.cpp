@@ -71,6 +71,24 @@ TEST(CliVerify, DifferentModelsExitOneAndTheReportSaysWhere) {
   EXPECT_GT(j["max_abs_diff"].get<double>(), 0.01);
 }
 
+TEST(CliVerify, ModelsThatDrawRandomNumbersAtInferenceDrawTheSameOnesInBothRuns) {
+  // Dropout stays on in eval mode (Tacotron2's prenet does this): each run of a trial starts from
+  // the same random-number state, so a model equals itself, and the folded copy tsopt makes of it
+  // equals it too, bit for bit.
+  const std::string model = fixtureFile("random_at_inference.pt");
+  auto self = runTsopt("verify " + model + " " + model + " --input-shape 4x6 --rtol 0 --atol 0");
+  EXPECT_EQ(self.exitCode, 0) << self.out << self.err;
+  std::string dir = test::tempDir();
+  auto run = runTsopt("run " + model + " -o " + dir +
+                      "/o.pt --verify --input-shape 4x6 "
+                      "--rtol 0 --atol 0");
+  EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
+  // The same weights dropping with another probability draw other masks: a real difference.
+  auto other = runTsopt("verify " + model + " " + fixtureFile("random_differently.pt") +
+                        " --input-shape 4x6");
+  EXPECT_EQ(other.exitCode, 1) << other.out << other.err;
+}
+
 TEST(CliVerify, TolerancesDecide) {
   std::string dir = test::tempDir();
   ASSERT_EQ(runTsopt(wrongRun(dir, "-q")).exitCode, 0);

@@ -181,14 +181,40 @@ TEST(PipelineCheck, BisectionFindsTheWrongPassInLogarithmicallyManyRuns) {
 }
 
 TEST(PipelineCheck, BisectionBlamesNoPassWhenTheModelDiffersFromItself) {
-  torch::jit::Module noisy("Noisy");
-  noisy.define("def forward(self, x):\n  return x + torch.rand_like(x)\n");
-  Verifier v(noisy, shapes({"4"}));
+  // Saved and loaded, this model adds one more: it differs from itself before any pass runs.
+  torch::jit::Module drifting("Drifting");
+  drifting.register_attribute("training", c10::BoolType::get(), false);
+  drifting.register_attribute("k", c10::TensorType::get(), at::zeros({4}));
+  drifting.define(R"(
+def forward(self, x):
+    return x + self.k
+
+def __getstate__(self):
+    return (self.k, self.training)
+
+def __setstate__(self, state: Tuple[Tensor, bool]):
+    self.k = state[0] + 1.0
+    self.training = state[1]
+)");
+  Verifier v(drifting, shapes({"4"}));
   BisectResult r =
-      bisectPipeline([&] { return noisy.clone(); },
+      bisectPipeline([&] { return drifting.clone(); },
                      [] { return parsePipeline("dce", unsafeRegistry()); }, {"forward"}, 1, v);
   EXPECT_TRUE(r.baselineDiffers);
   EXPECT_FALSE(r.firstFailing);
+}
+
+TEST(PipelineCheck, AModelThatDrawsRandomNumbersEqualsItself) {
+  // Every model run of a trial starts from the same random-number state.
+  torch::jit::Module noisy("Noisy");
+  noisy.define("def forward(self, x):\n  return x + torch.rand_like(x)\n");
+  Verifier v(noisy, shapes({"4"}));
+  EXPECT_TRUE(v.check(noisy.clone()).passed);
+  EXPECT_TRUE(v.check(roundTrip(noisy)).passed);
+  // Something else drawn is a real difference.
+  torch::jit::Module other("Other");
+  other.define("def forward(self, x):\n  return x + torch.rand_like(x) * 0.5\n");
+  EXPECT_FALSE(v.check(other).passed);
 }
 
 }  // namespace

@@ -68,9 +68,11 @@ class Verifier {
 
 /// Runs `method` of a deep copy of `module` on deep copies of `inputs` (without autograd and
 /// without the graph executor's optimisations), so neither the module's state nor the inputs
-/// can change from one run to the next.
+/// can change from one run to the next, with the default CPU generator seeded with `seed` (and
+/// restored after), so that a model drawing random numbers at inference (dropout that stays on,
+/// sampling) draws the same ones in every run given the same seed.
 c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
-                        const std::vector<c10::IValue>& inputs);
+                        const std::vector<c10::IValue>& inputs, uint64_t seed);
 
 /// A copy of `module` saved and loaded back: what a user of the saved file would run.
 torch::jit::Module roundTrip(const torch::jit::Module& module);
