@@ -233,6 +233,23 @@ TEST(FoldConvBn, SharingHazardsFoldPerCallSite) {
   }
 }
 
+TEST(FoldConvBn, TheSameConvolutionAndBatchNormMetTwiceFoldIntoOneCopy) {
+  // Both branches of an If on a bool attribute call one conv-bn block: inlined, the two calls are
+  // two folds of the same weights and BatchNorm, which share one folded weight and bias.
+  const Fixture& f = test::fixture("residual_if", "scripted");
+  auto [m, r] = test::runPipeline(f, kPipeline);
+  const auto& g = *m.get_method("forward").graph();
+  FileCheck().check("prim::If")->check_not("aten::batch_norm")->run(g);
+  EXPECT_EQ(r.passes[1].stats.at("folded"), 2);
+  EXPECT_EQ(r.passes[1].stats.at("folded.shared"), 1);
+  std::vector<std::string> names;
+  for (const auto& p : m.attr("_tsopt_folded").toModule().named_parameters()) {
+    names.push_back(p.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"conv_layers_0_weight", "conv_layers_0_bias"}));
+  test::expectSameNumerics(f, m);
+}
+
 TEST(FoldConvBn, ConvOutputWithOtherUsesIsSkipped) {
   for (const char* kind : {"traced", "scripted"}) {
     const Fixture& f = test::fixture("conv_output_reused", kind);

@@ -15,9 +15,11 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-
 #include <sys/mman.h>
 
+#include <array>
+#include <map>
+#include <tuple>
 #include <unordered_set>
 
 #include "passes/core/graph_utils.h"
@@ -210,6 +212,26 @@ class Folder {
       }
     }
 
+    // The same producer weights and BatchNorm met again (the two branches of an If that calls
+    // one block either way, as scripted MobileNetV2's residual blocks do): use the same folded
+    // tensors, so that the model holds them once.
+    FoldKey key{
+        {weight.unsafeGetTensorImpl(), bias->unsafeGetTensorImpl(), mean->unsafeGetTensorImpl(),
+         var->unsafeGetTensorImpl(), gamma->unsafeGetTensorImpl(), beta->unsafeGetTensorImpl()},
+        eps->toDouble(),
+        target.transposed,
+        target.groups};
+    auto known = folded_.find(key);
+    if (known != folded_.end()) {
+      for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
+      rewire(producer, known->second);
+      bn->output()->replaceAllUsesWith(bn->input(kInput));
+      bn->destroy();
+      stats_.add("folded");
+      stats_.add("folded.shared");
+      return true;
+    }
+
     // s = gamma / sqrt(var + eps), shift = (bias - mean) * s + beta, per channel, in double.
     std::vector<double> scale = toDoubles(*var);
     std::vector<double> shift =
@@ -225,16 +247,15 @@ class Folder {
         fromDoubles(shift, bias->defined() ? bias->scalar_type() : weight.scalar_type());
 
     for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
+    Folded result{newWeight, newBias, nullptr, "", ""};
     Value* oldWeight = producer->input(1);
-    if (oldWeight->node()->kind() == c10::prim::Constant) {
-      torch::jit::WithInsertPoint guard(producer);
-      producer->replaceInput(1, graph_.insertConstant(newWeight));
-      producer->replaceInput(2, graph_.insertConstant(newBias));
-    } else {
+    if (oldWeight->node()->kind() != c10::prim::Constant) {
       std::string base = parameterBaseName(oldWeight);
-      producer->replaceInput(1, newParameter(newWeight, base + "_weight", producer));
-      producer->replaceInput(2, newParameter(newBias, base + "_bias", producer));
+      result.holder = newParameter(newWeight, base + "_weight", result.weightName);
+      newParameter(newBias, base + "_bias", result.biasName);
     }
+    rewire(producer, result);
+    folded_.emplace(key, std::move(result));
     bn->output()->replaceAllUsesWith(bn->input(kInput));
     bn->destroy();
     stats_.add("folded");
@@ -279,16 +300,48 @@ class Folder {
     return base;
   }
 
+  /// A fold's results: constants, or parameters `weightName` and `biasName` of the holder read
+  /// as `holder` at the top of the graph.
+  struct Folded {
+    at::Tensor weight, bias;
+    Value* holder;  ///< nullptr: the results are constants
+    std::string weightName, biasName;
+  };
+
+  /// What identifies a fold: the producer's weight and bias and the BatchNorm's tensors (by
+  /// identity), eps and the weight's layout.
+  struct FoldKey {
+    std::array<const c10::TensorImpl*, 6> tensors;
+    double eps;
+    bool transposed;
+    int64_t groups;
+    bool operator<(const FoldKey& o) const {
+      return std::tie(tensors, eps, transposed, groups) <
+             std::tie(o.tensors, o.eps, o.transposed, o.groups);
+    }
+  };
+
+  /// Makes `producer` read the folded weight and bias.
+  void rewire(Node* producer, const Folded& f) {
+    torch::jit::WithInsertPoint guard(producer);
+    if (!f.holder) {
+      producer->replaceInput(1, graph_.insertConstant(f.weight));
+      producer->replaceInput(2, graph_.insertConstant(f.bias));
+    } else {
+      producer->replaceInput(1, graph_.insertGetAttr(f.holder, f.weightName));
+      producer->replaceInput(2, graph_.insertGetAttr(f.holder, f.biasName));
+    }
+  }
+
   /// Registers `t` under a name unique in the current holder (starting a new holder when it is
-  /// full) and reads it with a GetAttr before `before`.
-  Value* newParameter(const at::Tensor& t, const std::string& base, Node* before) {
+  /// full); returns the holder's value and sets `name`.
+  Value* newParameter(const at::Tensor& t, const std::string& base, std::string& name) {
     if (!holder_ || holder_->names.size() >= kFoldedParametersPerHolder) holder_ = newHolder();
-    std::string name = base;
+    name = base;
     for (int i = 2; holder_->names.count(name) > 0; ++i) name = base + "_" + std::to_string(i);
     holder_->names.insert(name);
     holder_->module.register_parameter(name, t, /*is_buffer=*/false);
-    torch::jit::WithInsertPoint guard(before);
-    return graph_.insertGetAttr(holder_->value, name);
+    return holder_->value;
   }
 
   /// A new parameter-only submodule of the root, `_tsopt_folded` (or `_tsopt_folded_N`), read
@@ -336,6 +389,7 @@ class Folder {
   Statistics& stats_;
   ValueResolver resolver_;
   std::optional<Holder> holder_;
+  std::map<FoldKey, Folded> folded_;
   std::unordered_set<std::string> rootNames_;  // filled when the first holder is made
   int64_t nextHolder_ = 1;
 };
@@ -351,7 +405,8 @@ at::Tensor emptyPrefaulted(at::IntArrayRef sizes, const at::TensorOptions& optio
   void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (data == MAP_FAILED) return at::empty(sizes, options);
-  return at::from_blob(data, sizes, [bytes](void* p) { munmap(p, bytes); }, options);
+  return at::from_blob(
+      data, sizes, [bytes](void* p) { munmap(p, bytes); }, options);
 }
 
 bool foldBatchNorms(torch::jit::Module& module, Graph& graph, const FoldMatcher& match,
