@@ -1,11 +1,12 @@
 // The deployment passes and presets: torch-freeze, the frozen folds, torch-remove-dropout,
-// torch-transpose-frozen-linear, mkldnn-conv, prepack-conv, mkldnn-blocked, and -O0/-O1/-O2: IR,
+// transpose-frozen-linear, mkldnn-conv, prepack-conv, mkldnn-blocked, and -O0/-O1/-O2: IR,
 // numerics, and that the result saves and loads.
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "passes/core/error.h"
@@ -398,8 +399,9 @@ def forward(self, x, w):
 )");
   torch::jit::Module m = saveAndLoad(original);
   RunResult r =
-      PassManager(parsePipeline("torch-freeze,torch-transpose-frozen-linear")).run(m, {"forward"});
+      PassManager(parsePipeline("torch-freeze,transpose-frozen-linear")).run(m, {"forward"});
   EXPECT_TRUE(r.passes[1].changed);
+  EXPECT_EQ(r.passes[1].stats, (std::map<std::string, int64_t>{{"transposed", 2}}));
   auto g = methodGraph(m, "forward");
   FileCheck()
       .check("aten::matmul")
@@ -415,6 +417,32 @@ def forward(self, x, w):
     at::Tensor got = saveAndLoad(m).forward({x, w}).toTensor();
     EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-5)) << (got - want).abs().max();
   }
+}
+
+TEST(Deploy, TransposeFrozenLinearLeavesAWeightTheModelKeepsAnyway) {
+  // The packed weight is read by a linear and sliced for another (as scripted
+  // MultiheadAttention does in its branches): transposing would store it twice.
+  torch::jit::Module original("Packed");
+  original.register_attribute("training", c10::BoolType::get(), false);
+  original.register_parameter("w", at::randn({6, 4}), false);
+  original.define(R"(
+def forward(self, x):
+    half = self.w[0:3]
+    return torch.linear(x, self.w), torch.linear(x, half)
+)");
+  torch::jit::Module m = saveAndLoad(original);
+  RunResult r = PassManager(parsePipeline("torch-freeze,torch-constant-propagation,"
+                                          "transpose-frozen-linear"))
+                    .run(m, {"forward"});
+  EXPECT_FALSE(r.passes[2].changed);
+  EXPECT_EQ(r.passes[2].stats.at("skipped.weight-kept"), 2) << *methodGraph(m, "forward");
+  FileCheck().check_count("aten::linear", 2, /*exactly=*/true)->run(*methodGraph(m, "forward"));
+  // LibTorch's pass transposes both and keeps the original: one more copy of the weight.
+  torch::jit::Module theirs = saveAndLoad(original);
+  PassManager(
+      parsePipeline("torch-freeze,torch-constant-propagation,torch-transpose-frozen-linear"))
+      .run(theirs, {"forward"});
+  EXPECT_GT(serializeModule(theirs).size(), serializeModule(m).size());
 }
 
 TEST(Deploy, FreezeRefusesATrainingModel) {

@@ -46,6 +46,11 @@ bool foldConvBatchNorm(torch::jit::Module& module, torch::jit::Graph& graph, Sta
 bool foldLinearBatchNorm(torch::jit::Module& module, torch::jit::Graph& graph, bool assume2d,
                          Statistics* stats);
 
+/// Turns each aten::linear whose weight is a 2-d constant, read by nothing else and sharing its
+/// storage with no other tensor, into aten::matmul with the weight stored transposed (plus
+/// aten::add of the bias). Counts "transposed", "skipped.weight-kept" and "skipped.not-2d".
+bool transposeFrozenLinears(torch::jit::Graph& graph, Statistics* stats);
+
 /// Removes from `module` every submodule, parameter, buffer, attribute and method that `methods`
 /// (of the root) cannot reach, and makes equal tensor constants in their graphs share one tensor.
 /// Instances sharing a type keep what any of them needs. Counts "removed.submodules",

@@ -311,7 +311,7 @@ const std::vector<PipelinePreset>& pipelinePresets() {
       {"O2",
        "torch-freeze,torch-remove-dropout,fold-conv-bn,fold-linear-bn,"
        "torch-fold-frozen-conv-add-or-sub,torch-fold-frozen-conv-mul-or-div,"
-       "torch-constant-propagation,torch-cse,dce,torch-transpose-frozen-linear,mkldnn-blocked,"
+       "torch-constant-propagation,torch-cse,dce,transpose-frozen-linear,mkldnn-blocked,"
        "prepack-conv,strip",
        "for CPU inference of eval-mode models: freeze, fold, clean up, linears as matmuls with "
        "pre-transposed weights, oneDNN's blocked layout through regions of convolutions, "
