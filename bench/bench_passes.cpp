@@ -1,5 +1,5 @@
-// Our inline, dce and fold-conv-bn against LibTorch's Inline, EliminateDeadCode and
-// FoldConvBatchNorm, in one process, on the models given (see
+// Our inline, dce, fold-conv-bn and IR check against LibTorch's Inline, EliminateDeadCode,
+// FoldConvBatchNorm and Graph::lint(), in one process, on the models given (see
 // make_bench_models.py), plus two floors: fold-conv-bn's (the bare arithmetic of folding, one
 // multiplication over every folded weight) and any pass's (a bare walk over the graph). Each
 // iteration works on a freshly loaded copy of the module (loading is not timed), so no pass
@@ -19,6 +19,7 @@
 
 #include "passes/builtin/bn_folding.h"
 #include "passes/builtin/builtin.h"
+#include "passes/core/ir_check.h"
 
 namespace {
 
@@ -133,6 +134,14 @@ void registerModel(const std::string& path, const std::string& name) {
     timed(s, graphCopy, [](auto& g) { benchmark::DoNotOptimize(walk(g->block())); });
   });
 
+  // The check after every pass: ours (linear) against LibTorch's Graph::lint().
+  benchmark::RegisterBenchmark(("check/tsopt/" + name).c_str(), [=](benchmark::State& s) {
+    timed(s, graphCopy, [](auto& g) { benchmark::DoNotOptimize(tsopt::findGraphDefect(*g)); });
+  });
+  benchmark::RegisterBenchmark(("check/lint/" + name).c_str(), [=](benchmark::State& s) {
+    timed(s, graphCopy, [](auto& g) { g->lint(); });
+  });
+
   benchmark::RegisterBenchmark(("fold-conv-bn/tsopt/" + name).c_str(), [=](benchmark::State& s) {
     Statistics stats;
     timed(s, inlined, [&](Module& m) { tsopt::foldConvBatchNorm(m, *forward(m), &stats); });
@@ -140,55 +149,57 @@ void registerModel(const std::string& path, const std::string& name) {
   benchmark::RegisterBenchmark(("fold-conv-bn/torch/" + name).c_str(), [=](benchmark::State& s) {
     timed(s, fresh, [](Module& m) { benchmark::DoNotOptimize(torch::jit::FoldConvBatchNorm(m)); });
   });
-  benchmark::RegisterBenchmark(("fold-conv-bn/edit-floor/" + name).c_str(),
-                               [=](benchmark::State& s) {
-    // The IR and module edits any fold of these BatchNorms must make through LibTorch's API,
-    // with nothing resolved and nothing computed: per BatchNorm, two new parameters on a
-    // holder submodule (as many to a holder as our pass puts), a GetAttr for each, the producer's
-    // weight and bias re-pointed to them, and the BatchNorm removed. Traced models only (the
-    // BatchNorms that follow an aten::_convolution); the new tensors are made untimed.
-    struct Fold {
-      torch::jit::Node *bn, *producer;
-      at::Tensor weight, bias;
-    };
-    auto prepare = [model] {
-      auto m = std::make_shared<Module>(model->inlined());
-      std::vector<Fold> folds;
-      for (torch::jit::Node* n : forward(*m)->nodes()) {
-        if (n->kind() != c10::aten::batch_norm) continue;
-        torch::jit::Node* producer = n->input(0)->node();
-        if (producer->kind() == c10::aten::_convolution) {
-          folds.push_back({n, producer, at::empty({1}), at::empty({1})});
-        }
-      }
-      return std::make_pair(m, folds);
-    };
-    timed(s, prepare, [](auto& input) {
-      Module& m = *input.first;
-      torch::jit::Graph& g = *forward(m);
-      Module holder;
-      torch::jit::Value* holderValue = nullptr;
-      for (size_t i = 0; i < input.second.size(); ++i) {
-        const Fold& f = input.second[i];
-        if (i % (tsopt::kFoldedParametersPerHolder / 2) == 0) {  // two parameters a fold
-          std::string name = "_edit_floor_" + std::to_string(i);
-          holder = Module(c10::QualifiedName("__torch__.tsopt_bench.Holder"),
-                          m._ivalue()->compilation_unit(), /*shouldMangle=*/true);
-          m.register_module(name, holder);
-          torch::jit::WithInsertPoint guard(g.block()->nodes().front());
-          holderValue = g.insertGetAttr(g.inputs()[0], name);
-        }
-        std::string base = "p" + std::to_string(i);
-        holder.register_parameter(base + "_weight", f.weight, /*is_buffer=*/false);
-        holder.register_parameter(base + "_bias", f.bias, /*is_buffer=*/false);
-        torch::jit::WithInsertPoint guard(f.producer);
-        f.producer->replaceInput(1, g.insertGetAttr(holderValue, base + "_weight"));
-        f.producer->replaceInput(2, g.insertGetAttr(holderValue, base + "_bias"));
-        f.bn->output()->replaceAllUsesWith(f.bn->input(0));
-        f.bn->destroy();
-      }
-    });
-  })
+  benchmark::RegisterBenchmark(
+      ("fold-conv-bn/edit-floor/" + name).c_str(),
+      [=](benchmark::State& s) {
+        // The IR and module edits any fold of these BatchNorms must make through LibTorch's API,
+        // with nothing resolved and nothing computed: per BatchNorm, two new parameters on a
+        // holder submodule (as many to a holder as our pass puts), a GetAttr for each, the
+        // producer's weight and bias re-pointed to them, and the BatchNorm removed. Traced models
+        // only (the BatchNorms that follow an aten::_convolution); the new tensors are made
+        // untimed.
+        struct Fold {
+          torch::jit::Node *bn, *producer;
+          at::Tensor weight, bias;
+        };
+        auto prepare = [model] {
+          auto m = std::make_shared<Module>(model->inlined());
+          std::vector<Fold> folds;
+          for (torch::jit::Node* n : forward(*m)->nodes()) {
+            if (n->kind() != c10::aten::batch_norm) continue;
+            torch::jit::Node* producer = n->input(0)->node();
+            if (producer->kind() == c10::aten::_convolution) {
+              folds.push_back({n, producer, at::empty({1}), at::empty({1})});
+            }
+          }
+          return std::make_pair(m, folds);
+        };
+        timed(s, prepare, [](auto& input) {
+          Module& m = *input.first;
+          torch::jit::Graph& g = *forward(m);
+          Module holder;
+          torch::jit::Value* holderValue = nullptr;
+          for (size_t i = 0; i < input.second.size(); ++i) {
+            const Fold& f = input.second[i];
+            if (i % (tsopt::kFoldedParametersPerHolder / 2) == 0) {  // two parameters a fold
+              std::string name = "_edit_floor_" + std::to_string(i);
+              holder = Module(c10::QualifiedName("__torch__.tsopt_bench.Holder"),
+                              m._ivalue()->compilation_unit(), /*shouldMangle=*/true);
+              m.register_module(name, holder);
+              torch::jit::WithInsertPoint guard(g.block()->nodes().front());
+              holderValue = g.insertGetAttr(g.inputs()[0], name);
+            }
+            std::string base = "p" + std::to_string(i);
+            holder.register_parameter(base + "_weight", f.weight, /*is_buffer=*/false);
+            holder.register_parameter(base + "_bias", f.bias, /*is_buffer=*/false);
+            torch::jit::WithInsertPoint guard(f.producer);
+            f.producer->replaceInput(1, g.insertGetAttr(holderValue, base + "_weight"));
+            f.producer->replaceInput(2, g.insertGetAttr(holderValue, base + "_bias"));
+            f.bn->output()->replaceAllUsesWith(f.bn->input(0));
+            f.bn->destroy();
+          }
+        });
+      })
       // A fixed count: the edits take microseconds on some models while each iteration reloads
       // the model untimed, so growing the count to fill --benchmark_min_time would load VGG
       // thousands of times.

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Makes the benchmark models: torchvision classics (random weights, randomised BatchNorm
-statistics, traced and scripted) and synthetic chains of N conv-bn-relu blocks (traced).
+statistics, traced and scripted) and synthetic chains of N conv-bn-relu blocks (traced); with
+--extra, larger models whose output sizes are checked too (ViT-B/16 traced and scripted,
+torchaudio's Conformer scripted).
 
-Usage: make_bench_models.py OUT_DIR [--models resnet18,...] [--chains 100,400,1600]
+Usage: make_bench_models.py OUT_DIR [--models resnet18,...] [--chains 100,400,1600] [--extra]
 """
 import argparse
 import os
@@ -21,7 +23,20 @@ MODELS = {
     "mobilenet_v2": torchvision.models.mobilenet_v2,
     "densenet121": torchvision.models.densenet121,
     "vgg11_bn": torchvision.models.vgg11_bn,
+    "efficientnet_b0": torchvision.models.efficientnet_b0,
 }
+
+
+def make_extra(out_dir):
+    torch.manual_seed(0)
+    vit = torchvision.models.vit_b_16(weights=None).eval()
+    image = torch.randn(1, 3, 224, 224)
+    for kind in ("traced", "scripted"):
+        save(vit, image, os.path.join(out_dir, f"vit_b_16.{kind}.pt"), kind == "scripted")
+    import torchaudio
+    conformer = torchaudio.models.Conformer(input_dim=80, num_heads=4, ffn_dim=256, num_layers=4,
+                                            depthwise_conv_kernel_size=31).eval()
+    save(conformer, None, os.path.join(out_dir, "conformer.scripted.pt"), True)
 
 
 def chain(n):
@@ -34,7 +49,8 @@ def chain(n):
 def save(model, example, path, script):
     if os.path.exists(path):
         return
-    module = torch.jit.script(model) if script else torch.jit.trace(model, example)
+    module = (torch.jit.script(model) if script
+              else torch.jit.trace(model, example, check_trace=False))
     module.save(path + ".tmp")
     os.replace(path + ".tmp", path)
 
@@ -44,6 +60,7 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--chains", default="100,400,1600")
+    ap.add_argument("--extra", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     torch.manual_seed(0)
@@ -56,6 +73,8 @@ def main():
         model = randomise(chain(int(n))).eval()
         save(model, torch.randn(1, 8, 16, 16), os.path.join(args.out_dir, f"chain{n}.traced.pt"),
              False)
+    if args.extra:
+        make_extra(args.out_dir)
     return 0
 
 
