@@ -21,6 +21,7 @@
 #include <unordered_set>
 
 #include "passes/builtin/builtin.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/registry.h"
 
 namespace tsopt {
@@ -156,25 +157,6 @@ class Reachability {
   std::vector<const torch::jit::Function*> work_;
 };
 
-/// The bytes of the distinct storages of every tensor attribute in `module` and its submodules.
-int64_t attributeBytes(const Module& module) {
-  std::unordered_set<const c10::StorageImpl*> storages;
-  int64_t bytes = 0;
-  auto add = [&](const at::Tensor& t) {
-    if (t.defined() && t.has_storage() &&
-        storages.insert(t.storage().unsafeGetStorageImpl()).second) {
-      bytes += static_cast<int64_t>(t.storage().nbytes());
-    }
-  };
-  for (const torch::jit::NameValue& a : module.named_attributes(/*recurse=*/true)) {
-    if (a.value.isTensor()) add(a.value.toTensor());
-    if (a.value.isTensorList()) {
-      for (const at::Tensor& t : a.value.toTensorVector()) add(t);
-    }
-  }
-  return bytes;
-}
-
 /// Removes what `reach` did not reach from the types of `module`; counts it in `stats`.
 void removeUnreached(const Reachability& reach, Statistics& stats) {
   for (const auto& [type, instances] : reach.instances()) {
@@ -263,7 +245,7 @@ bool stripModule(Module& module, const std::vector<std::string>& methods, Statis
                  std::vector<std::string>* warnings) {
   Statistics local;
   Statistics& s = stats ? *stats : local;
-  const int64_t before = attributeBytes(module);
+  const int64_t before = attributeTensors(module).bytes;
   std::vector<std::string> rootMethods;
   for (const torch::jit::Function* fn : module.type()->methods()) rootMethods.push_back(fn->name());
 
@@ -287,7 +269,7 @@ bool stripModule(Module& module, const std::vector<std::string>& methods, Statis
                           "to keep it)");
     }
   }
-  removed.add("removed.bytes", before - attributeBytes(module));
+  removed.add("removed.bytes", before - attributeTensors(module).bytes);
   bool changed = false;
   for (const auto& [k, v] : removed.all()) {
     if (v == 0) continue;

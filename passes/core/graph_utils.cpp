@@ -48,6 +48,25 @@ std::optional<size_t> AttributeIndex::slot(const c10::ClassType& type, const std
   return it->second;
 }
 
+AttributeTensors attributeTensors(const torch::jit::Module& module) {
+  AttributeTensors out;
+  std::unordered_set<const c10::StorageImpl*> storages;
+  auto add = [&](const at::Tensor& t) {
+    if (!t.defined() || !t.has_storage()) return;
+    ++out.count;
+    if (storages.insert(t.storage().unsafeGetStorageImpl()).second) {
+      out.bytes += static_cast<int64_t>(t.storage().nbytes());
+    }
+  };
+  for (const torch::jit::NameValue& a : module.named_attributes(/*recurse=*/true)) {
+    if (a.value.isTensor()) add(a.value.toTensor());
+    if (a.value.isTensorList()) {
+      for (const at::Tensor& t : a.value.toTensorVector()) add(t);
+    }
+  }
+  return out;
+}
+
 bool schemaWrites(const c10::FunctionSchema& schema) {
   for (const auto& arg : schema.arguments()) {
     if (arg.alias_info() && arg.alias_info()->isWrite()) return true;

@@ -35,6 +35,14 @@ class AttributeIndex {
   std::unordered_map<const c10::ClassType*, Names> types_;
 };
 
+/// The tensors held by the attributes of `module` and its submodules (parameters and buffers
+/// included, tensor lists too): how many, and the bytes of their distinct storages.
+struct AttributeTensors {
+  size_t count = 0;
+  int64_t bytes = 0;
+};
+AttributeTensors attributeTensors(const torch::jit::Module& module);
+
 /// Whether `schema` marks any argument as written (`Tensor(a!) self`).
 bool schemaWrites(const c10::FunctionSchema& schema);
 

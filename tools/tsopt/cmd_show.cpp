@@ -2,10 +2,10 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <unordered_set>
 
 #include "ir_dump/ir_text.h"
 #include "passes/builtin/builtin.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 #include "passes/core/op_library.h"
 #include "passes/core/pass_manager.h"
@@ -30,17 +30,9 @@ void printSummary(const std::string& path, const torch::jit::Module& module, std
   }
   size_t submodules = 0;
   for (const auto& sub : module.named_modules()) submodules += !sub.name.empty();
-  std::unordered_set<const c10::StorageImpl*> storages;
-  size_t tensors = 0;
-  double bytes = 0;
-  for (const torch::jit::NameValue& a : module.named_attributes(/*recurse=*/true)) {
-    if (!a.value.isTensor() || !a.value.toTensor().has_storage()) continue;
-    ++tensors;
-    const c10::Storage& s = a.value.toTensor().storage();
-    if (storages.insert(s.unsafeGetStorageImpl()).second) bytes += static_cast<double>(s.nbytes());
-  }
-  os << "\nsubmodules: " << submodules << "\ntensors: " << tensors << " (" << bytes / 1e6
-     << " MB) in parameters, buffers and attributes\n";
+  AttributeTensors tensors = attributeTensors(module);
+  os << "\nsubmodules: " << submodules << "\ntensors: " << tensors.count << " ("
+     << static_cast<double>(tensors.bytes) / 1e6 << " MB) in parameters, buffers and attributes\n";
   auto needed = libraryOperators(module);
   if (needed.empty()) {
     os << "operator libraries: none needed (LibTorch's operators only)\n";
