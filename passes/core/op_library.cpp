@@ -4,8 +4,10 @@
 
 #include <dlfcn.h>
 #include <glob.h>
+#include <torch/csrc/jit/api/function_impl.h>
 
 #include <filesystem>
+#include <unordered_set>
 
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
@@ -109,13 +111,24 @@ std::string findOperatorLibrary(const std::string& ns) {
 
 std::map<std::string, std::set<std::string>> libraryOperators(const torch::jit::Module& module) {
   std::map<std::string, std::set<std::string>> out;
-  for (const torch::jit::Method& method : module.get_methods()) {
-    forEachNode(method.graph()->block(), [&](torch::jit::Node* n) {
+  std::unordered_set<const torch::jit::Graph*> seen;
+  std::function<void(torch::jit::Graph&)> visit = [&](torch::jit::Graph& graph) {
+    if (!seen.insert(&graph).second) return;
+    forEachNode(graph.block(), [&](torch::jit::Node* n) {
+      // Functions a method calls (torchvision.ops.nms is one) hold the operator calls.
+      if (n->kind() == c10::prim::CallFunction) {
+        if (auto fn = n->input(0)->type()->cast<c10::FunctionType>()) {
+          if (auto* graphFn = tryToGraphFunction(*fn->function())) visit(*graphFn->graph());
+        }
+      }
       std::string ns = n->kind().domainString();
       if (ns.empty()) return;
       ns = ns.substr(ns.rfind('.') + 1);  // "org.pytorch.aten" -> "aten"
       if (!ownedByLibTorch(ns)) out[ns].insert(n->kind().toQualString());
     });
+  };
+  for (const torch::jit::NameModule& sub : module.named_modules()) {
+    for (const torch::jit::Method& method : sub.value.get_methods()) visit(*method.graph());
   }
   return out;
 }
