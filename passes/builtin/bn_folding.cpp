@@ -222,40 +222,34 @@ class Folder {
         target.transposed,
         target.groups};
     auto known = folded_.find(key);
-    if (known != folded_.end()) {
-      for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
-      rewire(producer, known->second);
-      bn->output()->replaceAllUsesWith(bn->input(kInput));
-      bn->destroy();
-      stats_.add("folded");
+    if (known == folded_.end()) {
+      // s = gamma / sqrt(var + eps), shift = (bias - mean) * s + beta, per channel, in double.
+      std::vector<double> scale = toDoubles(*var);
+      std::vector<double> shift =
+          bias->defined() ? toDoubles(*bias) : std::vector<double>(outChannels, 0.0);
+      std::vector<double> g = toDoubles(*gamma), b = toDoubles(*beta), m = toDoubles(*mean);
+      for (int64_t c = 0; c < outChannels; ++c) {
+        scale[c] = 1.0 / std::sqrt(scale[c] + eps->toDouble());
+        if (!g.empty()) scale[c] *= g[c];
+        shift[c] = (shift[c] - m[c]) * scale[c] + (b.empty() ? 0.0 : b[c]);
+      }
+      at::Tensor newWeight = scaleWeight(weight, scale, target);
+      at::Tensor newBias =
+          fromDoubles(shift, bias->defined() ? bias->scalar_type() : weight.scalar_type());
+
+      Folded result{newWeight, newBias, nullptr, "", ""};
+      Value* oldWeight = producer->input(1);
+      if (oldWeight->node()->kind() != c10::prim::Constant) {
+        std::string base = parameterBaseName(oldWeight);
+        result.holder = newParameter(newWeight, base + "_weight", result.weightName);
+        newParameter(newBias, base + "_bias", result.biasName);
+      }
+      known = folded_.emplace(key, std::move(result)).first;
+    } else {
       stats_.add("folded.shared");
-      return true;
     }
-
-    // s = gamma / sqrt(var + eps), shift = (bias - mean) * s + beta, per channel, in double.
-    std::vector<double> scale = toDoubles(*var);
-    std::vector<double> shift =
-        bias->defined() ? toDoubles(*bias) : std::vector<double>(outChannels, 0.0);
-    std::vector<double> g = toDoubles(*gamma), b = toDoubles(*beta), m = toDoubles(*mean);
-    for (int64_t c = 0; c < outChannels; ++c) {
-      scale[c] = 1.0 / std::sqrt(scale[c] + eps->toDouble());
-      if (!g.empty()) scale[c] *= g[c];
-      shift[c] = (shift[c] - m[c]) * scale[c] + (b.empty() ? 0.0 : b[c]);
-    }
-    at::Tensor newWeight = scaleWeight(weight, scale, target);
-    at::Tensor newBias =
-        fromDoubles(shift, bias->defined() ? bias->scalar_type() : weight.scalar_type());
-
     for (const FixedIf& fixed : ifs) hoistTakenBranch(fixed);
-    Folded result{newWeight, newBias, nullptr, "", ""};
-    Value* oldWeight = producer->input(1);
-    if (oldWeight->node()->kind() != c10::prim::Constant) {
-      std::string base = parameterBaseName(oldWeight);
-      result.holder = newParameter(newWeight, base + "_weight", result.weightName);
-      newParameter(newBias, base + "_bias", result.biasName);
-    }
-    rewire(producer, result);
-    folded_.emplace(key, std::move(result));
+    rewire(producer, known->second);
     bn->output()->replaceAllUsesWith(bn->input(kInput));
     bn->destroy();
     stats_.add("folded");

@@ -202,11 +202,9 @@ void mergeEqualConstants(const Module& module, const std::vector<std::string>& m
   std::function<void(Block*)> visit = [&](Block* block) {
     for (Node* n : block->nodes()) {
       for (Block* b : n->blocks()) visit(b);
-      if (n->kind() != c10::prim::Constant || !n->hasAttribute(c10::attr::value) ||
-          n->kindOf(c10::attr::value) != torch::jit::AttributeKind::t) {
-        continue;
-      }
-      const at::Tensor& t = n->t(c10::attr::value);
+      auto constant = constantTensor(n);
+      if (!constant) continue;
+      const at::Tensor& t = *constant;
       auto& group = kept[{t.scalar_type(), t.sizes().vec()}];
       auto same = std::find_if(group.begin(), group.end(),
                                [&](const at::Tensor& k) { return sameTensor(k, t); });

@@ -21,16 +21,6 @@ namespace {
 using torch::jit::Node;
 using torch::jit::Value;
 
-/// The constant tensor `v` holds, if it is one.
-std::optional<at::Tensor> constantTensor(const Value* v) {
-  const Node* n = v->node();
-  if (n->kind() != c10::prim::Constant || !n->hasAttribute(c10::attr::value) ||
-      n->kindOf(c10::attr::value) != torch::jit::AttributeKind::t) {
-    return std::nullopt;
-  }
-  return n->t(c10::attr::value);
-}
-
 class TransposeFrozenLinearPass : public GraphPass {
  public:
   std::string name() const override { return "transpose-frozen-linear"; }
@@ -57,7 +47,7 @@ bool transposeFrozenLinears(torch::jit::Graph& graph, Statistics* stats) {
   bool changed = false;
   for (Node* n : linears) {
     Value* weight = n->input(1);
-    auto w = constantTensor(weight);
+    auto w = constantTensor(weight->node());
     if (!w) continue;  // read at run time: nothing to transpose once
     if (w->dim() != 2 || w->layout() != at::kStrided) {
       s.add("skipped.not-2d");

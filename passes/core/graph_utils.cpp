@@ -48,6 +48,14 @@ std::optional<size_t> AttributeIndex::slot(const c10::ClassType& type, const std
   return it->second;
 }
 
+std::optional<at::Tensor> constantTensor(const Node* n) {
+  if (n->kind() != c10::prim::Constant || !n->hasAttribute(c10::attr::value) ||
+      n->kindOf(c10::attr::value) != torch::jit::AttributeKind::t) {
+    return std::nullopt;
+  }
+  return n->t(c10::attr::value);
+}
+
 AttributeTensors attributeTensors(const torch::jit::Module& module) {
   AttributeTensors out;
   std::unordered_set<const c10::StorageImpl*> storages;

@@ -35,6 +35,9 @@ class AttributeIndex {
   std::unordered_map<const c10::ClassType*, Names> types_;
 };
 
+/// The tensor a prim::Constant node holds, if `n` is one that holds a tensor.
+std::optional<at::Tensor> constantTensor(const torch::jit::Node* n);
+
 /// The tensors held by the attributes of `module` and its submodules (parameters and buffers
 /// included, tensor lists too): how many, and the bytes of their distinct storages.
 struct AttributeTensors {
