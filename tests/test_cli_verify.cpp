@@ -89,6 +89,70 @@ TEST(CliVerify, ModelsThatDrawRandomNumbersAtInferenceDrawTheSameOnesInBothRuns)
   EXPECT_EQ(other.exitCode, 1) << other.out << other.err;
 }
 
+TEST(CliVerify, OutputsTheReferenceDisagreesWithItselfOnAreNotCompared) {
+  // out[1] adds how often the operator has been called: no seed makes it repeat. out[0] is
+  // compared (and equal); out[1] is named and left out, in the table, the summary and the report.
+  const std::string ops = " --ops " + test::pluginPath("tsopt_test_ops");
+  const std::string model = fixtureFile("partly_nondeterministic.pt");
+  const std::string report = test::tempDir() + "/r.json";
+  auto r = runTsopt("verify " + model + " " + model + " --input-shape 2x3" + ops + " --report " +
+                    report);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("  out[1]           Tensor[float32, 2x3]          not compared: the "
+                       "reference is not deterministic here\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("; not compared, as the reference model is not deterministic there: out[1]"),
+            std::string::npos)
+      << r.out;
+  nlohmann::json j = nlohmann::json::parse(test::readFile(report));
+  EXPECT_EQ(j["nondeterministic"]["forward"], nlohmann::json::array({"out[1]"}));
+  ASSERT_EQ(j["outputs"].size(), 2u);
+  EXPECT_EQ(j["outputs"][0]["compared"], true);
+  EXPECT_EQ(j["outputs"][1]["compared"], false);
+  // out[0] is still compared: a candidate that changes it differs.
+  auto wrong = runTsopt("verify " + model + " " + fixtureFile("nondeterministic.pt") +
+                        " --input-shape 2x3" + ops);
+  EXPECT_EQ(wrong.exitCode, 1) << wrong.out << wrong.err;
+  // Nothing deterministic at all: nothing to compare, which is bad input.
+  auto none = runTsopt("verify " + fixtureFile("nondeterministic.pt") + " " + model +
+                       " --input-shape 2x3" + ops);
+  EXPECT_EQ(none.exitCode, 2);
+  EXPECT_NE(none.err.find("tsopt: error: the reference model is not deterministic: two runs of "
+                          "forward on the same inputs and random-number state differ in every "
+                          "output (out: 6 of 6 elements outside rtol"),
+            std::string::npos)
+      << none.err;
+}
+
+TEST(CliVerify, InputsSavedBesideTheModelAreUsedFirst) {
+  // images_and_lengths takes (List[Tensor], Tensor, Tensor): nothing to infer from its layers,
+  // but MODEL.inputs.pt beside it holds a one-element list and two tensors.
+  const std::string model = fixtureFile("images_and_lengths.pt");
+  auto r = runTsopt("verify " + model + " " + model);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("inputs of forward: [3x8x8:float32] (from " +
+                       fixtureFile("images_and_lengths.inputs.pt") + ", saved beside the model);"),
+            std::string::npos)
+      << r.out;
+  // Described instead: lengths of at most the frames' time axis, drawn anew in every trial.
+  auto given = runTsopt("verify " + model + " " + model +
+                        " --input [3x8x8,3x4x4] --input 2x6x4 --input @1.0:int64:1..@1.1");
+  EXPECT_EQ(given.exitCode, 0) << given.out << given.err;
+  EXPECT_NE(given.out.find("inputs of forward: [3x8x8,3x4x4] (given); 2x6x4 (given); "
+                           "@1.0:int64:1..@1.1 (given); 3 trials"),
+            std::string::npos)
+      << given.out;
+  // A length beyond the frames is what the model rejects: the spec's bound is the fix.
+  auto beyond = runTsopt("verify " + model + " " + model +
+                         " --input [3x8x8] --input 2x6x4 --input 2:int64:=7");
+  EXPECT_EQ(beyond.exitCode, 2);
+  EXPECT_NE(beyond.err.find("forward of the reference model rejects the inputs ([3x8x8], 2x6x4, "
+                            "2:int64:=7)"),
+            std::string::npos)
+      << beyond.err;
+}
+
 TEST(CliVerify, TolerancesDecide) {
   std::string dir = test::tempDir();
   ASSERT_EQ(runTsopt(wrongRun(dir, "-q")).exitCode, 0);

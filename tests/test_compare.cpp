@@ -169,6 +169,24 @@ TEST(Compare, ScalarsUseTheFloat64Tolerance) {
   EXPECT_FALSE(compared(1.0, 1.0 + 1e-5).passed());
 }
 
+TEST(Compare, VariableSizeOutputsAreComparedByShapeFirst) {
+  // Detections: as many rows as boxes above the threshold. Rows are not matched up by value.
+  OutputComparison c(Tolerances{});
+  c10::impl::GenericDict e(c10::StringType::get(), c10::TensorType::get());
+  c10::impl::GenericDict a(c10::StringType::get(), c10::TensorType::get());
+  e.insert("boxes", torch::zeros({5, 4}));
+  a.insert("boxes", torch::zeros({7, 4}));
+  c.add("forward", 2, e, a);
+  EXPECT_EQ(c.firstMismatch(),
+            "out['boxes']: expected shape 5x4, got 7x4 in trial 2: 7 rows where the reference has "
+            "5 (a variable-size output, such as detections above a score threshold; its values "
+            "were not compared)");
+  // Any other difference of shape is named as it is.
+  OutputComparison other(Tolerances{});
+  other.add("forward", 0, torch::zeros({5, 4}), torch::zeros({5, 3}));
+  EXPECT_EQ(other.firstMismatch(), "out: expected shape 5x4, got 5x3");
+}
+
 TEST(Compare, ACandidateFailureIsAMismatch) {
   OutputComparison c(Tolerances{});
   c.add("forward", 0, torch::ones({1}), torch::ones({1}));

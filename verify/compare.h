@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ struct OutputDiff {
   std::optional<ErrorLocation> maxAbsAt, maxRelAt;
   int64_t badElements = 0;  ///< elements outside the tolerance, summed over trials
   Tolerance tol;            ///< the tolerance this leaf was held to
+  bool skipped = false;     ///< not compared: the reference itself is not deterministic here
 };
 
 /// Accumulates the comparison of a method's outputs over several trials.
@@ -63,6 +65,8 @@ class OutputComparison {
            const c10::IValue& actual);
   /// Records that `method` failed to run on the candidate in `trial`.
   void addFailure(const std::string& method, int trial, const std::string& why);
+  /// Leaves (method, path) and everything under it out of the comparison: reported as skipped.
+  void skip(const std::string& method, const std::string& path) { skipped_.emplace(method, path); }
 
   bool passed() const;
   const std::vector<OutputDiff>& outputs() const { return outputs_; }
@@ -79,6 +83,7 @@ class OutputComparison {
   Tolerances tol_;
   std::vector<OutputDiff> outputs_;
   std::map<std::pair<std::string, std::string>, size_t> byPath_;
+  std::set<std::pair<std::string, std::string>> skipped_;
 };
 
 /// The result of comparing two outputs once (a convenience for tests).

@@ -39,10 +39,25 @@ bool hasOpenSizes(const std::vector<InputSpec>& specs) {
   return false;
 }
 
+/// An input as a spec would write it: "2x3x8x8:float32", "[3x8x8:float32]", "{a=2:int64}".
 std::string describeValue(const c10::IValue& v) {
   if (v.isTensor()) {
     const at::Tensor& t = v.toTensor();
     return shapeText(t.sizes()) + ":" + dtypeName(t.scalar_type());
+  }
+  std::string s;
+  if (v.isList() || v.isTuple()) {
+    const auto items = v.isList() ? v.toListRef().vec() : v.toTupleRef().elements().vec();
+    for (const c10::IValue& item : items) s += (s.empty() ? "" : ",") + describeValue(item);
+    return v.isList() ? "[" + s + "]" : "(" + s + ")";
+  }
+  if (v.isGenericDict()) {
+    for (const auto& entry : v.toGenericDict()) {
+      std::ostringstream key;
+      key << entry.key();
+      s += (s.empty() ? "" : ",") + key.str() + "=" + describeValue(entry.value());
+    }
+    return "{" + s + "}";
   }
   std::ostringstream os;
   os << v;
@@ -112,10 +127,14 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
   };
 
   if (!options_.inputsFile.empty()) {
-    std::vector<c10::IValue> inputs = loadInputsFile(options_.inputsFile);
+    std::vector<c10::IValue> inputs =
+        typedAsArguments(reference, method, loadInputsFile(options_.inputsFile));
     checkInputCount(reference, method, inputs.size(), "inputs in '" + options_.inputsFile + "'");
+    const std::string from = options_.inputsFileSource.empty()
+                                 ? options_.inputsFile
+                                 : options_.inputsFile + ", " + options_.inputsFileSource;
     for (const c10::IValue& v : inputs) {
-      described.described.push_back(describeValue(v) + " (from " + options_.inputsFile + ")");
+      described.described.push_back(describeValue(v) + " (from " + from + ")");
     }
     try {
       run.expected.push_back(runIsolated(reference, method, inputs, trialSeed(0)));
@@ -138,7 +157,8 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
       candidates.push_back(specs);
     }
     for (size_t c = 0; c < candidates.size() && run.expected.empty(); ++c) {
-      std::vector<c10::IValue> inputs = makeInputs(candidates[c], options_.generation, 0);
+      std::vector<c10::IValue> inputs =
+          typedAsArguments(reference, method, makeInputs(candidates[c], options_.generation, 0));
       try {
         run.expected.push_back(runIsolated(reference, method, inputs, trialSeed(0)));
         run.inputs.push_back(std::move(inputs));
@@ -148,11 +168,12 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
         Error err = rejected(joined(candidates[c]), e);
         if (candidates.size() == 1) throw err;
         throw Error(std::string(err.what()) + "; inferred inputs with spatial sizes 32 to 299 " +
-                    "were all rejected: give them with --input-shape");
+                    "were all rejected: give them with --input");
       }
     }
     for (int trial = 1; trial < options_.trials; ++trial) {
-      run.inputs.push_back(makeInputs(specs, options_.generation, trial));
+      run.inputs.push_back(
+          typedAsArguments(reference, method, makeInputs(specs, options_.generation, trial)));
       try {
         run.expected.push_back(runIsolated(reference, method, run.inputs.back(), trialSeed(trial)));
       } catch (const std::exception& e) {
@@ -161,12 +182,38 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     }
     for (const InputSpec& s : specs) described.described.push_back(s.str() + " (" + s.source + ")");
   }
+  described.nondeterministic = nondeterministicOutputs(reference, run);
+  for (const std::string& path : described.nondeterministic) skipped_.emplace_back(method, path);
   runs_.push_back(std::move(run));
   described_.push_back(std::move(described));
 }
 
+std::vector<std::string> Verifier::nondeterministicOutputs(const torch::jit::Module& reference,
+                                                           const MethodRun& run) const {
+  c10::IValue again;
+  try {
+    again = runIsolated(reference, run.method, run.inputs[0], trialSeed(0));
+  } catch (const std::exception& e) {
+    throw Error(run.method + " of the reference model failed when run a second time on the same " +
+                "inputs: " + describeException(e));
+  }
+  OutputComparison self(options_.tolerances);
+  self.add(run.method, 0, run.expected[0], again);
+  std::vector<std::string> differing;
+  for (const OutputDiff& d : self.outputs()) {
+    if (!d.passed) differing.push_back(d.path);
+  }
+  if (!differing.empty() && differing.size() == self.outputs().size()) {
+    throw Error("the reference model is not deterministic: two runs of " + run.method +
+                " on the same inputs and random-number state differ in every output (" +
+                self.firstMismatch() + "), so there is nothing to compare");
+  }
+  return differing;
+}
+
 VerifyResult Verifier::check(const torch::jit::Module& candidate) const {
   OutputComparison comparison(options_.tolerances);
+  for (const auto& [method, path] : skipped_) comparison.skip(method, path);
   for (const MethodRun& run : runs_) {
     if (!candidate.find_method(run.method)) {
       comparison.addFailure(run.method, 0, "it has no method '" + run.method + "'");
@@ -201,7 +248,11 @@ nlohmann::json Verifier::toJson(const VerifyResult& result) const {
     tolerances[dtypeName(dtype)] = {{"rtol", t.rtol}, {"atol", t.atol}};
   }
   nlohmann::json inputs = nlohmann::json::object();
-  for (const MethodInputs& m : described_) inputs[m.method] = m.described;
+  nlohmann::json nondeterministic = nlohmann::json::object();
+  for (const MethodInputs& m : described_) {
+    inputs[m.method] = m.described;
+    if (!m.nondeterministic.empty()) nondeterministic[m.method] = m.nondeterministic;
+  }
   nlohmann::json outputs = nlohmann::json::array();
   for (const OutputDiff& d : result.outputs) {
     outputs.push_back(
@@ -209,6 +260,7 @@ nlohmann::json Verifier::toJson(const VerifyResult& result) const {
          {"path", d.path},
          {"kind", d.kind},
          {"passed", d.passed},
+         {"compared", !d.skipped},
          {"max_abs_diff", d.maxAbsDiff},
          {"max_abs_at", location(d.maxAbsAt)},
          {"max_rel_diff", d.maxRelDiff},
@@ -228,6 +280,7 @@ nlohmann::json Verifier::toJson(const VerifyResult& result) const {
       {"rel_to_max", tol.relToMax},
       {"tolerances", tolerances},
       {"inputs", inputs},
+      {"nondeterministic", nondeterministic},
       {"mismatch", result.passed ? nlohmann::json(nullptr) : nlohmann::json(result.mismatch)},
       {"outputs", outputs}};
   if (options_.inputsFile.empty()) {

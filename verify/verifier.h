@@ -18,6 +18,7 @@ struct VerifyOptions {
   std::vector<std::string> methods{"forward"};
   std::vector<InputSpec> inputShapes;  ///< for every method; empty: inferred from the model
   std::string inputsFile;              ///< inputs saved with torch.save instead of random ones
+  std::string inputsFileSource;        ///< how the file was chosen, for reports ("" if given)
   InputGeneration generation;
   int trials = 3;  ///< random input sets per method (1 with an inputs file)
   Tolerances tolerances;
@@ -36,13 +37,17 @@ struct VerifyResult {
 struct MethodInputs {
   std::string method;
   std::vector<std::string> described;  ///< per input: "2x3x32x32 (inferred from ...)"
+  /// Outputs ("out[1]") on which two runs of the reference on the same inputs and random-number
+  /// state disagree: the model is not deterministic there, and they are not compared.
+  std::vector<std::string> nondeterministic;
 };
 
 /// Holds the reference's outputs; checks candidates against them.
 class Verifier {
  public:
-  /// Makes the inputs of every trial and runs `reference` on them. Throws tsopt::Error if the
-  /// inputs cannot be made or the reference rejects them.
+  /// Makes the inputs of every trial and runs `reference` on them, and once more on the first
+  /// trial's to find the outputs that are not deterministic. Throws tsopt::Error if the inputs
+  /// cannot be made, the reference rejects them, or no output of a method is deterministic.
   Verifier(const torch::jit::Module& reference, VerifyOptions options);
 
   /// Runs `candidate` on the same inputs and compares. A candidate that throws differs.
@@ -60,8 +65,11 @@ class Verifier {
     std::vector<c10::IValue> expected;             ///< per trial
   };
   void prepare(const torch::jit::Module& reference, const std::string& method);
+  std::vector<std::string> nondeterministicOutputs(const torch::jit::Module& reference,
+                                                   const MethodRun& run) const;
 
   VerifyOptions options_;
+  std::vector<std::pair<std::string, std::string>> skipped_;  ///< (method, path) not compared
   std::vector<MethodRun> runs_;
   std::vector<MethodInputs> described_;
 };

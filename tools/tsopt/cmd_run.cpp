@@ -230,9 +230,9 @@ void addVerdict(nlohmann::json& report, const Verifier& verifier, const Verdict&
   report["verify"] = j;
 }
 
-void printVerdict(const Verdict& v, const RunResult& result) {
+void printVerdict(const Verifier& verifier, const Verdict& v, const RunResult& result) {
   if (v.result.passed) return;
-  std::cerr << "tsopt: verify: " << verifySummary(v.result) << "\n";
+  std::cerr << "tsopt: verify: " << verifySummary(verifier, v.result) << "\n";
   if (v.firstFailing) {
     const PassRecord& r = result.passes[*v.firstFailing];
     std::cerr << "tsopt: verify: the outputs first differ after pass " << *v.firstFailing + 1
@@ -270,7 +270,7 @@ int runCommand(const RunArgs& a) {
   torch::jit::Module module = loadModule(a.input);
   phases.load = watch.lap();
   std::optional<Verifier> verifier;
-  if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods));
+  if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods, a.input));
   PassManager pm(pipelineFromText(pipelineText));
   pm.setIrCheck(a.noLint ? IrCheck::None : irCheckMode(a.lint));
   pm.setKeepGoing(a.keepGoing);
@@ -341,7 +341,7 @@ int runCommand(const RunArgs& a) {
   for (const std::string& w : result.warnings) std::cerr << "tsopt: warning: " << w << "\n";
   if (a.timePasses) printTimings(result, phases, std::cerr);
   if (a.stats) printStats(result, std::cerr);
-  printVerdict(verdict, result);
+  if (verifier) printVerdict(*verifier, verdict, result);
   if (!golden.passed) {
     std::cerr << "tsopt: golden: " << golden.failure << (golden.failure.back() == '\n' ? "" : "\n");
   }
@@ -361,7 +361,7 @@ int runCommand(const RunArgs& a) {
               << (a.report.empty() ? "" : ", " + a.report) << (a.html.empty() ? "" : ", " + a.html)
               << "\n";
     if (verifier && verdict.result.passed) {
-      std::cout << "tsopt: verify: " << verifySummary(verdict.result) << "\n";
+      std::cout << "tsopt: verify: " << verifySummary(*verifier, verdict.result) << "\n";
     }
   }
   return verdict.result.passed && golden.passed ? kOk : kDifference;

@@ -21,7 +21,7 @@ int verifyCommand(const Args& a) {
   if (!a.report.empty()) checkWritable(a.report);
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
-  VerifyOptions options = a.verify.options(methods);
+  VerifyOptions options = a.verify.options(methods, a.reference);
   torch::jit::Module reference = loadModule(a.reference);
   torch::jit::Module candidate = loadModule(a.candidate);
   Verifier verifier(reference, options);
@@ -34,7 +34,8 @@ int verifyCommand(const Args& a) {
     writeFileAtomic(a.report, j.dump(2) + "\n");
   }
   if (!a.quiet) printVerifyTable(verifier, result, std::cout);
-  (result.passed ? std::cout : std::cerr) << "tsopt: verify: " << verifySummary(result) << "\n";
+  (result.passed ? std::cout : std::cerr)
+      << "tsopt: verify: " << verifySummary(verifier, result) << "\n";
   return result.passed ? kOk : kDifference;
 }
 

@@ -19,8 +19,11 @@ struct VerifyArgs {
   double scale = 1.0;
   bool relToMax = false;
 
-  /// Checked options for `methods`; throws tsopt::Error for a bad value.
-  VerifyOptions options(const std::vector<std::string>& methods) const;
+  /// Checked options for `methods` of the model at `reference`: without --inputs or --input,
+  /// the inputs saved beside it (MODEL.inputs.pt) if there are any. Throws tsopt::Error for a
+  /// bad value.
+  VerifyOptions options(const std::vector<std::string>& methods,
+                        const std::string& reference) const;
 };
 
 /// Registers the options on `cmd`.
@@ -29,7 +32,8 @@ void addVerifyOptions(CLI::App* cmd, VerifyArgs& args);
 /// One line per output leaf (its errors and where they are), then the inputs used.
 void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std::ostream& os);
 
-/// "equal over 3 trials (max abs diff ..., max rel diff ...)" or "differ: <first mismatch>".
-std::string verifySummary(const VerifyResult& result);
+/// "equal over 3 trials (max abs diff ..., max rel diff ...)" or "differ: <first mismatch>",
+/// naming the outputs not compared because the reference is not deterministic there.
+std::string verifySummary(const Verifier& verifier, const VerifyResult& result);
 
 }  // namespace tsopt::cli
