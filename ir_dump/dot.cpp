@@ -2,8 +2,12 @@
 // coloured) and in-process rendering through Graphviz's gvc/cgraph libraries.
 #include "ir_dump/dot.h"
 
+#include <fcntl.h>
 #include <graphviz/gvc.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -121,8 +125,10 @@ class DotWriter {
     // ends into that cluster.
     os_ << edges_.str();
     // Graphviz's default effort lays out a DenseNet-121 (about 1000 drawn nodes) in 8 minutes;
-    // bounded network-simplex and crossing-minimisation passes take it to seconds.
-    if (drawn_ > kLargeGraph) os_ << "  graph [nslimit=1, nslimit1=1, mclimit=0.1];\n";
+    // bounded network-simplex and crossing-minimisation passes take it to seconds. Ranking
+    // (nslimit1) is left unbounded: bounded, Graphviz 2.43 aborts on empty nested clusters
+    // (cluster_leader's assertion; detection models' If blocks).
+    if (drawn_ > kLargeGraph) os_ << "  graph [nslimit=1, mclimit=0.1];\n";
     if (skipped_ > 0) {
       os_ << "  more [shape=note, fillcolor=\"#fff7bc\", label=\""
           << escape(std::to_string(skipped_) + " more nodes not drawn (--max-nodes " +
@@ -294,10 +300,10 @@ std::string graphToDot(const torch::jit::Graph& graph, const DotOptions& options
   return DotWriter(graph, options).write();
 }
 
-std::string renderDot(const std::string& dot, const std::string& format) {
-  if (format != "svg" && format != "png") {
-    throw Error("cannot render '" + format + "': tsopt renders svg and png");
-  }
+namespace {
+
+/// Lays out and renders in this process; throws tsopt::Error with Graphviz's message.
+std::string renderHere(const std::string& dot, const std::string& format) {
   std::lock_guard<std::mutex> lock(graphvizMutex);
   graphvizErrors.clear();
   agseterr(AGERR);
@@ -323,6 +329,72 @@ std::string renderDot(const std::string& dot, const std::string& format) {
   gvFreeRenderData(data);
   agclose(g);
   return out;
+}
+
+bool writeAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+/// renderHere in a child process, so that an abort inside Graphviz (an assertion in its
+/// layout) ends the child, not tsopt. Empty when the child died; throws what renderHere throws.
+std::optional<std::string> renderInChild(const std::string& dot, const std::string& format) {
+  int fds[2];
+  if (::pipe(fds) != 0) return renderHere(dot, format);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return renderHere(dot, format);
+  }
+  if (pid == 0) {  // the child: one status byte ('+' rendered, '!' error), then the text
+    ::close(fds[0]);
+    // Graphviz reports errors through agseterrf; what an assertion prints would only confuse.
+    int devNull = ::open("/dev/null", O_WRONLY);
+    if (devNull >= 0) ::dup2(devNull, STDERR_FILENO);
+    char status = '+';
+    std::string out;
+    try {
+      out = renderHere(dot, format);
+    } catch (const std::exception& e) {
+      status = '!';
+      out = e.what();
+    }
+    bool ok = writeAll(fds[1], &status, 1) && writeAll(fds[1], out.data(), out.size());
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string received;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || received.empty()) return std::nullopt;
+  if (received[0] == '!') throw Error(received.substr(1));
+  return received.substr(1);
+}
+
+}  // namespace
+
+std::string renderDot(const std::string& dot, const std::string& format) {
+  if (format != "svg" && format != "png") {
+    throw Error("cannot render '" + format + "': tsopt renders svg and png");
+  }
+  if (auto out = renderInChild(dot, format)) return *out;
+  throw Error("Graphviz crashed laying out the graph (write DOT instead: -o FILE.dot)");
 }
 
 }  // namespace tsopt

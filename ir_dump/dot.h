@@ -27,8 +27,9 @@ std::string graphToDot(const torch::jit::Graph& graph, const DotOptions& options
 /// "control", "attribute", "call", "other"), as the colours in DOT show it.
 std::string opFamily(const std::string& kind);
 
-/// Lays `dot` out with Graphviz's dot engine and renders it as `format` ("svg" or "png").
-/// Throws tsopt::Error if Graphviz rejects the text or cannot render the format.
+/// Lays `dot` out with Graphviz's dot engine and renders it as `format` ("svg" or "png"), in a
+/// child process, so that an abort inside Graphviz is an error and not the end of tsopt. Throws
+/// tsopt::Error if Graphviz rejects the text, cannot render the format, or crashes.
 std::string renderDot(const std::string& dot, const std::string& format);
 
 }  // namespace tsopt

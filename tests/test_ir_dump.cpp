@@ -10,6 +10,7 @@
 #include "passes/builtin/builtin.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
+#include "tests/test_paths.h"
 #include "tests/test_util.h"
 
 namespace tsopt {
@@ -177,6 +178,24 @@ TEST(Dot, RenderingErrorsAreClear) {
   }
   std::string png = renderDot("digraph { a -> b }", "png");
   EXPECT_EQ(png.substr(1, 3), "PNG");
+}
+
+TEST(Dot, AGraphvizAbortIsAnErrorNotACrash) {
+  // Empty nested clusters with a bounded ranking (nslimit1, which graphToDot no longer sets)
+  // make Graphviz 2.43 abort on an assertion: the render runs in a child process.
+  std::string dot = test::readFile(TSOPT_SOURCE_FIXTURE_DIR "/graphviz_abort.dot");
+  ASSERT_NE(dot.find("nslimit1=1"), std::string::npos);
+  try {
+    renderDot(dot, "svg");
+    FAIL() << "Graphviz laid the graph out";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "Graphviz crashed laying out the graph (write DOT instead: -o FILE.dot)");
+  }
+  // Without the bound it lays out, and the next render in this process works.
+  std::string unbounded = dot;
+  unbounded.replace(unbounded.find("nslimit1=1, "), 12, "");
+  EXPECT_NE(renderDot(unbounded, "svg").find("<svg"), std::string::npos);
 }
 
 }  // namespace
