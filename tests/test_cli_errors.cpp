@@ -124,7 +124,8 @@ TEST_P(CliError, ExitsTwoWithAClearLineAndWritesNothing) {
 const std::string kRun = "run {model} -o {out} --report {dir}/report.json ";
 const std::string kVerify = "verify {model} {model} ";
 const std::string kShapeHelp =
-    "(expected SHAPE[:DTYPE[:HIGH]], e.g. 1x3x224x224 or 1x16:int64:1000)";
+    "(expected SHAPE[:DTYPE[:VALUES]], [SPEC,...] or {KEY=SPEC,...}, e.g. 1x3x224x224, "
+    "1x16:int64:1000, 4:int64:=@0.1 or [3x64x64,3x48x64])";
 
 const ErrorCase kCases[] = {
     // Models.
@@ -241,36 +242,48 @@ const ErrorCase kCases[] = {
 
     // Verification inputs.
     {"VerifyTooManyShapes", kVerify + "--input-shape 2x3x8x8 --input-shape 2x3x8x8",
-     "forward(x: Tensor) takes 1 input, got 2 (--input-shape)"},
+     "forward(x: Tensor) takes 1 input, got 2 (--input)"},
     {"VerifyTooFewShapes", "verify {dir}/two_inputs.pt {dir}/two_inputs.pt --input-shape 2x3",
-     "forward(x: Tensor, y: Tensor) takes 2 inputs, got 1 (--input-shape)"},
+     "forward(x: Tensor, y: Tensor) takes 2 inputs, got 1 (--input)"},
     {"VerifyShapeDoesNotFit", kVerify + "--input-shape 2x5x8x8",
      "forward of the reference model rejects the inputs (2x5x8x8): RuntimeError: Given groups=1"},
     {"VerifyShapeWrongRank", kVerify + "--input-shape 2x3x8",
      "forward of the reference model rejects the inputs (2x3x8)"},
-    {"VerifyShapeEmpty", kVerify + "--input-shape ''", "bad input shape '' " + kShapeHelp},
+    {"VerifyShapeEmpty", kVerify + "--input-shape ''",
+     "bad input spec '': '' is not a spec " + kShapeHelp},
     {"VerifyShapeTrailingX", kVerify + "--input-shape 2x",
-     "bad input shape '2x': size '' is not a non-negative integer"},
+     "bad input spec '2x': size '' is not a non-negative integer"},
     {"VerifyShapeLetters", kVerify + "--input-shape axb",
-     "bad input shape 'axb': size 'a' is not a non-negative integer"},
+     "bad input spec 'axb': size 'a' is not a non-negative integer"},
     {"VerifyShapeNegative", kVerify + "--input-shape 2x-3x4x4", "size '-3' is not a non-negative"},
     {"VerifyShapeTooLarge", kVerify + "--input-shape 99999x99999x99999x9999",
-     "bad input shape '99999x99999x99999x9999': more than 2^31 elements"},
+     "bad input spec '99999x99999x99999x9999': more than 2^31 elements"},
     {"VerifyShapeUnknownDtype", kVerify + "--input-shape 2x3x8x8:float99",
-     "bad input shape '2x3x8x8:float99': unknown dtype 'float99'"},
+     "bad input spec '2x3x8x8:float99': unknown dtype 'float99'"},
     {"VerifyShapeHighOnFloat", kVerify + "--input-shape 2x3x8x8:float:5",
-     "HIGH is only for integer dtypes"},
-    {"VerifyShapeTooManyParts", kVerify + "--input-shape 2x3:int64:5:6", "bad input shape"},
+     "bad input spec '2x3x8x8:float:5': VALUES (5) are only for integer dtypes"},
+    {"VerifyShapeTooManyParts", kVerify + "--input-shape 2x3:int64:5:6", "bad input spec"},
+    {"VerifyInputUnbalanced", kVerify + "--input '[2x3x8x8'",
+     "bad input spec '[2x3x8x8': unbalanced brackets"},
+    {"VerifyInputBadReference", kVerify + "--input 2x3x@0x8",
+     "bad input spec '2x3x@0x8': '@0' is not a size reference @INPUT.DIM, e.g. @0.1"},
+    {"VerifyInputReferenceToNothing", kVerify + "--input 2x3x8x@1.0",
+     "size reference @1.0: there is no input 1 (the inputs are numbered from 0 to 0)"},
+    {"VerifyInputEmptyRange", kVerify + "--input 2x3x8x8:int64:4..2",
+     "bad input spec '2x3x8x8:int64:4..2': the range 4..2 is empty"},
+    {"VerifyInputNestedTooDeep",
+     kVerify + "--input " + std::string(20, '[') + "1" + std::string(20, ']'),
+     "nested more than 16 deep"},
     {"VerifyInputsFileMissing", kVerify + "--inputs {dir}/none.pt",
      "cannot read inputs file '{dir}/none.pt': no such file"},
     {"VerifyInputsAndShapes", kVerify + "--inputs {dir}/none.pt --input-shape 1",
-     "give either --inputs or --input-shape, not both"},
+     "give either --inputs or --input, not both"},
     {"VerifyUnknownDistribution", kVerify + "--dist cauchy",
      "unknown distribution 'cauchy' (known: uniform, normal)"},
     {"VerifyBadTolerance", kVerify + "--rtol x", "bad --rtol 'x': expected a non-negative number"},
     {"RunVerifyShapeDoesNotFit", kRun + "--verify --input-shape 2x5x8x8",
      "forward of the reference model rejects the inputs (2x5x8x8)"},
-    {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input shape '2xx3'"},
+    {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input spec '2xx3'"},
 
     {"PresetUnknown", kRun + "-O3", "unknown optimisation level '-O3' (known: -O0, -O1, -O2)"},
     {"PresetAndPipeline", kRun + "-O2 -p dce", "excludes"},

@@ -142,7 +142,7 @@ TEST(Inputs, SizeReferencesListsAndDictsAreMade) {
   auto bad = [](const std::string& spec) {
     return errorOf([&] { makeInputs({parseInputSpec("2x3"), parseInputSpec(spec)}, {}, 0); });
   };
-  EXPECT_EQ(bad("@2.0"), "size reference @2.0: there is no input 2 (2 inputs, counted from 0)");
+  EXPECT_EQ(bad("@2.0"), "size reference @2.0: there is no input 2 (the inputs are numbered from 0 to 1)");
   EXPECT_EQ(bad("@0.2"), "size reference @0.2: input 0 (2x3) has 2 dimensions");
   EXPECT_EQ(bad("@1.0"), "size reference @1.0: that size is not a number (@1.0)");
   EXPECT_EQ(bad("4:int64:3..@0.0"), "bad input spec '4:int64:3..@0.0': the range is empty (3..2)");

@@ -116,7 +116,7 @@ TEST(Verifier, BadInputsAreErrorsBeforeAnyComparison) {
     return std::string("(no error)");
   };
   EXPECT_EQ(error(load("conv2d_bn"), shapes({"2x3x8x8", "2x3x8x8"})),
-            "forward(x: Tensor) takes 1 input, got 2 (--input-shape)");
+            "forward(x: Tensor) takes 1 input, got 2 (--input)");
   EXPECT_EQ(error(load("conv2d_bn"), shapes({"2x4x8x8"})),
             "forward of the reference model rejects the inputs (2x4x8x8): RuntimeError: Given "
             "groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 8, 8] to have 3 "

@@ -399,8 +399,8 @@ class InputMaker {
   int64_t size(const SizeRef& r) const {
     const std::string what = "size reference " + refText(r);
     if (r.input < 0 || static_cast<size_t>(r.input) >= specs_.size()) {
-      throw Error(what + ": there is no input " + std::to_string(r.input) + " (" +
-                  std::to_string(specs_.size()) + " inputs, counted from 0)");
+      throw Error(what + ": there is no input " + std::to_string(r.input) +
+                  " (the inputs are numbered from 0 to " + std::to_string(specs_.size() - 1) + ")");
     }
     const InputSpec& target = specs_[r.input];
     if (target.kind != InputSpec::Kind::kTensor) {

@@ -40,8 +40,8 @@ struct InputSpec {
   std::vector<int64_t> shape;           ///< -1 marks a size still to be chosen (spatial sizes)
   std::map<size_t, SizeRef> shapeRefs;  ///< dimensions whose size is another input's
   c10::ScalarType dtype = c10::kFloat;
-  Bound low, high{10};  ///< integer inputs are drawn from [low, high)
-  bool fill = false;    ///< integer inputs: every element is `low`
+  Bound low, high{10, std::nullopt};  ///< integer inputs are drawn from [low, high)
+  bool fill = false;                  ///< integer inputs: every element is `low`
   std::vector<std::pair<std::string, InputSpec>> items;  ///< list elements (no key) or dict entries
   std::string source;  ///< how it was obtained, for reports ("given", "inferred from ...")
 

@@ -120,7 +120,7 @@ Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
 void Verifier::prepare(const torch::jit::Module& reference, const std::string& method) {
   MethodRun run;
   run.method = method;
-  MethodInputs described{method, {}};
+  MethodInputs described{method, {}, {}};
   auto rejected = [&](const std::string& inputs, const std::exception& e) {
     return Error(method + " of the reference model rejects the inputs (" + inputs +
                  "): " + describeException(e));
@@ -147,7 +147,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     if (specs.empty()) {
       specs = inferInputSpecs(reference, method);
     } else {
-      checkInputCount(reference, method, specs.size(), "--input-shape");
+      checkInputCount(reference, method, specs.size(), "--input");
     }
     // Open spatial sizes: the first size the reference accepts.
     std::vector<std::vector<InputSpec>> candidates;
