@@ -1,19 +1,16 @@
 // DOT export of a graph (clusters for blocks, constants folded into labels, op families
-// coloured) and in-process rendering through Graphviz's gvc/cgraph libraries.
+// coloured) and rendering through Graphviz's gvc/cgraph libraries, in a child process.
 #include "ir_dump/dot.h"
 
-#include <fcntl.h>
 #include <graphviz/gvc.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "passes/core/child_process.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 
@@ -331,60 +328,27 @@ std::string renderHere(const std::string& dot, const std::string& format) {
   return out;
 }
 
-bool writeAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 /// renderHere in a child process, so that an abort inside Graphviz (an assertion in its
 /// layout) ends the child, not tsopt. Empty when the child died; throws what renderHere throws.
 std::optional<std::string> renderInChild(const std::string& dot, const std::string& format) {
-  int fds[2];
-  if (::pipe(fds) != 0) return renderHere(dot, format);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return renderHere(dot, format);
-  }
-  if (pid == 0) {  // the child: one status byte ('+' rendered, '!' error), then the text
-    ::close(fds[0]);
-    // Graphviz reports errors through agseterrf; what an assertion prints would only confuse.
-    int devNull = ::open("/dev/null", O_WRONLY);
-    if (devNull >= 0) ::dup2(devNull, STDERR_FILENO);
-    char status = '+';
-    std::string out;
-    try {
-      out = renderHere(dot, format);
-    } catch (const std::exception& e) {
-      status = '!';
-      out = e.what();
-    }
-    bool ok = writeAll(fds[1], &status, 1) && writeAll(fds[1], out.data(), out.size());
-    ::_exit(ok ? 0 : 1);
-  }
-  ::close(fds[1]);
-  std::string received;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    received.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || received.empty()) return std::nullopt;
-  if (received[0] == '!') throw Error(received.substr(1));
-  return received.substr(1);
+  ChildResult child = runInChild(
+      [&](int fd) {
+        // One status byte ('+' rendered, '!' an error), then the picture or the message.
+        char status = '+';
+        std::string out;
+        try {
+          out = renderHere(dot, format);
+        } catch (const std::exception& e) {
+          status = '!';
+          out = e.what();
+        }
+        return writeAll(fd, &status, 1) && writeAll(fd, out.data(), out.size()) ? 0 : 1;
+      },
+      false);
+  if (!child.started) return renderHere(dot, format);
+  if (!child.exited || child.exitCode != 0 || child.output.empty()) return std::nullopt;
+  if (child.output[0] == '!') throw Error(child.output.substr(1));
+  return child.output.substr(1);
 }
 
 }  // namespace
