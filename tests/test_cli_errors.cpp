@@ -3,6 +3,7 @@
 // output, no report, no temporary file; an existing output and the input model untouched).
 #include <gtest/gtest.h>
 #include <torch/script.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -201,6 +202,13 @@ const ErrorCase kCases[] = {
      "operator library '{dir}/nope.so': no such file"},
     {"OpsIsAFolder", "verify {model} {model} --ops {dir}/sub",
      "is not a shared library (not a file)"},
+    {"OpsFailingToRegister", kRun + "--ops {lib}/tsopt_test_ops_failing_registration.so",
+     "operator library '{lib}/tsopt_test_ops_failing_registration.so' failed to register its "
+     "operators: Only a single TORCH_LIBRARY can be used to register the namespace aten"},
+    {"OpsBuiltAgainstAnotherLibTorch", "show {model} --ops {lib}/tsopt_test_ops_other_libtorch.so",
+     "operator library '{lib}/tsopt_test_ops_other_libtorch.so' was built against another "
+     "LibTorch than this tsopt's (" TORCH_VERSION "): it needs "
+     "c10::detail::onlyInAnotherLibTorch(), which this LibTorch lacks"},
     {"OpsFromTheEnvironment", "TSOPT_OPS={dir}/fake.so {tsopt} show {model}",
      "operator library '{dir}/fake.so' is not a loadable shared library: "},
     {"ModelNeedsAnOperatorLibrary", "run {dir}/uses_test_op.pt -o {out}",

@@ -6,9 +6,11 @@
 #include <glob.h>
 #include <torch/csrc/jit/api/function_impl.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <unordered_set>
 
+#include "passes/core/child_process.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/plugin.h"
@@ -77,6 +79,22 @@ bool ownedByLibTorch(const std::string& ns) {
   return owned.count(ns) > 0;
 }
 
+/// Loads the library in a child process first: a library whose registration throws (a namespace
+/// registered twice, a schema LibTorch rejects) throws from a static initialiser, through
+/// dlopen, which is declared noexcept: the process ends in std::terminate. Throws
+/// tsopt::Error with LibTorch's reason when the child fails so; leaves other failures (not a
+/// library, a missing symbol) to the real load to report.
+void checkRegisters(const std::string& path, const std::string& what) {
+  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  ChildResult child = runInChild(
+      [&](int) { return dlopen(openPath.c_str(), RTLD_NOW | RTLD_GLOBAL) ? 0 : 3; }, true);
+  if (!child.started || (child.exited && child.exitCode != kChildThrew)) return;
+  std::string reason = child.exited ? child.output : "the process was killed while loading it";
+  // LibTorch's messages run on (advice, a backtrace): their first clause says what is wrong.
+  reason = reason.substr(0, std::min(reason.find('\n'), reason.find("; ")));
+  throw Error(what + " failed to register its operators: " + reason);
+}
+
 }  // namespace
 
 void loadOperatorLibrary(const std::string& path, const std::string& reason) {
@@ -85,9 +103,11 @@ void loadOperatorLibrary(const std::string& path, const std::string& reason) {
   for (const OperatorLibrary& l : loaded()) {
     if (fs::equivalent(l.path, path, ec)) return;
   }
+  const std::string what = "operator library '" + path + "'";
+  checkRegisters(path, what);
   // Global, so that libraries it loads see its symbols; never closed, since the operators it
   // registered point into it.
-  openSharedLibrary(path, "operator library '" + path + "'", RTLD_GLOBAL);
+  openSharedLibrary(path, what, RTLD_GLOBAL);
   loaded().push_back({path, reason});
   if (listener()) listener()(loaded().back());
 }

@@ -1,8 +1,10 @@
 // dlopen-based plugin loader with API and LibTorch version checks.
 #include "passes/core/plugin.h"
 
+#include <cxxabi.h>
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "passes/core/error.h"
@@ -12,12 +14,21 @@ namespace tsopt {
 
 namespace {
 
-std::string lastDlError() {
+std::string lastDlError(const std::string& path) {
   const char* e = dlerror();
   std::string s = e ? e : "unknown error";
   // dlerror repeats the path first: "/x/y.so: invalid ELF header" -> "invalid ELF header".
-  size_t colon = s.rfind(": ");
-  return colon == std::string::npos ? s : s.substr(colon + 2);
+  if (s.rfind(path + ": ", 0) == 0) s = s.substr(path.size() + 2);
+  return s;
+}
+
+/// "c10::detail::f()" for "_ZN3c106detail1fEv"; the name itself if it is not a C++ one.
+std::string demangled(const std::string& symbol) {
+  int status = 0;
+  char* d = abi::__cxa_demangle(symbol.c_str(), nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : symbol;
+  std::free(d);
+  return out;
 }
 
 struct Handle {
@@ -44,9 +55,18 @@ void* openSharedLibrary(const std::string& path, const std::string& what, int fl
   dlerror();
   void* handle = dlopen(openPath.c_str(), RTLD_NOW | flags);
   if (!handle) {
-    std::string why = lastDlError();
-    if (why.find("undefined symbol") != std::string::npos) {
-      why += " (built against another LibTorch than this tsopt's " TORCH_VERSION "?)";
+    std::string why = lastDlError(openPath);
+    const std::string undefined = "undefined symbol: ";
+    if (why.rfind(undefined, 0) == 0) {
+      std::string name = demangled(why.substr(undefined.size()));
+      for (const char* ns : {"c10::", "at::", "torch::", "caffe2::"}) {
+        if (name.rfind(ns, 0) == 0) {
+          throw Error(what + " was built against another LibTorch than this tsopt's (" +
+                      TORCH_VERSION "): it needs " + name + ", which this LibTorch lacks");
+        }
+      }
+      throw Error(what + " is not a loadable shared library: it needs " + name +
+                  ", which no loaded library defines");
     }
     throw Error(what + " is not a loadable shared library: " + why);
   }
