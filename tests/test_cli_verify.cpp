@@ -153,6 +153,15 @@ TEST(CliVerify, InputsSavedBesideTheModelAreUsedFirst) {
       << beyond.err;
 }
 
+TEST(CliVerify, AModelReturningAnObjectEqualsItself) {
+  // forward returns an instance of a scripted class: compared field by field (out.a, out.n).
+  const std::string model = fixtureFile("returns_object.pt");
+  auto r = runTsopt("verify " + model + " " + model + " --input 2x3");
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("out.a "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("out.n "), std::string::npos) << r.out;
+}
+
 TEST(CliVerify, TolerancesDecide) {
   std::string dir = test::tempDir();
   ASSERT_EQ(runTsopt(wrongRun(dir, "-q")).exitCode, 0);

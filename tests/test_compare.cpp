@@ -1,9 +1,11 @@
 // Output comparison: structures, dtypes, shapes, tolerances per dtype, --rel-to-max, NaN and
 // infinities, and where the largest errors are.
 #include <gtest/gtest.h>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "passes/core/error.h"
+#include "tests/test_paths.h"
 #include "verify/compare.h"
 
 namespace tsopt {
@@ -185,6 +187,40 @@ TEST(Compare, VariableSizeOutputsAreComparedByShapeFirst) {
   OutputComparison other(Tolerances{});
   other.add("forward", 0, torch::zeros({5, 4}), torch::zeros({5, 3}));
   EXPECT_EQ(other.firstMismatch(), "out: expected shape 5x4, got 5x3");
+}
+
+TEST(Compare, QuantizedSparseAndMkldnnTensorsAreComparedByWhatTheyHold) {
+  at::Tensor x = torch::tensor({0.5f, -1.0f, 2.0f});
+  at::Tensor q = at::quantize_per_tensor(x, 0.1, 3, at::kQUInt8);
+  // The same quantized tensor equals itself (LibTorch's own equality refuses quantized ones).
+  EXPECT_TRUE(compareOutputs(q, q.clone(), Tolerance{}).equal);
+  Comparison other = compareOutputs(q, at::quantize_per_tensor(x, 0.2, 3, at::kQUInt8), {});
+  EXPECT_FALSE(other.equal);
+  EXPECT_EQ(other.mismatch,
+            "out: expected a tensor quantized as QUInt8 (scale 0.1, zero point 3), got QUInt8 "
+            "(scale 0.2, zero point 3)");
+  Comparison values = compareOutputs(q, at::quantize_per_tensor(x + 1, 0.1, 3, at::kQUInt8), {});
+  EXPECT_FALSE(values.equal);
+  EXPECT_NE(values.mismatch.find("3 of 3 elements outside"), std::string::npos) << values.mismatch;
+  EXPECT_EQ(compareOutputs(q, x, {}).mismatch,
+            "out: expected a tensor quantized as QUInt8 (scale 0.1, zero point 3), got float32 "
+            "(not quantized)");
+  at::Tensor dense = torch::tensor({{0.0f, 1.5f}, {2.0f, 0.0f}});
+  EXPECT_TRUE(compareOutputs(dense.to_sparse(), dense.to_sparse(), {}).equal);
+  EXPECT_FALSE(compareOutputs(dense.to_sparse(), (dense * 2).to_sparse(), {}).equal);
+  EXPECT_TRUE(compareOutputs(dense.to_mkldnn(), dense.to_mkldnn(), {}).equal);
+}
+
+TEST(Compare, ObjectsAreComparedFieldByField) {
+  // forward(x, n) returns Pair(x * 2, n), an instance of a scripted class.
+  torch::jit::Module m = torch::jit::load(TSOPT_FIXTURE_DIR "/returns_object.pt");
+  at::Tensor x = torch::ones({2});
+  auto run = [&](at::Tensor in, int64_t n) { return m.forward({in, n}); };
+  EXPECT_TRUE(compareOutputs(run(x, 1), run(x.clone(), 1), {}).equal);
+  EXPECT_EQ(compareOutputs(run(x, 1), run(x, 2), {}).mismatch,
+            "out.n: expected 1, got 2 (trial 0)");
+  EXPECT_EQ(
+      compareOutputs(run(x, 1), run(x * 3, 1), {}).mismatch.rfind("out.a: 2 of 2 elements", 0), 0u);
 }
 
 TEST(Compare, ACandidateFailureIsAMismatch) {

@@ -69,6 +69,21 @@ const std::vector<std::pair<std::string, c10::ScalarType>>& dtypeNames() {
   return names;
 }
 
+/// "quint8 (scale 0.1, zero point 3)", "qint8 per channel (axis 0)", "float32 (not quantized)".
+std::string quantization(const at::Tensor& t) {
+  std::ostringstream os;
+  if (!t.is_quantized()) {
+    os << dtypeName(t.scalar_type()) << " (not quantized)";
+  } else if (t.qscheme() == at::kPerTensorAffine) {
+    os << c10::toString(t.scalar_type()) << " (scale " << t.q_scale() << ", zero point "
+       << t.q_zero_point() << ")";
+  } else {
+    os << c10::toString(t.scalar_type()) << " " << c10::toString(t.qscheme()) << " (axis "
+       << t.q_per_channel_axis() << ")";
+  }
+  return os.str();
+}
+
 /// "Tensor[float32, 2x8x12x12]" for a tensor, else the IValue's tag ("Tuple", "Int").
 std::string kindOf(const c10::IValue& v) {
   if (!v.isTensor()) return v.tagKind();
@@ -219,6 +234,21 @@ void OutputComparison::compare(const std::string& method, int trial, const c10::
     }
     return;
   }
+  if (e.isObject()) {
+    // A scripted class instance: the same class, then every field.
+    const auto& eo = e.toObjectRef();
+    const auto& ao = a.toObjectRef();
+    if (eo.type()->name() != ao.type()->name()) {
+      return fail(leaf(method, path, "Object"), "expected an object of class " +
+                                                    e.type()->annotation_str() + ", got " +
+                                                    a.type()->annotation_str());
+    }
+    for (size_t i = 0; i < eo.type()->numAttributes() && i < ao.slots().size(); ++i) {
+      compare(method, trial, eo.getSlot(i), ao.getSlot(i),
+              path + "." + eo.type()->getAttributeName(i));
+    }
+    return;
+  }
   if (e.isGenericDict()) {
     auto ed = e.toGenericDict(), ad = a.toGenericDict();
     for (const auto& entry : ad) {
@@ -254,8 +284,33 @@ void OutputComparison::compare(const std::string& method, int trial, const c10::
   }
 }
 
-void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor& e,
-                                      const at::Tensor& a) {
+void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor& expected,
+                                      const at::Tensor& actual) {
+  // Sparse and MKLDNN tensors by their dense values; quantized ones by their quantization and
+  // then their dequantized values.
+  auto dense = [](const at::Tensor& t) {
+    return t.is_sparse() || t.is_mkldnn() ? t.to_dense() : t;
+  };
+  at::Tensor e = dense(expected), a = dense(actual);
+  if (e.is_quantized() || a.is_quantized()) {
+    if (e.is_quantized() != a.is_quantized() || e.qscheme() != a.qscheme()) {
+      return fail(d,
+                  "expected a tensor quantized as " + quantization(e) + ", got " + quantization(a));
+    }
+    const bool perTensor = e.qscheme() == at::kPerTensorAffine;
+    const bool same =
+        e.scalar_type() == a.scalar_type() &&
+        (perTensor ? e.q_scale() == a.q_scale() && e.q_zero_point() == a.q_zero_point()
+                   : e.q_per_channel_axis() == a.q_per_channel_axis() &&
+                         at::equal(e.q_per_channel_scales(), a.q_per_channel_scales()) &&
+                         at::equal(e.q_per_channel_zero_points(), a.q_per_channel_zero_points()));
+    if (!same) {
+      return fail(d,
+                  "expected a tensor quantized as " + quantization(e) + ", got " + quantization(a));
+    }
+    e = e.dequantize();
+    a = a.dequantize();
+  }
   if (e.scalar_type() != a.scalar_type()) {
     return fail(
         d, "expected dtype " + dtypeName(e.scalar_type()) + ", got " + dtypeName(a.scalar_type()));

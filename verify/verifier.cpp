@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include <functional>
 #include <mutex>
 #include <sstream>
 
@@ -76,6 +77,43 @@ nlohmann::json location(const std::optional<ErrorLocation>& at) {
           {"index", at->index},
           {"expected", at->expected},
           {"actual", at->actual}};
+}
+
+/// Every tensor in `v`, depth first.
+void forEachTensor(const c10::IValue& v, const std::function<void(const at::Tensor&)>& fn) {
+  if (v.isTensor()) return fn(v.toTensor());
+  if (v.isList() || v.isTuple()) {
+    for (const c10::IValue& item :
+         v.isList() ? v.toListRef().vec() : v.toTupleRef().elements().vec()) {
+      forEachTensor(item, fn);
+    }
+  }
+  if (v.isGenericDict()) {
+    for (const auto& entry : v.toGenericDict()) forEachTensor(entry.value(), fn);
+  }
+}
+
+/// Refuses random inputs that cannot tell two models apart: tensors with no elements (any
+/// two models agree on them), or values the scale made infinite (outputs turn NaN or infinite
+/// and are compared as equal when both are).
+void checkTestable(const std::vector<InputSpec>& specs, const std::vector<c10::IValue>& inputs,
+                   const InputGeneration& generation) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string what = "input " + std::to_string(i) + " (" + specs[i].str() + ")";
+    forEachTensor(inputs[i], [&](const at::Tensor& t) {
+      if (t.numel() == 0) {
+        throw Error(what +
+                    " has no elements, so any two models agree on it: give every size "
+                    "at least 1");
+      }
+      if (t.is_floating_point() && !at::isfinite(t).all().item<bool>()) {
+        std::ostringstream scale;
+        scale << generation.scale;
+        throw Error(what + " is not finite with --scale " + scale.str() + " in " +
+                    dtypeName(t.scalar_type()) + ": give a smaller --scale");
+      }
+    });
+  }
 }
 
 }  // namespace
@@ -159,6 +197,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     for (size_t c = 0; c < candidates.size() && run.expected.empty(); ++c) {
       std::vector<c10::IValue> inputs =
           typedAsArguments(reference, method, makeInputs(candidates[c], options_.generation, 0));
+      checkTestable(candidates[c], inputs, options_.generation);
       try {
         run.expected.push_back(runIsolated(reference, method, inputs, trialSeed(0)));
         run.inputs.push_back(std::move(inputs));
