@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -55,30 +56,46 @@ bool isStageStem(const std::string& stem) {
   return std::regex_match(stem, stage);
 }
 
-void prepareDumpDir(const std::string& dir) {
+namespace {
+
+/// The files tsopt wrote into a dump folder, one name a line: nothing else there is ever removed.
+const char* const kDumpMarker = ".tsopt-dump";
+
+std::set<std::string> markedFiles(const std::filesystem::path& dir) {
+  std::set<std::string> names;
+  std::ifstream in(dir / kDumpMarker);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) names.insert(line);
+  }
+  return names;
+}
+
+}  // namespace
+
+void checkDumpDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) {
-    if (!fs::create_directories(dir, ec)) {
-      throw Error("cannot create dump folder '" + dir + "': " + ec.message());
-    }
-    return;
-  }
+  if (!fs::exists(dir, ec)) return;
   if (!fs::is_directory(dir, ec)) throw Error("dump folder '" + dir + "' is not a folder");
-  static const std::set<std::string> kinds = {".ir", ".py", ".diff", ".dot"};
-  std::vector<fs::path> earlier;
+  const bool marked = fs::exists(fs::path(dir) / kDumpMarker, ec);
+  const std::set<std::string> ours = marked ? markedFiles(dir) : std::set<std::string>{};
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const fs::path name = entry.path().filename();
-    // "03-dce.ir", and with several methods "03-dce.forward.dot"
-    std::string stem = name.stem().string();
-    stem = stem.substr(0, stem.find('.'));
-    if (!kinds.count(name.extension().string()) || !isStageStem(stem)) {
-      throw Error("dump folder '" + dir + "' holds files that are not tsopt dumps ('" +
-                  name.string() + "'); give an empty or new folder");
-    }
-    earlier.push_back(entry.path());
+    const std::string name = entry.path().filename().string();
+    if (name == kDumpMarker || (ours.count(name) && entry.is_regular_file(ec))) continue;
+    throw Error("dump folder '" + dir + "' holds files tsopt did not write ('" + name +
+                "'); give an empty or new folder, or one tsopt dumped into before");
   }
-  for (const fs::path& p : earlier) fs::remove(p, ec);
+}
+
+void prepareDumpDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  checkDumpDir(dir);
+  std::error_code ec;
+  if (!fs::exists(dir, ec) && !fs::create_directories(dir, ec)) {
+    throw Error("cannot create dump folder '" + dir + "': " + ec.message());
+  }
+  for (const std::string& name : markedFiles(dir)) fs::remove(fs::path(dir) / name, ec);
+  writeFileAtomic((fs::path(dir) / kDumpMarker).string(), "");
 }
 
 bool IrTracer::wantsDiffs() const {
@@ -170,7 +187,10 @@ void IrTracer::dump(const std::string& stem, const torch::jit::Module& module,
 }
 
 void IrTracer::write(const std::string& file, const std::string& text) {
-  writeFileAtomic((std::filesystem::path(options_.dumpDir) / file).string(), text);
+  const std::filesystem::path dir(options_.dumpDir);
+  // Listed first, so that a run that stops half-way leaves no file the next one may not remove.
+  std::ofstream(dir / kDumpMarker, std::ios::app) << file << "\n";
+  writeFileAtomic((dir / file).string(), text);
 }
 
 void IrTracer::print(const std::string& when, const Pass& pass, const std::string& ir) {

@@ -25,8 +25,12 @@ DumpKinds parseDumpKinds(const std::string& list);
 /// Whether `stem` names a stage as dumps and golden files do: "00-input", "03-dce".
 bool isStageStem(const std::string& stem);
 
-/// Makes `dir` ready for a dump: created if missing; earlier dumps in it are removed, and any
-/// other file is an error (nothing the user had is overwritten). Throws tsopt::Error.
+/// Checks, without touching anything, that `dir` can take a dump: missing, empty, or holding
+/// only what tsopt dumped there before (listed in its .tsopt-dump file). Throws tsopt::Error.
+void checkDumpDir(const std::string& dir);
+
+/// Makes `dir` ready for a dump: checked as checkDumpDir does, created if missing, the files of
+/// an earlier dump removed (only those). Each file IrTracer writes is listed in .tsopt-dump.
 void prepareDumpDir(const std::string& dir);
 
 /// What an IrTracer does.

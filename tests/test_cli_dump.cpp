@@ -15,9 +15,11 @@ namespace fs = std::filesystem;
 using test::readFile;
 using test::runTsopt;
 
+/// The dump files in `dir` (not .tsopt-dump, the list of them).
 std::set<std::string> filesIn(const std::string& dir) {
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
+  names.erase(".tsopt-dump");
   return names;
 }
 
@@ -75,25 +77,39 @@ TEST(CliDump, TheSameModelDumpsIdenticalFiles) {
   }
 }
 
-TEST(CliDump, AFolderWithOtherFilesIsRefusedAndEarlierDumpsAreReplaced) {
+TEST(CliDump, OnlyFilesTsoptWroteAreEverReplaced) {
   std::string dir = test::tempDir();
   fs::create_directories(dir + "/d");
-  std::ofstream(dir + "/d/notes.txt") << "mine";
-  auto r = runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir + "/o.pt --dump-dir " +
-                    dir + "/d");
+  // A user's files named like dumps: 01-intro.py is a stage's code by its name alone.
+  std::ofstream(dir + "/d/01-intro.py") << "mine";
+  const std::string run = "run " + test::fixturePath("conv2d_bn") + " -o " + dir + "/o.pt ";
+  auto r = runTsopt(run + "--dump-dir " + dir + "/d");
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_EQ(r.err, "tsopt: error: dump folder '" + dir +
-                       "/d' holds files that are not tsopt dumps ('notes.txt'); give an empty or "
-                       "new folder\n");
+                       "/d' holds files tsopt did not write ('01-intro.py'); give an empty or new "
+                       "folder, or one tsopt dumped into before\n");
   EXPECT_FALSE(fs::exists(dir + "/o.pt"));
-  EXPECT_EQ(readFile(dir + "/d/notes.txt"), "mine");
-  fs::remove(dir + "/d/notes.txt");
-  std::ofstream(dir + "/d/07-old.ir") << "stale";
-  ASSERT_EQ(runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
-                     "/o.pt -p dce --dump-dir " + dir + "/d --dump ir")
-                .exitCode,
-            0);
-  EXPECT_EQ(filesIn(dir + "/d"), (std::set<std::string>{"00-input.ir"}));  // dce changed nothing
+  EXPECT_EQ(readFile(dir + "/d/01-intro.py"), "mine");
+  // A dump into a new folder lists what it wrote; the next dump replaces exactly that.
+  ASSERT_EQ(runTsopt(run + "--dump-dir " + dir + "/e --dump ir").exitCode, 0);
+  EXPECT_EQ(filesIn(dir + "/e"), (std::set<std::string>{"00-input.ir", "01-inline.ir",
+                                                        "02-fold-conv-bn.ir", "04-dce.ir"}));
+  EXPECT_EQ(readFile(dir + "/e/.tsopt-dump"),
+            "00-input.ir\n01-inline.ir\n02-fold-conv-bn.ir\n04-dce.ir\n");
+  ASSERT_EQ(runTsopt(run + "-p dce --dump-dir " + dir + "/e --dump ir").exitCode, 0);
+  EXPECT_EQ(filesIn(dir + "/e"), (std::set<std::string>{"00-input.ir"}));  // dce changed nothing
+  // A file added since is the user's: refused, and the dump is left as it was.
+  std::ofstream(dir + "/e/notes.txt") << "mine";
+  EXPECT_EQ(runTsopt(run + "--dump-dir " + dir + "/e").exitCode, 2);
+  EXPECT_EQ(filesIn(dir + "/e"), (std::set<std::string>{"00-input.ir", "notes.txt"}));
+}
+
+TEST(CliDump, ABadModelCreatesNoDumpFolder) {
+  std::string dir = test::tempDir();
+  std::ofstream(dir + "/bad.pt") << "not a model";
+  auto r = runTsopt("run " + dir + "/bad.pt -o " + dir + "/o.pt --dump-dir " + dir + "/new");
+  EXPECT_EQ(r.exitCode, 2);
+  EXPECT_FALSE(fs::exists(dir + "/new"));
 }
 
 TEST(CliDump, PrintIrBeforeAfterAndOnChange) {

@@ -2,6 +2,7 @@
 // "tsopt: error:" and say what is wrong, nothing on stdout, and the folder exactly as it was (no
 // output, no report, no temporary file; an existing output and the input model untouched).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <torch/script.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -60,6 +61,8 @@ std::string makeCaseDir() {
   fs::copy_file(fixtures + "state_dict.pt", dir + "/state_dict.pt");
   fs::copy_file(fixtures + "uses_test_op.pt", dir + "/uses_test_op.pt");
   writeFile(dir + "/fake.so", "this is not an ELF file\n");
+  fs::copy_file(dir + "/model.pt", dir + "/cand.pt");
+  if (mkfifo((dir + "/fifo.svg").c_str(), 0600) != 0) ADD_FAILURE() << "mkfifo failed";
   writeFile(dir + "/bad-pipeline.txt", "# two passes\ninline,\n,dce\n");
   fs::create_directory(dir + "/sub");
   fs::copy_file(test::fixturePath("bn_training"), dir + "/training.pt");
@@ -195,6 +198,22 @@ const ErrorCase kCases[] = {
      "registers pass 'dce', which is already registered by builtin"},
     {"PluginOnPassesCommand", "passes --plugin {dir}/fake.so", "is not a loadable shared library"},
 
+    // Outputs that would destroy what the user has.
+    {"ReportIsTheInputModel", "run {model} -o {out} --report {model}",
+     "--report '{model}' is the input model ({model}): tsopt does not overwrite what it reads"},
+    {"HtmlIsTheInputModel", kRun + "--html {model}",
+     "--html '{model}' is the input model ({model}): tsopt does not overwrite what it reads"},
+    {"ReportIsTheOutputModel", "run {model} -o {out} --report {out}",
+     "--report '{out}' is also the output model ({out})"},
+    {"ReportIsTheCandidate", "verify {model} {dir}/cand.pt --report {dir}/./cand.pt",
+     "--report '{dir}/./cand.pt' is the candidate model ({dir}/cand.pt): tsopt does not "
+     "overwrite what it reads"},
+    {"OutputIsADevice", "run {model} -o /dev/null",
+     "the output model '/dev/null' is a character device, not a regular file: tsopt writes only "
+     "files"},
+    {"DotOutputIsAFifo", "dot {model} -o {dir}/fifo.svg",
+     "the output '{dir}/fifo.svg' is a FIFO, not a regular file: tsopt writes only files"},
+
     // Operator libraries (--ops, TSOPT_OPS) and models that need one.
     {"OpsNotASharedLibrary", kRun + "--ops {dir}/fake.so",
      "operator library '{dir}/fake.so' is not a loadable shared library: "},
@@ -282,6 +301,11 @@ const ErrorCase kCases[] = {
     {"VerifyInputNestedTooDeep",
      kVerify + "--input " + std::string(20, '[') + "1" + std::string(20, ']'),
      "nested more than 16 deep"},
+    {"VerifyInputWithNoElements", kVerify + "--input 0x3x8x8",
+     "input 0 (0x3x8x8) has no elements, so any two models agree on it: give every size at "
+     "least 1"},
+    {"VerifyScaleOverflows", kVerify + "--input 2x3x8x8 --scale 1e300",
+     "input 0 (2x3x8x8) is not finite with --scale 1e+300 in float32: give a smaller --scale"},
     {"VerifyInputsFileMissing", kVerify + "--inputs {dir}/none.pt",
      "cannot read inputs file '{dir}/none.pt': no such file"},
     {"VerifyInputsAndShapes", kVerify + "--inputs {dir}/none.pt --input-shape 1",

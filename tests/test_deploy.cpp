@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/testing/file_check.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "passes/core/child_process.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 #include "passes/core/pipeline.h"
@@ -505,6 +507,29 @@ TEST(Deploy, RunWithPresets) {
   ASSERT_EQ(dflt.exitCode, 0) << dflt.err;
   std::ifstream in(dir + "/d.json");
   EXPECT_EQ(nlohmann::json::parse(in)["pipeline"], findPreset("O1").pipeline);
+}
+
+TEST(Deploy, ASignalDuringASaveRemovesTheTemporaryFile) {
+  // Ctrl-C (or a kill) while a model is being saved must not leave a hidden file of the model's
+  // size behind: the staged file is removed, and the process still ends by the signal.
+  const std::string dir = test::tempDir();
+  for (int sig : {SIGINT, SIGTERM}) {
+    ChildResult child = runInChild(
+        [&](int fd) {
+          StagedFile file(dir + "/out.pt");
+          std::ofstream(file.temporaryPath()) << "half a model";
+          writeAll(fd, file.temporaryPath().data(), file.temporaryPath().size());
+          raise(sig);
+          return 0;
+        },
+        false);
+    ASSERT_TRUE(child.started);
+    EXPECT_FALSE(child.exited) << "the signal must still end the process";
+    ASSERT_FALSE(child.output.empty());
+    EXPECT_FALSE(std::filesystem::exists(child.output)) << child.output;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/out.pt"));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
 }
 
 }  // namespace

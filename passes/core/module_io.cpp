@@ -7,12 +7,14 @@
 
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -126,6 +128,58 @@ fs::path outputFolder(const std::string& path) {
   return dir;
 }
 
+/// Temporary files that exist now, for the signal handler to remove: fixed storage, since a
+/// handler may not allocate. A slot is free when its first byte is 0.
+constexpr size_t kMaxTemporaries = 16;
+constexpr size_t kMaxTemporaryPath = 4096;
+char gTemporaries[kMaxTemporaries][kMaxTemporaryPath];
+
+void removeTemporariesAndDie(int sig) {
+  for (auto& slot : gTemporaries) {
+    if (slot[0]) unlink(slot);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+/// On the first temporary file: SIGINT, SIGTERM and SIGHUP remove the temporary files before
+/// the process ends as the signal says. A handler someone else installed (Python's, for one) is
+/// left alone.
+void installSignalCleanup() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction old {};
+      if (sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+      struct sigaction action {};
+      action.sa_handler = removeTemporariesAndDie;
+      sigemptyset(&action.sa_mask);
+      sigaction(sig, &action, nullptr);
+    }
+  });
+}
+
+std::mutex gTemporariesMutex;
+
+void trackTemporary(const std::string& path) {
+  installSignalCleanup();
+  if (path.size() >= kMaxTemporaryPath) return;
+  std::lock_guard<std::mutex> lock(gTemporariesMutex);
+  for (auto& slot : gTemporaries) {
+    if (slot[0]) continue;
+    std::memcpy(slot + 1, path.c_str() + 1, path.size());  // the first byte last: then it counts
+    slot[0] = path[0];
+    return;
+  }
+}
+
+void untrackTemporary(const std::string& path) {
+  std::lock_guard<std::mutex> lock(gTemporariesMutex);
+  for (auto& slot : gTemporaries) {
+    if (slot[0] && path == slot) slot[0] = 0;
+  }
+}
+
 /// Creates a private temporary file in `dir` named after `path`; returns its descriptor.
 int createTemporary(const std::string& path, const fs::path& dir, std::string& tmpPath) {
   tmpPath = (dir / ("." + fs::path(path).filename().string() + ".tmp-XXXXXX")).string();
@@ -222,18 +276,21 @@ void writeFileAtomic(const std::string& path, const std::string& bytes) {
 
 StagedFile::StagedFile(const std::string& path) : path_(path) {
   int fd = createTemporary(path, outputFolder(path), tmp_);
+  trackTemporary(tmp_);
   mode_t mask = umask(0);  // mkstemp makes the file private; give it the usual permissions
   umask(mask);
   bool ok = fchmod(fd, 0666 & ~mask) == 0;
   ok = close(fd) == 0 && ok;
   if (!ok) {
     std::remove(tmp_.c_str());
+    untrackTemporary(tmp_);
     throw Error("cannot write '" + path + "': " + std::strerror(errno));
   }
 }
 
 StagedFile::~StagedFile() {
   if (!committed_) std::remove(tmp_.c_str());
+  untrackTemporary(tmp_);
 }
 
 void StagedFile::commit() {
@@ -241,6 +298,7 @@ void StagedFile::commit() {
   fs::rename(tmp_, path_, ec);
   if (ec) throw Error("cannot write '" + path_ + "': " + ec.message());
   committed_ = true;
+  untrackTemporary(tmp_);
 }
 
 std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const std::string& path) {
@@ -259,6 +317,54 @@ std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const 
 bool sameFile(const std::string& a, const std::string& b) {
   std::error_code ec;
   return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+namespace {
+
+/// "a character device", "a FIFO", ... for a file that exists and is not regular; "" otherwise.
+std::string specialKind(const std::string& path) {
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st)) return "";
+  if (fs::is_character_file(st)) return "a character device";
+  if (fs::is_block_file(st)) return "a block device";
+  if (fs::is_fifo(st)) return "a FIFO";
+  if (fs::is_socket(st)) return "a socket";
+  return "not a regular file";
+}
+
+/// The same name, whether or not the file exists yet ("out.pt" and "./out.pt").
+bool sameName(const std::string& a, const std::string& b) {
+  std::error_code ea, eb;
+  fs::path pa = fs::weakly_canonical(a, ea), pb = fs::weakly_canonical(b, eb);
+  return !ea && !eb && pa == pb;
+}
+
+}  // namespace
+
+void checkOutputPaths(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const NamedPath& out = outputs[i];
+    if (out.path.empty()) continue;
+    const std::string named = out.what + " '" + out.path + "'";
+    std::string kind = specialKind(out.path);
+    if (!kind.empty()) {
+      throw Error(named + " is " + kind + ", not a regular file: tsopt writes only files");
+    }
+    for (const NamedPath& in : inputs) {
+      if (!in.path.empty() && sameFile(in.path, out.path)) {
+        throw Error(named + " is " + in.what + " (" + in.path +
+                    "): tsopt does not overwrite what it reads");
+      }
+    }
+    for (size_t j = 0; j < i; ++j) {
+      const NamedPath& other = outputs[j];
+      if (!other.path.empty() &&
+          (sameName(other.path, out.path) || sameFile(other.path, out.path))) {
+        throw Error(named + " is also " + other.what + " (" + other.path + ")");
+      }
+    }
+  }
 }
 
 }  // namespace tsopt

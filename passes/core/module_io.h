@@ -57,4 +57,15 @@ std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const 
 /// True if both paths name the same existing file.
 bool sameFile(const std::string& a, const std::string& b);
 
+/// A path and what it is to the user ("the input model", "--report").
+struct NamedPath {
+  std::string what;
+  std::string path;
+};
+
+/// Refuses, before anything is written, an output that is the same file as an input (by any
+/// path) or as another output, or that exists but is not a regular file (a device, a FIFO):
+/// writing it would destroy what the user had. Empty paths are skipped. Throws tsopt::Error.
+void checkOutputPaths(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
+
 }  // namespace tsopt

@@ -23,6 +23,7 @@ int dotCommand(const DotArgs& a) {
     throw Error("cannot tell the format of '" + a.output + "': end it in .dot, .svg or .png");
   }
   format = format.substr(1);
+  checkOutputPaths({{"the model", a.input}}, {{"the output", a.output}});
   checkWritable(a.output);
   LoadedGraph g = loadGraph(a.input, a.method, a.inlined);
   DotOptions options;

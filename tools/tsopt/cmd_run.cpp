@@ -97,7 +97,7 @@ TraceOptions traceOptions(const RunArgs& a) {
   t.keepDiffs = !a.html.empty();
   t.keepStages = !a.goldenDir.empty();
   if (!a.dumpDir.empty()) {
-    prepareDumpDir(a.dumpDir);
+    checkDumpDir(a.dumpDir);  // made ready once the model has loaded
     t.dumpDir = a.dumpDir;
   }
   return t;
@@ -253,6 +253,9 @@ int runCommand(const RunArgs& a) {
   if (sameFile(a.input, a.output) && !a.inPlace) {
     throw Error("output '" + a.output + "' is the input model; pass --in-place to overwrite it");
   }
+  checkOutputPaths(
+      {{"the input model", a.inPlace ? "" : a.input}, {"the inputs file", a.verifyArgs.inputsFile}},
+      {{"the output model", a.output}, {"--report", a.report}, {"--html", a.html}});
   checkWritable(a.output);
   if (!a.report.empty()) checkWritable(a.report);
   std::string pipelineText = a.pipeline
@@ -268,6 +271,7 @@ int runCommand(const RunArgs& a) {
   Phases phases;
   Stopwatch total, watch;
   torch::jit::Module module = loadModule(a.input);
+  if (!a.dumpDir.empty()) prepareDumpDir(a.dumpDir);
   phases.load = watch.lap();
   std::optional<Verifier> verifier;
   if (a.verifies()) verifier.emplace(loadModule(a.input), a.verifyArgs.options(methods, a.input));

@@ -18,6 +18,10 @@ struct Args {
 };
 
 int verifyCommand(const Args& a) {
+  checkOutputPaths({{"the reference model", a.reference},
+                    {"the candidate model", a.candidate},
+                    {"the inputs file", a.verify.inputsFile}},
+                   {{"--report", a.report}});
   if (!a.report.empty()) checkWritable(a.report);
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
