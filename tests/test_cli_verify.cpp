@@ -2,6 +2,7 @@
 // exit codes, reports, one-line errors, and what is (not) written.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -160,6 +161,20 @@ TEST(CliVerify, AModelReturningAnObjectEqualsItself) {
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("out.a "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("out.n "), std::string::npos) << r.out;
+}
+
+TEST(CliVerify, AForwardThatNeverReturnsEndsAtTheTimeout) {
+  const std::string model = fixtureFile("never_returns.pt");
+  const std::string dir = test::tempDir();
+  auto start = std::chrono::steady_clock::now();
+  auto r = runTsopt("run " + model + " -o " + dir + "/o.pt --verify --input 2 --timeout 1");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exitCode, 2) << r.out << r.err;
+  EXPECT_EQ(r.err,
+            "tsopt: error: running forward of a model under verification did not finish within 1 s "
+            "(allow more with --timeout SECONDS, or 0 for no limit)\n");
+  EXPECT_LT(seconds, 30) << "it must not wait for the default 60 s";
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "nothing written, nothing staged left";
 }
 
 TEST(CliVerify, TolerancesDecide) {

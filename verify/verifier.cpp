@@ -9,6 +9,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 
@@ -141,6 +142,7 @@ c10::IValue runIsolated(const torch::jit::Module& module, const std::string& met
       gen.set_state(state);
     }
   } restore{gen, saved};
+  Deadline deadline("running " + method + " of a model under verification");
   return copy.get_method(method)(std::move(args));
 }
 

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "passes/core/archive_check.h"
+#include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/op_library.h"
@@ -85,15 +86,36 @@ torch::jit::Module loadWithOperatorLibraries(const std::function<torch::jit::Mod
 
 }  // namespace
 
+namespace {
+
+/// "a character device", "a FIFO", ... for a file that exists and is not regular; "" otherwise.
+std::string specialKind(const std::string& path) {
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st)) return "";
+  if (fs::is_character_file(st)) return "a character device";
+  if (fs::is_block_file(st)) return "a block device";
+  if (fs::is_fifo(st)) return "a FIFO";
+  if (fs::is_socket(st)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
 torch::jit::Module loadModule(const std::string& path) {
   std::error_code ec;
   const std::string what = "cannot load model '" + path + "'";
   if (!fs::exists(path, ec)) throw Error(what + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(what + ": it is a directory");
+  // Opening a FIFO would wait for a writer that may never come.
+  if (std::string kind = specialKind(path); !kind.empty()) {
+    throw Error(what + ": it is " + kind + ", not a file");
+  }
   if (fs::file_size(path, ec) == 0) throw Error(what + ": the file is empty");
   std::ifstream file(path, std::ios::binary);
   checkArchiveOrThrow(fileReader(file, fs::file_size(path, ec)), what);
   try {
+    Deadline deadline("loading '" + path + "' (its __setstate__ methods run)");
     return loadWithOperatorLibraries([&] { return torch::jit::load(path); }, what);
   } catch (const Error&) {
     throw;
@@ -135,9 +157,7 @@ constexpr size_t kMaxTemporaryPath = 4096;
 char gTemporaries[kMaxTemporaries][kMaxTemporaryPath];
 
 void removeTemporariesAndDie(int sig) {
-  for (auto& slot : gTemporaries) {
-    if (slot[0]) unlink(slot);
-  }
+  removeStagedFiles();
   signal(sig, SIG_DFL);
   raise(sig);
 }
@@ -192,6 +212,12 @@ int createTemporary(const std::string& path, const fs::path& dir, std::string& t
 }
 
 }  // namespace
+
+void removeStagedFiles() {
+  for (auto& slot : gTemporaries) {
+    if (slot[0]) unlink(slot);
+  }
+}
 
 void checkWritable(const std::string& path) {
   // access() says yes to root everywhere, and knows nothing of /proc or full disks: try it.
@@ -320,18 +346,6 @@ bool sameFile(const std::string& a, const std::string& b) {
 }
 
 namespace {
-
-/// "a character device", "a FIFO", ... for a file that exists and is not regular; "" otherwise.
-std::string specialKind(const std::string& path) {
-  std::error_code ec;
-  fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st) || fs::is_regular_file(st) || fs::is_directory(st)) return "";
-  if (fs::is_character_file(st)) return "a character device";
-  if (fs::is_block_file(st)) return "a block device";
-  if (fs::is_fifo(st)) return "a FIFO";
-  if (fs::is_socket(st)) return "a socket";
-  return "not a regular file";
-}
 
 /// The same name, whether or not the file exists yet ("out.pt" and "./out.pt").
 bool sameName(const std::string& a, const std::string& b) {

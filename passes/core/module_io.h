@@ -54,6 +54,10 @@ class StagedFile {
 /// load it from temporaryPath() to check it, then commit(). Throws tsopt::Error.
 std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const std::string& path);
 
+/// Removes every staged file that exists now (async-signal-safe: for signal handlers and for a
+/// process about to _exit).
+void removeStagedFiles();
+
 /// True if both paths name the same existing file.
 bool sameFile(const std::string& a, const std::string& b);
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/op_library.h"
 #include "passes/core/registry.h"
@@ -28,11 +29,27 @@ int main(int argc, char** argv) {
   add(addDotCommand);
 
   // Operator libraries, on every command: --ops and TSOPT_OPS (a colon-separated list).
+  // A time limit on what a model may never finish (loading, a verification run), on every
+  // command too.
   std::vector<std::string> ops;
+  double timeoutSeconds = 60;
   for (auto& [sub, cmd] : commands) {
     sub->add_option("--ops", ops,
                     "load this operator library (e.g. torchvision's _C.so) before the model "
                     "(repeatable; also TSOPT_OPS=A.so:B.so)");
+    sub->add_option("--timeout", timeoutSeconds,
+                    "seconds that loading a model, or one run of it under verification, may "
+                    "take before tsopt gives up (0: no limit)")
+        ->default_val(60)
+        ->check(CLI::Validator(
+            [](std::string& v) {
+              try {
+                if (std::stod(v) >= 0) return std::string();
+              } catch (const std::exception&) {
+              }
+              return "expected 0 or more seconds, got '" + v + "'";
+            },
+            "SECONDS"));
   }
 
   // CLI11 reports a mistyped command as "A subcommand is required"; say what is wrong instead.
@@ -82,6 +99,7 @@ int main(int argc, char** argv) {
       }
     }
     for (const std::string& path : ops) tsopt::loadOperatorLibrary(path, "asked for");
+    tsopt::setTimeout(timeoutSeconds);
     for (auto& [sub, cmd] : commands) {
       if (sub->parsed()) return cmd();
     }
