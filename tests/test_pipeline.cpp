@@ -48,6 +48,19 @@ TEST(Pipeline, OptionsSeparatedByCommasOrSpaces) {
             parsePipeline("inline{max-depth=1 skip=A}").str());
 }
 
+TEST(Pipeline, GroupsNestAtMost32Deep) {
+  auto nested = [](int depth) {
+    std::string text;
+    for (int i = 0; i < depth; ++i) text += "fixed-point(";
+    return text + "dce" + std::string(depth, ')');
+  };
+  EXPECT_EQ(parsePipeline(nested(32)).str(), nested(32));
+  EXPECT_EQ(errorOf(nested(33)),
+            "bad pipeline at column 385: fixed-point groups nested more than 32 deep");
+  // 20,000 groups overflowed the stack of every walk of the pipeline: now a parse error.
+  EXPECT_NE(errorOf(nested(20000)).find("nested more than 32 deep"), std::string::npos);
+}
+
 TEST(Pipeline, UnknownPassSuggestsClosest) {
   EXPECT_EQ(errorOf("inline,dcee"),
             "bad pipeline at column 8: unknown pass 'dcee' (did you mean 'dce'?); "

@@ -19,6 +19,8 @@ namespace tsopt {
 
 namespace {
 
+constexpr int kMaxGroupDepth = 32;
+
 class Parser {
  public:
   Parser(const std::string& text, const PassRegistry& registry)
@@ -36,6 +38,7 @@ class Parser {
   const std::string& text_;
   const PassRegistry& registry_;
   size_t pos_ = 0;
+  int depth_ = 0;  ///< fixed-point groups open at pos_
 
   bool atEnd() const { return pos_ >= text_.size(); }
   char peek() const { return atEnd() ? '\0' : text_[pos_]; }
@@ -222,11 +225,16 @@ class Parser {
         e.maxIterations = n;
       }
       if (peek() != '(') fail("expected '(' after fixed-point, found " + found());
+      // Every walk of a pipeline recurses into groups: the text must not choose how deep.
+      if (++depth_ > kMaxGroupDepth) {
+        fail("fixed-point groups nested more than " + std::to_string(kMaxGroupDepth) + " deep", at);
+      }
       ++pos_;
       skipSpace();
       if (peek() == ')') fail("fixed-point group is empty");
       e.group = parseList(/*nested=*/true);
       ++pos_;  // ')'
+      --depth_;
       return e;
     }
     const PassInfo* info = registry_.find(name);
