@@ -165,6 +165,9 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     return Error(method + " of the reference model rejects the inputs (" + inputs +
                  "): " + describeException(e));
   };
+  auto randomInputs = [&](const std::vector<InputSpec>& specs, int trial) {
+    return typedAsArguments(reference, method, makeInputs(specs, options_.generation, trial));
+  };
 
   if (!options_.inputsFile.empty()) {
     std::vector<c10::IValue> inputs =
@@ -197,8 +200,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
       candidates.push_back(specs);
     }
     for (size_t c = 0; c < candidates.size() && run.expected.empty(); ++c) {
-      std::vector<c10::IValue> inputs =
-          typedAsArguments(reference, method, makeInputs(candidates[c], options_.generation, 0));
+      std::vector<c10::IValue> inputs = randomInputs(candidates[c], 0);
       checkTestable(candidates[c], inputs, options_.generation);
       try {
         run.expected.push_back(runIsolated(reference, method, inputs, trialSeed(0)));
@@ -213,8 +215,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
       }
     }
     for (int trial = 1; trial < options_.trials; ++trial) {
-      run.inputs.push_back(
-          typedAsArguments(reference, method, makeInputs(specs, options_.generation, trial)));
+      run.inputs.push_back(randomInputs(specs, trial));
       try {
         run.expected.push_back(runIsolated(reference, method, run.inputs.back(), trialSeed(trial)));
       } catch (const std::exception& e) {
