@@ -75,7 +75,7 @@ std::set<std::string> markedFiles(const std::filesystem::path& dir) {
 void checkDumpDir(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return;
+  if (!fs::exists(dir, ec)) return checkFolderWritable(dir, "the dump folder");
   if (!fs::is_directory(dir, ec)) throw Error("dump folder '" + dir + "' is not a folder");
   const bool marked = fs::exists(fs::path(dir) / kDumpMarker, ec);
   const std::set<std::string> ours = marked ? markedFiles(dir) : std::set<std::string>{};

@@ -202,6 +202,10 @@ const ErrorCase kCases[] = {
     {"PluginOnPassesCommand", "passes --plugin {dir}/fake.so", "is not a loadable shared library"},
 
     // Outputs that would destroy what the user has.
+    {"UpdateGoldenUnderAFile", kRun + "--golden-dir {dir}/fake.so/golden --update-golden",
+     "cannot write the golden folder '{dir}/fake.so/golden': '{dir}/fake.so' is not a folder"},
+    {"DumpDirUnderAFile", kRun + "--dump-dir {dir}/fake.so/dumps",
+     "cannot write the dump folder '{dir}/fake.so/dumps': '{dir}/fake.so' is not a folder"},
     {"ReportIsTheInputModel", "run {model} -o {out} --report {model}",
      "--report '{model}' is the input model ({model}): tsopt does not overwrite what it reads"},
     {"HtmlIsTheInputModel", kRun + "--html {model}",

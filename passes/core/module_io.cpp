@@ -213,6 +213,21 @@ int createTemporary(const std::string& path, const fs::path& dir, std::string& t
 
 }  // namespace
 
+void checkFolderWritable(const std::string& dir, const std::string& what) {
+  std::error_code ec;
+  fs::path p = fs::absolute(dir, ec);
+  while (!fs::exists(p, ec) && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();
+  const std::string named = "cannot write " + what + " '" + dir + "'";
+  if (!fs::is_directory(p, ec)) throw Error(named + ": '" + p.string() + "' is not a folder");
+  std::string probe;
+  try {
+    close(createTemporary((p / "probe").string(), p, probe));
+  } catch (const Error&) {
+    throw Error(named + ": folder '" + p.string() + "' is not writable");
+  }
+  std::remove(probe.c_str());
+}
+
 void removeStagedFiles() {
   for (auto& slot : gTemporaries) {
     if (slot[0]) unlink(slot);

@@ -54,6 +54,10 @@ class StagedFile {
 /// load it from temporaryPath() to check it, then commit(). Throws tsopt::Error.
 std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const std::string& path);
 
+/// Checks, without creating anything, that folder `dir` (`what`: "golden folder") can be made or
+/// written: its nearest existing ancestor is a folder tsopt can write in. Throws tsopt::Error.
+void checkFolderWritable(const std::string& dir, const std::string& what);
+
 /// Removes every staged file that exists now (async-signal-safe: for signal handlers and for a
 /// process about to _exit).
 void removeStagedFiles();

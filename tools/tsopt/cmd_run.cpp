@@ -266,6 +266,7 @@ int runCommand(const RunArgs& a) {
 
   if (!a.html.empty()) checkWritable(a.html);
   if (a.updateGolden && a.goldenDir.empty()) throw Error("--update-golden needs --golden-dir");
+  if (a.updateGolden) checkFolderWritable(a.goldenDir, "the golden folder");
   TraceOptions trace = traceOptions(a);
 
   Phases phases;
