@@ -85,7 +85,7 @@ bool ownedByLibTorch(const std::string& ns) {
 /// tsopt::Error with LibTorch's reason when the child fails so; leaves other failures (not a
 /// library, a missing symbol) to the real load to report.
 void checkRegisters(const std::string& path, const std::string& what) {
-  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  const std::string openPath = dlopenPath(path);
   ChildResult child = runInChild(
       [&](int) { return dlopen(openPath.c_str(), RTLD_NOW | RTLD_GLOBAL) ? 0 : 3; }, true);
   if (!child.started || (child.exited && child.exitCode != kChildThrew)) return;

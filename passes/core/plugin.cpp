@@ -45,13 +45,16 @@ struct Handle {
 
 }  // namespace
 
+std::string dlopenPath(const std::string& path) {
+  return path.find('/') == std::string::npos ? "./" + path : path;
+}
+
 void* openSharedLibrary(const std::string& path, const std::string& what, int flags) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(what + ": no such file");
   if (!fs::is_regular_file(path, ec)) throw Error(what + " is not a shared library (not a file)");
-  // dlopen searches the library path for names without a slash; these are always files.
-  std::string openPath = path.find('/') == std::string::npos ? "./" + path : path;
+  const std::string openPath = dlopenPath(path);
   dlerror();
   void* handle = dlopen(openPath.c_str(), RTLD_NOW | flags);
   if (!handle) {

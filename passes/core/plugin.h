@@ -15,6 +15,10 @@ struct LoadedPlugin {
   std::vector<std::string> passes;  ///< names the plugin registered
 };
 
+/// `path` as dlopen must be given it to open that file: dlopen searches the library path for a
+/// name without a slash ("lib.so" -> "./lib.so").
+std::string dlopenPath(const std::string& path);
+
 /// dlopen()s the shared library at `path` with `flags` (RTLD_LOCAL or RTLD_GLOBAL, always
 /// RTLD_NOW) after checking that it is a file; `what` names it in errors ("plugin 'P'"). Returns
 /// the handle; throws tsopt::Error with the loader's reason.
