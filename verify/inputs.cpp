@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "passes/builtin/builtin.h"
+#include "passes/core/archive_check.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/pass_manager.h"
@@ -489,6 +490,7 @@ std::vector<c10::IValue> loadInputsFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) throw Error(what + ": read error");
+  checkArchive(memoryReader(std::string_view(bytes.data(), bytes.size())), what);
   c10::IValue v;
   try {
     v = loadTorchSaved(bytes);

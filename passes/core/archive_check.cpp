@@ -1,4 +1,5 @@
-// Checks a TorchScript archive's zip structure and every entry's CRC-32 before LibTorch reads it.
+// Checks a TorchScript archive before LibTorch reads it: its zip structure, every entry's CRC-32,
+// what its compressed entries unpack to, and the storages and tensors its pickles describe.
 // LibTorch 1.13 does not check CRCs: a 2-byte corruption of a compressed code record made its
 // unpickler allocate 1.6 GB (found by tests/fuzz/fuzz_load_model.cpp). Memory stays bounded here:
 // entries are inflated in chunks and only their checksums are kept.
@@ -8,9 +9,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <set>
 #include <vector>
 
 #include "passes/core/error.h"
+#include "passes/core/pickle.h"
 
 namespace tsopt {
 
@@ -20,6 +24,29 @@ uint64_t le(const unsigned char* p, int bytes) {
   uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
   return v;
+}
+
+/// Bytes per element of a storage class LibTorch's unpickler knows ("torch FloatStorage"); 0 for
+/// any other name.
+uint64_t storageItemSize(const std::string& global) {
+  static const std::map<std::string, uint64_t> sizes = {
+      {"FloatStorage", 4},       {"DoubleStorage", 8},       {"HalfStorage", 2},
+      {"BFloat16Storage", 2},    {"LongStorage", 8},         {"IntStorage", 4},
+      {"ShortStorage", 2},       {"CharStorage", 1},         {"ByteStorage", 1},
+      {"BoolStorage", 1},        {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16},
+      {"ComplexHalfStorage", 4}, {"QInt8Storage", 1},        {"QUInt8Storage", 1},
+      {"QInt32Storage", 4},      {"QUInt4x2Storage", 1},     {"QUInt2x4Storage", 1}};
+  const std::string prefix = "torch ";
+  if (global.rfind(prefix, 0) != 0) return 0;
+  auto it = sizes.find(global.substr(prefix.size()));
+  return it == sizes.end() ? 0 : it->second;
+}
+
+std::string megabytes(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+uint64_t& limitStorage() {
+  static uint64_t limit = uint64_t{512} << 20;
+  return limit;
 }
 
 class ArchiveChecker {
@@ -50,7 +77,30 @@ class ArchiveChecker {
       cdOffset = le(&z[48], 8);
     }
     uint64_t at = cdOffset;
-    for (uint64_t e = 0; e < entries; ++e) at = checkEntry(at);
+    std::vector<Entry> all;
+    for (uint64_t e = 0; e < entries; ++e) {
+      all.push_back(readEntry(at));
+      at = all.back().next;
+    }
+    // Before inflating anything: what the compressed records declare they unpack to.
+    uint64_t inflated = 0;
+    for (const Entry& entry : all) {
+      if (!entry.deflated) continue;
+      if (entry.uncompressed > inflateLimit() - inflated) {
+        throw ArchiveTooLarge("its compressed records unpack to more than " +
+                              megabytes(inflateLimit()) +
+                              " (a zip bomb?); raise the limit with --max-inflate MB");
+      }
+      inflated += entry.uncompressed;
+    }
+    for (const Entry& entry : all) {
+      uLong crc = crc32(0L, Z_NULL, 0);
+      unpack(entry, [&](const unsigned char* p, uint64_t n) {
+        crc = crc32(crc, p, static_cast<uInt>(n));
+      });
+      if (crc != entry.crc) fail("'" + entry.name + "' is corrupt (its checksum does not match)");
+    }
+    checkTensorRecords(all);
   }
 
  private:
@@ -64,8 +114,14 @@ class ArchiveChecker {
     return buf;
   }
 
-  /// Checks the central-directory entry at `at`; returns where the next one starts.
-  uint64_t checkEntry(uint64_t at) {
+  struct Entry {
+    std::string name;
+    uint64_t data = 0, compressed = 0, uncompressed = 0, crc = 0, next = 0;
+    bool deflated = false;
+  };
+
+  /// Reads and checks the central-directory entry at `at` and its local header.
+  Entry readEntry(uint64_t at) {
     std::vector<unsigned char> h = bytes(at, 46);
     if (le(h.data(), 4) != 0x02014b50) fail("bad zip directory entry");
     uint64_t method = le(&h[10], 2), crc = le(&h[16], 4);
@@ -96,16 +152,18 @@ class ArchiveChecker {
     }
     if (method != 0 && method != 8) fail("'" + name + "' uses an unknown compression method");
     if (method == 0 && compressed != uncompressed) fail("'" + name + "' has inconsistent sizes");
-    if (entryCrc(data, compressed, method == 8, uncompressed, name) != crc) {
-      fail("'" + name + "' is corrupt (its checksum does not match)");
-    }
-    return at + 46 + nameLen + extraLen + commentLen;
+    return {name,         data, compressed,
+            uncompressed, crc,  at + 46 + nameLen + extraLen + commentLen,
+            method == 8};
   }
 
-  uint64_t entryCrc(uint64_t data, uint64_t compressed, bool deflated, uint64_t uncompressed,
-                    const std::string& name) {
+  /// Gives `sink` the entry's bytes, a chunk at a time (memory stays bounded).
+  void unpack(const Entry& entry, const std::function<void(const unsigned char*, uint64_t)>& sink) {
     constexpr uint64_t kChunk = 1 << 20;
-    uLong crc = crc32(0L, Z_NULL, 0);
+    const std::string& name = entry.name;
+    const uint64_t data = entry.data, compressed = entry.compressed;
+    const uint64_t uncompressed = entry.uncompressed;
+    const bool deflated = entry.deflated;
     z_stream z{};
     if (deflated && inflateInit2(&z, -MAX_WBITS) != Z_OK) fail("zlib failed");
     std::vector<unsigned char> out(deflated ? kChunk : 0);
@@ -116,7 +174,7 @@ class ArchiveChecker {
       std::vector<unsigned char> in = bytes(data + done, n);
       done += n;
       if (!deflated) {
-        crc = crc32(crc, in.data(), static_cast<uInt>(n));
+        sink(in.data(), n);
         continue;
       }
       z.next_in = in.data();
@@ -139,7 +197,7 @@ class ArchiveChecker {
           inflateEnd(&z);
           fail("'" + name + "' decompresses to more than it declares");
         }
-        crc = crc32(crc, out.data(), static_cast<uInt>(got));
+        sink(out.data(), got);
         if (status == Z_STREAM_END || (z.avail_in == 0 && z.avail_out != 0)) break;
       }
     }
@@ -149,7 +207,116 @@ class ArchiveChecker {
         fail("'" + name + "' is corrupt (truncated compressed data)");
       }
     }
-    return crc;
+  }
+
+  /// The storages and tensors that the archive's pickles (P/data.pkl, P/constants.pkl) make of
+  /// its records (P/data/KEY, P/constants/KEY): LibTorch's unpickler takes a storage's size from
+  /// the pickle, not from the record, and a tensor's offset, sizes and strides without looking
+  /// at its storage, so a lying pickle reads past the end of the heap block.
+  void checkTensorRecords(const std::vector<Entry>& all) {
+    std::map<std::string, uint64_t> recordSizes;
+    for (const Entry& entry : all) recordSizes[entry.name] = entry.uncompressed;
+    for (const Entry& entry : all) {
+      const std::string& name = entry.name;
+      for (const char* kind : {"data", "constants"}) {
+        const std::string pkl = std::string(kind) + ".pkl";
+        if (name.size() < pkl.size() || name.compare(name.size() - pkl.size(), pkl.size(), pkl) ||
+            (name.size() > pkl.size() && name[name.size() - pkl.size() - 1] != '/')) {
+          continue;
+        }
+        std::string bytes;
+        unpack(entry, [&](const unsigned char* p, uint64_t n) {
+          bytes.append(reinterpret_cast<const char*>(p), n);
+        });
+        const std::string dir = name.substr(0, name.size() - pkl.size()) + kind + "/";
+        try {
+          checkPickle(bytes, dir, recordSizes);
+        } catch (const Error& e) {
+          throw DamagedArchive("'" + name + "' " + e.what());
+        }
+      }
+    }
+  }
+
+  static void checkPickle(const std::string& bytes, const std::string& dir,
+                          const std::map<std::string, uint64_t>& recordSizes) {
+    using Kind = PickleValue::Kind;
+    // Each storage's record and element count, checked as its persistent id is read.
+    struct Storage {
+      std::string record;
+      uint64_t elements;
+    };
+    auto storageOf = [&](const PickleValue& id) -> Storage {
+      const auto& f = id.items;
+      if (id.kind != Kind::kTuple || f.size() != 5 || f[0]->kind != Kind::kString ||
+          f[0]->text != "storage") {
+        throw Error("reads a persistent id that is not a storage");
+      }
+      if (f[1]->kind != Kind::kGlobal || storageItemSize(f[1]->text) == 0) {
+        throw Error("reads a storage of unknown type '" + f[1]->text + "'");
+      }
+      if (f[2]->kind != Kind::kString || f[4]->kind != Kind::kInt || f[4]->integer < 0) {
+        throw Error("reads a storage whose key or size is malformed");
+      }
+      const std::string record = dir + f[2]->text;
+      auto it = recordSizes.find(record);
+      if (it == recordSizes.end())
+        throw Error("reads a storage from record '" + record + "', which the archive lacks");
+      uint64_t elements = static_cast<uint64_t>(f[4]->integer), bytes = 0;
+      if (__builtin_mul_overflow(elements, storageItemSize(f[1]->text), &bytes) ||
+          bytes > it->second) {
+        throw Error("reads storage '" + record + "' as " + std::to_string(elements) +
+                    " elements of " + std::to_string(storageItemSize(f[1]->text)) +
+                    " bytes, but its record holds " + std::to_string(it->second) + " bytes");
+      }
+      return {record, elements};
+    };
+    PickleHooks hooks;
+    hooks.persistentId = [&](const PickleValue& id) { storageOf(id); };
+    hooks.call = [&](const PickleValue& callable, const PickleValue& args) {
+      static const std::set<std::string> rebuilds = {"torch._utils _rebuild_tensor",
+                                                     "torch._utils _rebuild_tensor_v2",
+                                                     "torch._utils _rebuild_qtensor"};
+      if (callable.kind != Kind::kGlobal || !rebuilds.count(callable.text)) return;
+      const auto& a = args.items;
+      if (args.kind != Kind::kTuple || a.size() < 4 || a[0]->kind != Kind::kPersistent) {
+        throw Error("makes a tensor of malformed arguments");
+      }
+      checkTensor(storageOf(*a[0]->items[0]), *a[1], *a[2], *a[3]);
+    };
+    runPickle(bytes, hooks);
+  }
+
+  template <typename Storage>
+  static void checkTensor(const Storage& storage, const PickleValue& offset,
+                          const PickleValue& sizes, const PickleValue& strides) {
+    using Kind = PickleValue::Kind;
+    const std::string shown = "makes a tensor (sizes " + describeIntTuple(sizes) + ", strides " +
+                              describeIntTuple(strides) + ", offset " +
+                              (offset.kind == Kind::kInt ? std::to_string(offset.integer) : "?") +
+                              ")";
+    bool wellFormed = offset.kind == Kind::kInt && offset.integer >= 0 &&
+                      sizes.kind == Kind::kTuple && strides.kind == Kind::kTuple &&
+                      sizes.items.size() == strides.items.size();
+    for (size_t d = 0; wellFormed && d < sizes.items.size(); ++d) {
+      wellFormed = sizes.items[d]->kind == Kind::kInt && sizes.items[d]->integer >= 0 &&
+                   strides.items[d]->kind == Kind::kInt && strides.items[d]->integer >= 0;
+    }
+    if (!wellFormed) throw Error(shown + " with a malformed or negative offset, size or stride");
+    // The last element it reads: offset + sum((size - 1) * stride); none when a size is 0.
+    int64_t last = offset.integer, numel = 1;
+    bool overflow = false;
+    for (size_t d = 0; d < sizes.items.size(); ++d) {
+      int64_t size = sizes.items[d]->integer, reach = 0;
+      if (size == 0) return;
+      overflow |= __builtin_mul_overflow(size - 1, strides.items[d]->integer, &reach) ||
+                  __builtin_add_overflow(last, reach, &last) ||
+                  __builtin_mul_overflow(numel, size, &numel);
+    }
+    if (overflow || static_cast<uint64_t>(last) >= storage.elements) {
+      throw Error(shown + " that reaches past the end of its storage '" + storage.record + "' (" +
+                  std::to_string(storage.elements) + " elements)");
+    }
   }
 
   const ArchiveReader& read_;
@@ -158,5 +325,29 @@ class ArchiveChecker {
 }  // namespace
 
 void checkArchive(const ArchiveReader& reader) { ArchiveChecker(reader).check(); }
+
+void checkArchive(const ArchiveReader& reader, const std::string& what) {
+  try {
+    checkArchive(reader);
+  } catch (const DamagedArchive& e) {
+    throw Error(what + ": " + e.what() + "; the file is damaged");
+  } catch (const ArchiveTooLarge& e) {
+    throw Error(what + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(what + ": not a TorchScript archive (" + e.what() + ")");
+  }
+}
+
+ArchiveReader memoryReader(std::string_view bytes) {
+  return {[bytes] { return static_cast<uint64_t>(bytes.size()); },
+          [bytes](uint64_t offset, char* out, uint64_t n) {
+            std::memcpy(out, bytes.data() + offset, n);
+            return true;
+          }};
+}
+
+void setInflateLimit(uint64_t bytes) { limitStorage() = bytes; }
+
+uint64_t inflateLimit() { return limitStorage(); }
 
 }  // namespace tsopt

@@ -39,14 +39,6 @@ ArchiveReader fileReader(std::ifstream& file, uint64_t size) {
           }};
 }
 
-void checkArchiveOrThrow(const ArchiveReader& reader, const std::string& what) {
-  try {
-    checkArchive(reader);
-  } catch (const Error& e) {
-    throw Error(what + ": not a TorchScript archive (" + e.what() + ")");
-  }
-}
-
 /// The operator a load failed on for want of its library ("torchvision::nms"), or "".
 std::string unknownOperator(const std::string& why) {
   const std::string marker = "Unknown builtin op: ";
@@ -113,7 +105,7 @@ torch::jit::Module loadModule(const std::string& path) {
   }
   if (fs::file_size(path, ec) == 0) throw Error(what + ": the file is empty");
   std::ifstream file(path, std::ios::binary);
-  checkArchiveOrThrow(fileReader(file, fs::file_size(path, ec)), what);
+  checkArchive(fileReader(file, fs::file_size(path, ec)), what);
   try {
     Deadline deadline("loading '" + path + "' (its __setstate__ methods run)");
     return loadWithOperatorLibraries([&] { return torch::jit::load(path); }, what);
@@ -282,12 +274,7 @@ std::string serializeModule(const torch::jit::Module& module) {
 }
 
 torch::jit::Module deserializeModule(const std::string& bytes, const std::string& what) {
-  ArchiveReader reader{[&] { return static_cast<uint64_t>(bytes.size()); },
-                       [&](uint64_t offset, char* out, uint64_t n) {
-                         std::memcpy(out, bytes.data() + offset, n);
-                         return true;
-                       }};
-  checkArchiveOrThrow(reader, "cannot load " + what);
+  checkArchive(memoryReader(bytes), "cannot load " + what);
   try {
     return loadWithOperatorLibraries(
         [&] {

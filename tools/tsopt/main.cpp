@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "passes/core/archive_check.h"
 #include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/op_library.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   // command too.
   std::vector<std::string> ops;
   double timeoutSeconds = 60;
+  uint64_t maxInflateMb = tsopt::inflateLimit() >> 20;
   for (auto& [sub, cmd] : commands) {
     sub->add_option("--ops", ops,
                     "load this operator library (e.g. torchvision's _C.so) before the model "
@@ -50,6 +52,11 @@ int main(int argc, char** argv) {
               return "expected 0 or more seconds, got '" + v + "'";
             },
             "SECONDS"));
+    sub->add_option("--max-inflate", maxInflateMb,
+                    "megabytes that a model's compressed records may unpack to; more is refused "
+                    "as a zip bomb before anything is unpacked")
+        ->default_val(maxInflateMb)
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   }
 
   // CLI11 reports a mistyped command as "A subcommand is required"; say what is wrong instead.
@@ -100,6 +107,7 @@ int main(int argc, char** argv) {
     }
     for (const std::string& path : ops) tsopt::loadOperatorLibrary(path, "asked for");
     tsopt::setTimeout(timeoutSeconds);
+    tsopt::setInflateLimit(maxInflateMb << 20);
     for (auto& [sub, cmd] : commands) {
       if (sub->parsed()) return cmd();
     }
