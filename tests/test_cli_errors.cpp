@@ -1,129 +1,18 @@
-// Every kind of bad input, end to end: exit code 2, one to three lines on stderr that start with
-// "tsopt: error:" and say what is wrong, nothing on stdout, and the folder exactly as it was (no
-// output, no report, no temporary file; an existing output and the input model untouched).
+// Every kind of bad input, end to end (the harness: cli_cases.h): exit code 2, one clear line,
+// nothing written and nothing of the user's changed.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <torch/script.h>
 #include <torch/version.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-#include <map>
-
-#include "tests/test_paths.h"
-#include "tests/test_util.h"
+#include "tests/cli_cases.h"
 
 namespace tsopt {
 namespace {
 
-namespace fs = std::filesystem;
-
-struct ErrorCase {
-  std::string name;
-  /// Arguments, with {dir} (a folder of good and bad inputs, see makeCaseDir), {model} (a good
-  /// model in it), {lib} (the test plugins' folder) and {out}: each case with {out} runs twice,
-  /// once writing a new file and once over an existing one.
-  std::string args;
-  /// Expected in stderr's first line, after the same substitutions.
-  std::string message;
-};
-
-void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
-
-void replaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-}
-
-void writeFile(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-/// A fresh folder holding a good model and every kind of bad file the cases name.
-std::string makeCaseDir() {
-  std::string dir = test::tempDir();
-  const std::string good = test::fixturePath("conv2d_bn");
-  const std::string bytes = test::readFile(good);
-  writeFile(dir + "/model.pt", bytes);
-  writeFile(dir + "/existing.pt", "keep me");
-  writeFile(dir + "/empty.pt", "");
-  writeFile(dir + "/junk.pt", "definitely not a zip");
-  writeFile(dir + "/truncated.pt", bytes.substr(0, bytes.size() / 2));
-  std::string corrupt = bytes;
-  corrupt[corrupt.find("PK\x03\x04") + 100] ^= 0x5a;  // inside the first (stored) record
-  writeFile(dir + "/corrupt.pt", corrupt);
-  std::string random(4096, '\0');
-  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 7919 + 13) % 251);
-  writeFile(dir + "/random.pt", random);
-  const std::string fixtures = good.substr(0, good.rfind('/') + 1);
-  fs::copy_file(fixtures + "plain.zip", dir + "/plain.zip");
-  fs::copy_file(fixtures + "state_dict.pt", dir + "/state_dict.pt");
-  fs::copy_file(fixtures + "uses_test_op.pt", dir + "/uses_test_op.pt");
-  writeFile(dir + "/fake.so", "this is not an ELF file\n");
-  fs::copy_file(dir + "/model.pt", dir + "/cand.pt");
-  if (mkfifo((dir + "/fifo.svg").c_str(), 0600) != 0) ADD_FAILURE() << "mkfifo failed";
-  writeFile(dir + "/bad-pipeline.txt", "# two passes\ninline,\n,dce\n");
-  fs::create_directory(dir + "/sub");
-  fs::copy_file(test::fixturePath("bn_training"), dir + "/training.pt");
-  fs::copy_file(test::fixturePath("long_chain"), dir + "/chain.pt");
-  // A model with two inputs, for too few and too many shapes.
-  torch::jit::Module two("TwoInputs");
-  two.define("def forward(self, x, y):\n  return x + y\n");
-  two.save(dir + "/two_inputs.pt");
-  return dir;
-}
-
-/// Every file under `dir` with its content.
-std::map<std::string, std::string> snapshot(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    files[e.path().string()] = e.is_regular_file() ? test::readFile(e.path().string()) : "<dir>";
-  }
-  return files;
-}
-
-void expectCleanFailure(const ErrorCase& c, const std::string& dir, const std::string& out) {
-  std::string args = c.args, message = c.message;
-  for (std::string* s : {&args, &message}) {
-    replaceAll(*s, "{out}", out);
-    replaceAll(*s, "{model}", dir + "/model.pt");
-    replaceAll(*s, "{dir}", dir);
-    replaceAll(*s, "{lib}", TSOPT_PLUGIN_DIR);
-  }
-  const auto before = snapshot(dir);
-  // "{tsopt}" stands where the binary goes when the case sets the environment before it.
-  const bool withEnvironment = args.find("{tsopt}") != std::string::npos;
-  replaceAll(args, "{tsopt}", std::string(TSOPT_BIN_DIR) + "/tsopt");
-  test::CommandResult r = withEnvironment ? test::runCommand(args) : test::runTsopt(args);
-  SCOPED_TRACE("tsopt " + args + "\nstderr: " + r.err);
-  EXPECT_EQ(r.exitCode, 2);
-  EXPECT_EQ(r.out, "");
-  const auto lines = std::count(r.err.begin(), r.err.end(), '\n');
-  EXPECT_GE(lines, 1);
-  EXPECT_LE(lines, 3);
-  EXPECT_EQ(r.err.rfind("tsopt: error: ", 0), 0u);
-  EXPECT_NE(r.err.substr(0, r.err.find('\n')).find(message), std::string::npos)
-      << "expected: " << message;
-  for (const char* noise : {"INTERNAL ASSERT", "Exception raised from", "terminate called",
-                            "Traceback", "frame #", "Aborted"}) {
-    EXPECT_EQ(r.err.find(noise), std::string::npos) << noise;
-  }
-  EXPECT_EQ(snapshot(dir), before) << "the folder must be left exactly as it was";
-}
+using test::ErrorCase;
 
 class CliError : public ::testing::TestWithParam<ErrorCase> {};
 
-TEST_P(CliError, ExitsTwoWithAClearLineAndWritesNothing) {
-  const ErrorCase& c = GetParam();
-  std::string dir = makeCaseDir();
-  if (c.args.find("{out}") == std::string::npos) {
-    expectCleanFailure(c, dir, "");
-    return;
-  }
-  expectCleanFailure(c, dir, dir + "/new.pt");
-  expectCleanFailure(c, dir, dir + "/existing.pt");
-}
+TEST_P(CliError, ExitsTwoWithAClearLineAndWritesNothing) { test::runErrorCase(GetParam()); }
 
 const std::string kRun = "run {model} -o {out} --report {dir}/report.json ";
 const std::string kVerify = "verify {model} {model} ";
@@ -192,7 +81,7 @@ const ErrorCase kCases[] = {
     {"PluginMissing", kRun + "--plugin {dir}/nope.so", "plugin '{dir}/nope.so': no such file"},
     {"PluginNotASharedLibrary", kRun + "--plugin {dir}/fake.so",
      "plugin '{dir}/fake.so' is not a loadable shared library"},
-    {"PluginIsAFolder", kRun + "--plugin {dir}/sub", "is not a shared library (not a file)"},
+    {"PluginIsAFolder", kRun + "--plugin {dir}/sub", "is not a shared library (it is a directory)"},
     {"PluginWithoutEntryPoint", kRun + "--plugin {lib}/tsopt_test_plugin_no_entry_point.so",
      "has no entry point 'tsoptGetPluginInfo'"},
     {"PluginWrongApiVersion", kRun + "--plugin {lib}/tsopt_test_plugin_bad_version.so",
@@ -227,7 +116,7 @@ const ErrorCase kCases[] = {
     {"OpsMissing", "show {model} --ops {dir}/nope.so",
      "operator library '{dir}/nope.so': no such file"},
     {"OpsIsAFolder", "verify {model} {model} --ops {dir}/sub",
-     "is not a shared library (not a file)"},
+     "is not a shared library (it is a directory)"},
     {"OpsFailingToRegister", kRun + "--ops {lib}/tsopt_test_ops_failing_registration.so",
      "operator library '{lib}/tsopt_test_ops_failing_registration.so' failed to register its "
      "operators: Only a single TORCH_LIBRARY can be used to register the namespace aten"},

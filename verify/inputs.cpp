@@ -15,6 +15,7 @@
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
+#include "passes/core/module_io.h"
 #include "passes/core/pass_manager.h"
 #include "verify/compare.h"
 #include "verify/pickle_compat.h"
@@ -485,8 +486,7 @@ std::string inputsBeside(const std::string& modelPath) {
 
 std::vector<c10::IValue> loadInputsFile(const std::string& path) {
   const std::string what = "cannot read inputs file '" + path + "'";
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(what + ": no such file");
+  if (std::string why = unreadableFile(path); !why.empty()) throw Error(what + ": " + why);
   std::ifstream in(path, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) throw Error(what + ": read error");

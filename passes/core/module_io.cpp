@@ -94,15 +94,33 @@ std::string specialKind(const std::string& path) {
 
 }  // namespace
 
+std::string unreadableFile(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    switch (errno) {
+      case ENOENT:
+        return "no such file";
+      case ENOTDIR:
+        return "no such file (a folder on its path is a file)";
+      case ELOOP:
+        return "its symbolic links form a loop";
+      case ENAMETOOLONG:
+        return "the name is too long";
+      default:
+        return std::strerror(errno);
+    }
+  }
+  if (S_ISDIR(st.st_mode)) return "it is a directory";
+  // Opening a FIFO would wait for a writer that may never come; a device may never end.
+  if (std::string kind = specialKind(path); !kind.empty()) return "it is " + kind + ", not a file";
+  if (access(path.c_str(), R_OK) != 0) return "permission denied";
+  return "";
+}
+
 torch::jit::Module loadModule(const std::string& path) {
   std::error_code ec;
   const std::string what = "cannot load model '" + path + "'";
-  if (!fs::exists(path, ec)) throw Error(what + ": no such file");
-  if (fs::is_directory(path, ec)) throw Error(what + ": it is a directory");
-  // Opening a FIFO would wait for a writer that may never come.
-  if (std::string kind = specialKind(path); !kind.empty()) {
-    throw Error(what + ": it is " + kind + ", not a file");
-  }
+  if (std::string why = unreadableFile(path); !why.empty()) throw Error(what + ": " + why);
   if (fs::file_size(path, ec) == 0) throw Error(what + ": the file is empty");
   std::ifstream file(path, std::ios::binary);
   checkArchive(fileReader(file, fs::file_size(path, ec)), what);
@@ -192,6 +210,31 @@ void untrackTemporary(const std::string& path) {
   }
 }
 
+/// Whether `path`, or a link on the way from it to a file, is a process's descriptor
+/// (/proc/self/fd/1, /dev/stdout): a magic link to whatever the descriptor is open on, which a
+/// save (a new file renamed into place) must not replace.
+bool isDescriptorLink(const std::string& path) {
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  for (int hop = 0; hop < 40 && !ec; ++hop) {
+    const fs::path folder = fs::weakly_canonical(p.parent_path(), ec);
+    if (folder.filename() == "fd" && folder.string().rfind("/proc/", 0) == 0) return true;
+    if (!fs::is_symlink(p, ec)) return false;
+    const fs::path target = fs::read_symlink(p, ec);
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return false;
+}
+
+/// Where a save to `path` goes: the file a symbolic link leads to (replacing the link itself
+/// would change what the user has), else `path`.
+std::string saveTarget(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_symlink(path, ec)) return path;
+  fs::path target = fs::weakly_canonical(path, ec);
+  return ec ? path : target.string();
+}
+
 /// Creates a private temporary file in `dir` named after `path`; returns its descriptor.
 int createTemporary(const std::string& path, const fs::path& dir, std::string& tmpPath) {
   tmpPath = (dir / ("." + fs::path(path).filename().string() + ".tmp-XXXXXX")).string();
@@ -229,7 +272,7 @@ void removeStagedFiles() {
 void checkWritable(const std::string& path) {
   // access() says yes to root everywhere, and knows nothing of /proc or full disks: try it.
   std::string probe;
-  close(createTemporary(path, outputFolder(path), probe));
+  close(createTemporary(path, outputFolder(saveTarget(path)), probe));
   std::remove(probe.c_str());
 }
 
@@ -302,8 +345,8 @@ void writeFileAtomic(const std::string& path, const std::string& bytes) {
   file.commit();
 }
 
-StagedFile::StagedFile(const std::string& path) : path_(path) {
-  int fd = createTemporary(path, outputFolder(path), tmp_);
+StagedFile::StagedFile(const std::string& path) : path_(saveTarget(path)) {
+  int fd = createTemporary(path, outputFolder(path_), tmp_);
   trackTemporary(tmp_);
   mode_t mask = umask(0);  // mkstemp makes the file private; give it the usual permissions
   umask(mask);
@@ -364,6 +407,7 @@ void checkOutputPaths(const std::vector<NamedPath>& inputs, const std::vector<Na
     if (out.path.empty()) continue;
     const std::string named = out.what + " '" + out.path + "'";
     std::string kind = specialKind(out.path);
+    if (isDescriptorLink(out.path)) kind = "a process's file descriptor";
     if (!kind.empty()) {
       throw Error(named + " is " + kind + ", not a regular file: tsopt writes only files");
     }

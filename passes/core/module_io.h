@@ -12,6 +12,11 @@ namespace tsopt {
 /// Loads a TorchScript archive; throws tsopt::Error saying why it cannot.
 torch::jit::Module loadModule(const std::string& path);
 
+/// Why `path` cannot be opened as a file to read, without opening it: "" for a readable regular
+/// file (symbolic links followed); otherwise "no such file", "it is a directory", "it is a FIFO,
+/// not a file", "its symbolic links form a loop", "the name is too long", ...
+std::string unreadableFile(const std::string& path);
+
 /// Checks that `path` can be written (its folder exists and is writable, it is not a folder)
 /// before any work is done; throws tsopt::Error otherwise.
 void checkWritable(const std::string& path);

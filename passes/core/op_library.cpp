@@ -104,6 +104,7 @@ void loadOperatorLibrary(const std::string& path, const std::string& reason) {
     if (fs::equivalent(l.path, path, ec)) return;
   }
   const std::string what = "operator library '" + path + "'";
+  checkLibraryFile(path, what);
   checkRegisters(path, what);
   // Global, so that libraries it loads see its symbols; never closed, since the operators it
   // registered point into it.

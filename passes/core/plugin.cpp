@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "passes/core/error.h"
+#include "passes/core/module_io.h"
 #include "passes/core/plugin_api.h"
 
 namespace tsopt {
@@ -49,11 +50,14 @@ std::string dlopenPath(const std::string& path) {
   return path.find('/') == std::string::npos ? "./" + path : path;
 }
 
+void checkLibraryFile(const std::string& path, const std::string& what) {
+  const std::string why = unreadableFile(path);
+  if (why.rfind("no such file", 0) == 0) throw Error(what + ": " + why);
+  if (!why.empty()) throw Error(what + " is not a shared library (" + why + ")");
+}
+
 void* openSharedLibrary(const std::string& path, const std::string& what, int flags) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(what + ": no such file");
-  if (!fs::is_regular_file(path, ec)) throw Error(what + " is not a shared library (not a file)");
+  checkLibraryFile(path, what);
   const std::string openPath = dlopenPath(path);
   dlerror();
   void* handle = dlopen(openPath.c_str(), RTLD_NOW | flags);

@@ -19,6 +19,10 @@ struct LoadedPlugin {
 /// name without a slash ("lib.so" -> "./lib.so").
 std::string dlopenPath(const std::string& path);
 
+/// Throws tsopt::Error unless `path` is a readable regular file: dlopen of a FIFO waits for a
+/// writer forever.
+void checkLibraryFile(const std::string& path, const std::string& what);
+
 /// dlopen()s the shared library at `path` with `flags` (RTLD_LOCAL or RTLD_GLOBAL, always
 /// RTLD_NOW) after checking that it is a file; `what` names it in errors ("plugin 'P'"). Returns
 /// the handle; throws tsopt::Error with the loader's reason.
