@@ -91,13 +91,21 @@ const ErrorCase kCases[] = {
 
     // Pickles that are not what LibTorch's unpickler expects.
     {"PickleTruncated", "run {dir}/pickle_truncated.pt -o {out}",
-     kLinear + "ends without a STOP (at byte 154)" + kDamaged},
+     kLinear + "ends without a STOP (at byte 156)" + kDamaged},
     {"PickleUnknownOpcode", "run {dir}/pickle_unknown_opcode.pt -o {out}",
      kLinear + "uses opcode 0xff, which tsopt does not read (at byte 2)" + kDamaged},
     {"PickleUnbalanced", "verify {dir}/pickle_unbalanced.pt {model}",
      kLinear + "has no MARK to pop to (at byte 2)" + kDamaged},
     {"PickleNestedAMillionDeep", "show {dir}/pickle_deep.pt",
      kLinear + "nests objects more than 1000 deep" + kDamaged},
+
+    // Code that LibTorch's recursive compiler cannot take.
+    {"CodeNestedParentheses", "run {dir}/code_deep_parentheses.pt -o {out}",
+     "cannot load model '{dir}/code_deep_parentheses.pt': "
+     "'relu/code/__torch__/torch/nn/modules/activation.py' nests code 20004 deep, more than "
+     "LibTorch's compiler can take (500)"},
+    {"CodeLongOperatorChain", "show {dir}/code_long_chain.pt", "nests code 20004 deep"},
+    {"CodeDeepBlocks", "verify {dir}/code_deep_blocks.pt {model}", "nests code 604 deep"},
 
     // A 1 MB archive that unpacks to 1 GiB, refused before anything is inflated.
     {"ZipBomb", "run {dir}/bomb.pt -o {out}",

@@ -15,6 +15,7 @@
 
 #include "passes/core/error.h"
 #include "passes/core/pickle.h"
+#include "passes/core/source_depth.h"
 
 namespace tsopt {
 
@@ -40,6 +41,14 @@ uint64_t storageItemSize(const std::string& global) {
   if (global.rfind(prefix, 0) != 0) return 0;
   auto it = sizes.find(global.substr(prefix.size()));
   return it == sizes.end() ? 0 : it->second;
+}
+
+/// Deeper code is refused; LibTorch 1.13 crashed at 20,000 and compiled 1,000 of each kind of
+/// nesting (tests/hostile/make_hostile.py makes both). tsopt's zoo and fixtures (4,191 code records) nest at most 20.
+constexpr int kMaxSourceDepth = 500;
+
+bool endsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 std::string megabytes(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
@@ -87,7 +96,7 @@ class ArchiveChecker {
     for (const Entry& entry : all) {
       if (!entry.deflated) continue;
       if (entry.uncompressed > inflateLimit() - inflated) {
-        throw ArchiveTooLarge("its compressed records unpack to more than " +
+        throw ArchiveOverLimit("its compressed records unpack to more than " +
                               megabytes(inflateLimit()) +
                               " (a zip bomb?); raise the limit with --max-inflate MB");
       }
@@ -218,6 +227,7 @@ class ArchiveChecker {
     for (const Entry& entry : all) recordSizes[entry.name] = entry.uncompressed;
     for (const Entry& entry : all) {
       const std::string& name = entry.name;
+      if (name.find("/code/") != std::string::npos && endsWith(name, ".py")) checkCode(entry);
       for (const char* kind : {"data", "constants"}) {
         const std::string pkl = std::string(kind) + ".pkl";
         if (name.size() < pkl.size() || name.compare(name.size() - pkl.size(), pkl.size(), pkl) ||
@@ -235,6 +245,20 @@ class ArchiveChecker {
           throw DamagedArchive("'" + name + "' " + e.what());
         }
       }
+    }
+  }
+
+  /// LibTorch compiles code recursively: code nested some ten thousand deep overflows its stack.
+  void checkCode(const Entry& entry) {
+    std::string source;
+    unpack(entry, [&](const unsigned char* p, uint64_t n) {
+      source.append(reinterpret_cast<const char*>(p), n);
+    });
+    const int depth = sourceNestingDepth(source);
+    if (depth > kMaxSourceDepth) {
+      throw ArchiveOverLimit("'" + entry.name + "' nests code " + std::to_string(depth) +
+                           " deep, more than LibTorch's compiler can take (" +
+                           std::to_string(kMaxSourceDepth) + ")");
     }
   }
 
@@ -331,7 +355,7 @@ void checkArchive(const ArchiveReader& reader, const std::string& what) {
     checkArchive(reader);
   } catch (const DamagedArchive& e) {
     throw Error(what + ": " + e.what() + "; the file is damaged");
-  } catch (const ArchiveTooLarge& e) {
+  } catch (const ArchiveOverLimit& e) {
     throw Error(what + ": " + e.what());
   } catch (const Error& e) {
     throw Error(what + ": not a TorchScript archive (" + e.what() + ")");

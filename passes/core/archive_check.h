@@ -16,8 +16,9 @@ class DamagedArchive : public Error {
   using Error::Error;
 };
 
-/// The archive's compressed entries unpack to more than inflateLimit().
-class ArchiveTooLarge : public Error {
+/// The archive is sound but beyond what tsopt or LibTorch can take: its compressed entries unpack
+/// to more than inflateLimit(), or its code nests too deep for LibTorch's compiler.
+class ArchiveOverLimit : public Error {
  public:
   using Error::Error;
 };
@@ -37,7 +38,7 @@ struct ArchiveReader {
 void checkArchive(const ArchiveReader& reader);
 
 /// checkArchive, with its error phrased for a file: "WHAT: not a TorchScript archive (...)",
-/// "WHAT: ...; the file is damaged" for a DamagedArchive, "WHAT: ..." for ArchiveTooLarge.
+/// "WHAT: ...; the file is damaged" for a DamagedArchive, "WHAT: ..." for ArchiveOverLimit.
 void checkArchive(const ArchiveReader& reader, const std::string& what);
 
 /// A reader over bytes in memory (which must outlive it).

@@ -28,8 +28,8 @@ class Machine {
 
   void run() {
     while (true) {
-      if (pos_ >= p_.size()) fail("ends without a STOP");
       at_ = pos_;
+      if (pos_ >= p_.size()) fail("ends without a STOP");
       const unsigned char op = static_cast<unsigned char>(p_[pos_++]);
       if (op == '.') break;
       step(op);

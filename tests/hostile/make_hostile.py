@@ -3,8 +3,8 @@
 
 Each is a valid zip with correct CRCs whose contents lie: a tensor's offset, size or stride past
 its storage, a storage record shorter than its declared size or missing, a pickle that is
-truncated, nested a million deep or uses an opcode LibTorch lacks, compressed records that
-unpack to far more than the file's size. LibTorch 1.13 trusts all of these; tsopt must refuse
+truncated, nested a million deep or uses an opcode LibTorch lacks, code nested 20,000 deep,
+compressed records that unpack to far more than the file's size. LibTorch 1.13 trusts all of these; tsopt must refuse
 each with one line.
 
     make_hostile.py OUTDIR
@@ -80,6 +80,15 @@ def patched(recs, record, field, value):
     return replace_record(recs, record, edit)
 
 
+def with_statement(recs, statement):
+    """recs with `statement` (indented lines) inserted before the first `return` of forward."""
+    def edit(source):
+        text = source.decode()
+        at = text.index("    return ")
+        return (text[:at] + statement + text[at:]).encode()
+    return [(n, edit(d) if n.endswith("activation.py") else d) for n, d in recs]
+
+
 def write_bomb(out, path, megabytes):
     """The model at `path` with its code record padded to unpack to `megabytes` MiB more (of
     spaces, which deflate about a thousand to one), streamed so that no copy is in memory."""
@@ -113,8 +122,18 @@ def main():
     const = os.path.join(out, "constant.pt")
     torch.jit.trace(AddConstant(), torch.ones(3)).save(const)
 
+    relu = os.path.join(out, "relu.pt")
+    torch.jit.script(torch.nn.ReLU()).save(relu)
+
     base = records(lin)
+    deep = 20_000  # LibTorch 1.13's compiler overflows its stack on each of these
     cases = {
+        "code_deep_parentheses": with_statement(
+            records(relu), "    y = " + "(" * deep + "1" + ")" * deep + "\n"),
+        "code_long_chain": with_statement(records(relu), "    y = 1" + " + 1" * deep + "\n"),
+        "code_deep_blocks": with_statement(
+            records(relu),
+            "".join("  " * (i + 2) + "if True:\n" for i in range(600)) + "  " * 602 + "y = 1\n"),
         "tensor_offset": patched(base, "data.pkl", "offset", 2**31 - 1),
         "tensor_offset_negative": patched(base, "data.pkl", "offset", -4),
         "tensor_size": patched(base, "data.pkl", "size0", 1 << 40),
@@ -142,7 +161,7 @@ def main():
     write_bomb(os.path.join(out, "bomb.pt"), lin, 1024)
     write_bomb(os.path.join(out, "bomb_small.pt"), lin, 8)
     # LibTorch must be able to read the untouched bases: otherwise the cases test nothing.
-    for path in (lin, const):
+    for path in (lin, const, relu):
         torch.jit.load(path)
 
 
