@@ -96,6 +96,10 @@ const ErrorCase kCases[] = {
      kLinear + "uses opcode 0xff, which tsopt does not read (at byte 2)" + kDamaged},
     {"PickleUnbalanced", "verify {dir}/pickle_unbalanced.pt {model}",
      kLinear + "has no MARK to pop to (at byte 2)" + kDamaged},
+    {"SourceRangePickleLies", "show {dir}/debug_pickle_memo.pt",
+     "'linear/code/__torch__/torch/nn/modules/linear.py.debug_pkl' stores memo entry 2147483647, "
+     "beyond the 1 objects made so far (at byte 3)" +
+         kDamaged},
     {"PickleNestedAMillionDeep", "show {dir}/pickle_deep.pt",
      kLinear + "nests objects more than 1000 deep" + kDamaged},
 

@@ -44,7 +44,8 @@ uint64_t storageItemSize(const std::string& global) {
 }
 
 /// Deeper code is refused; LibTorch 1.13 crashed at 20,000 and compiled 1,000 of each kind of
-/// nesting (tests/hostile/make_hostile.py makes both). tsopt's zoo and fixtures (4,191 code records) nest at most 20.
+/// nesting (tests/hostile/make_hostile.py makes both). tsopt's zoo and fixtures (4,191 code
+/// records) nest at most 20.
 constexpr int kMaxSourceDepth = 500;
 
 bool endsWith(const std::string& s, const std::string& tail) {
@@ -97,8 +98,8 @@ class ArchiveChecker {
       if (!entry.deflated) continue;
       if (entry.uncompressed > inflateLimit() - inflated) {
         throw ArchiveOverLimit("its compressed records unpack to more than " +
-                              megabytes(inflateLimit()) +
-                              " (a zip bomb?); raise the limit with --max-inflate MB");
+                               megabytes(inflateLimit()) +
+                               " (a zip bomb?); raise the limit with --max-inflate MB");
       }
       inflated += entry.uncompressed;
     }
@@ -109,7 +110,7 @@ class ArchiveChecker {
       });
       if (crc != entry.crc) fail("'" + entry.name + "' is corrupt (its checksum does not match)");
     }
-    checkTensorRecords(all);
+    checkContents(all);
   }
 
  private:
@@ -218,47 +219,49 @@ class ArchiveChecker {
     }
   }
 
-  /// The storages and tensors that the archive's pickles (P/data.pkl, P/constants.pkl) make of
-  /// its records (P/data/KEY, P/constants/KEY): LibTorch's unpickler takes a storage's size from
-  /// the pickle, not from the record, and a tensor's offset, sizes and strides without looking
-  /// at its storage, so a lying pickle reads past the end of the heap block.
-  void checkTensorRecords(const std::vector<Entry>& all) {
+  std::string contents(const Entry& entry) {
+    std::string bytes;
+    unpack(entry, [&](const unsigned char* p, uint64_t n) {
+      bytes.append(reinterpret_cast<const char*>(p), n);
+    });
+    return bytes;
+  }
+
+  /// What LibTorch will read of the archive's records:
+  /// - the storages and tensors that its pickles (P/data.pkl, P/constants.pkl) make of its
+  ///   records (P/data/KEY, P/constants/KEY): LibTorch's unpickler takes a storage's size from
+  ///   the pickle, not from the record, and a tensor's offset, sizes and strides without looking
+  ///   at its storage, so a lying pickle reads past the end of the heap block;
+  /// - every other pickle (the code's .debug_pkl source ranges), run for its structure alone;
+  /// - how deeply the code nests: LibTorch compiles it recursively, and code nested some ten
+  ///   thousand deep overflows its stack.
+  void checkContents(const std::vector<Entry>& all) {
     std::map<std::string, uint64_t> recordSizes;
     for (const Entry& entry : all) recordSizes[entry.name] = entry.uncompressed;
     for (const Entry& entry : all) {
       const std::string& name = entry.name;
-      if (name.find("/code/") != std::string::npos && endsWith(name, ".py")) checkCode(entry);
-      for (const char* kind : {"data", "constants"}) {
-        const std::string pkl = std::string(kind) + ".pkl";
-        if (name.size() < pkl.size() || name.compare(name.size() - pkl.size(), pkl.size(), pkl) ||
-            (name.size() > pkl.size() && name[name.size() - pkl.size() - 1] != '/')) {
-          continue;
+      if (name.find("/code/") != std::string::npos && endsWith(name, ".py")) {
+        const int depth = sourceNestingDepth(contents(entry));
+        if (depth > kMaxSourceDepth) {
+          throw ArchiveOverLimit("'" + name + "' nests code " + std::to_string(depth) +
+                                 " deep, more than LibTorch's compiler can take (" +
+                                 std::to_string(kMaxSourceDepth) + ")");
         }
-        std::string bytes;
-        unpack(entry, [&](const unsigned char* p, uint64_t n) {
-          bytes.append(reinterpret_cast<const char*>(p), n);
-        });
-        const std::string dir = name.substr(0, name.size() - pkl.size()) + kind + "/";
-        try {
-          checkPickle(bytes, dir, recordSizes);
-        } catch (const Error& e) {
-          throw DamagedArchive("'" + name + "' " + e.what());
+        continue;
+      }
+      if (!endsWith(name, ".pkl") && !endsWith(name, ".debug_pkl")) continue;
+      // Tensors are read from P/data/ for P/data.pkl, from P/constants/ for P/constants.pkl.
+      std::string tensorDir;
+      for (const std::string kind : {"data", "constants"}) {
+        if (name == kind + ".pkl" || endsWith(name, "/" + kind + ".pkl")) {
+          tensorDir = name.substr(0, name.size() - 4) + "/";
         }
       }
-    }
-  }
-
-  /// LibTorch compiles code recursively: code nested some ten thousand deep overflows its stack.
-  void checkCode(const Entry& entry) {
-    std::string source;
-    unpack(entry, [&](const unsigned char* p, uint64_t n) {
-      source.append(reinterpret_cast<const char*>(p), n);
-    });
-    const int depth = sourceNestingDepth(source);
-    if (depth > kMaxSourceDepth) {
-      throw ArchiveOverLimit("'" + entry.name + "' nests code " + std::to_string(depth) +
-                           " deep, more than LibTorch's compiler can take (" +
-                           std::to_string(kMaxSourceDepth) + ")");
+      try {
+        checkPickle(contents(entry), tensorDir, recordSizes);
+      } catch (const Error& e) {
+        throw DamagedArchive("'" + name + "' " + e.what());
+      }
     }
   }
 
@@ -296,6 +299,10 @@ class ArchiveChecker {
       return {record, elements};
     };
     PickleHooks hooks;
+    if (dir.empty()) {  // a pickle LibTorch reads no tensors for
+      runPickle(bytes, hooks);
+      return;
+    }
     hooks.persistentId = [&](const PickleValue& id) { storageOf(id); };
     hooks.call = [&](const PickleValue& callable, const PickleValue& args) {
       static const std::set<std::string> rebuilds = {"torch._utils _rebuild_tensor",

@@ -151,6 +151,9 @@ def main():
         "pickle_unknown_opcode": replace_record(base, "data.pkl",
                                                 lambda d: d[:2] + b"\xff" + d[2:]),
         "pickle_unbalanced": replace_record(base, "data.pkl", lambda d: d[:2] + b"t" + d[2:]),
+        # A memo entry 2^31 in a source-range pickle: LibTorch grows its memo vector to it.
+        "debug_pickle_memo": replace_record(base, ".debug_pkl",
+                                            lambda d: d[:2] + b"Nr\xff\xff\xff\x7f0" + d[2:]),
         # A tuple in a tuple ... a million deep: 2 MB of pickle.
         "pickle_deep": replace_record(base, "data.pkl",
                                       b"\x80\x02)" + b"\x85" * 1_000_000 + b"."),
