@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -84,17 +85,34 @@ double magnitude(const c10::IValue& v) {
 
 }  // namespace
 
-void expectSameNumerics(const Fixture& f, torch::jit::Module& after, const std::string& method,
-                        double tol) {
+namespace {
+
+/// Runs `method` of the fixture and of `after` on three seeded inputs; `tolerance(expected)`
+/// gives the tolerance each comparison uses.
+void compareOnSeeds(const Fixture& f, torch::jit::Module& after, const std::string& method,
+                    const std::function<Tolerance(const c10::IValue&)>& tolerance) {
   torch::jit::Module before = loadModule(f.path());
   for (uint64_t seed : {1, 2, 3}) {
     auto inputs = makeInputs(f, seed);
     c10::IValue expected = runMethod(before, inputs, method);
     c10::IValue actual = runMethod(after, inputs, method);
-    double scale = std::max(1.0, magnitude(expected));
-    Comparison c = compareOutputs(expected, actual, Tolerance{0.0, tol * scale});
+    Comparison c = compareOutputs(expected, actual, tolerance(expected));
     EXPECT_TRUE(c.equal) << f.id() << " seed " << seed << ": " << c.mismatch;
   }
+}
+
+}  // namespace
+
+void expectIdenticalOutputs(const Fixture& f, torch::jit::Module& after,
+                            const std::string& method) {
+  compareOnSeeds(f, after, method, [](const c10::IValue&) { return Tolerance{0.0, 0.0}; });
+}
+
+void expectSameNumerics(const Fixture& f, torch::jit::Module& after, const std::string& method,
+                        double tol) {
+  compareOnSeeds(f, after, method, [tol](const c10::IValue& expected) {
+    return Tolerance{0.0, tol * std::max(1.0, magnitude(expected))};
+  });
 }
 
 std::string irOf(const torch::jit::Module& m, const std::string& method) {
