@@ -52,6 +52,14 @@ bool endsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
+bool isCode(const std::string& name) {
+  return name.find("/code/") != std::string::npos && endsWith(name, ".py");
+}
+
+bool isPickle(const std::string& name) {
+  return endsWith(name, ".pkl") || endsWith(name, ".debug_pkl");
+}
+
 std::string megabytes(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 uint64_t& limitStorage() {
@@ -103,14 +111,19 @@ class ArchiveChecker {
       }
       inflated += entry.uncompressed;
     }
-    for (const Entry& entry : all) {
+    // One read of each entry: its CRC, and the bytes of those whose contents are checked next.
+    std::vector<std::string> kept(all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      const Entry& entry = all[i];
+      const bool keep = isCode(entry.name) || isPickle(entry.name);
       uLong crc = crc32(0L, Z_NULL, 0);
       unpack(entry, [&](const unsigned char* p, uint64_t n) {
         crc = crc32(crc, p, static_cast<uInt>(n));
+        if (keep) kept[i].append(reinterpret_cast<const char*>(p), n);
       });
       if (crc != entry.crc) fail("'" + entry.name + "' is corrupt (its checksum does not match)");
     }
-    checkContents(all);
+    checkContents(all, kept);
   }
 
  private:
@@ -219,14 +232,6 @@ class ArchiveChecker {
     }
   }
 
-  std::string contents(const Entry& entry) {
-    std::string bytes;
-    unpack(entry, [&](const unsigned char* p, uint64_t n) {
-      bytes.append(reinterpret_cast<const char*>(p), n);
-    });
-    return bytes;
-  }
-
   /// What LibTorch will read of the archive's records:
   /// - the storages and tensors that its pickles (P/data.pkl, P/constants.pkl) make of its
   ///   records (P/data/KEY, P/constants/KEY): LibTorch's unpickler takes a storage's size from
@@ -235,13 +240,15 @@ class ArchiveChecker {
   /// - every other pickle (the code's .debug_pkl source ranges), run for its structure alone;
   /// - how deeply the code nests: LibTorch compiles it recursively, and code nested some ten
   ///   thousand deep overflows its stack.
-  void checkContents(const std::vector<Entry>& all) {
+  /// `contents[i]` holds the bytes of all[i] when it is code or a pickle.
+  static void checkContents(const std::vector<Entry>& all,
+                            const std::vector<std::string>& contents) {
     std::map<std::string, uint64_t> recordSizes;
     for (const Entry& entry : all) recordSizes[entry.name] = entry.uncompressed;
-    for (const Entry& entry : all) {
-      const std::string& name = entry.name;
-      if (name.find("/code/") != std::string::npos && endsWith(name, ".py")) {
-        const int depth = sourceNestingDepth(contents(entry));
+    for (size_t i = 0; i < all.size(); ++i) {
+      const std::string& name = all[i].name;
+      if (isCode(name)) {
+        const int depth = sourceNestingDepth(contents[i]);
         if (depth > kMaxSourceDepth) {
           throw ArchiveOverLimit("'" + name + "' nests code " + std::to_string(depth) +
                                  " deep, more than LibTorch's compiler can take (" +
@@ -249,7 +256,7 @@ class ArchiveChecker {
         }
         continue;
       }
-      if (!endsWith(name, ".pkl") && !endsWith(name, ".debug_pkl")) continue;
+      if (!isPickle(name)) continue;
       // Tensors are read from P/data/ for P/data.pkl, from P/constants/ for P/constants.pkl.
       std::string tensorDir;
       for (const std::string kind : {"data", "constants"}) {
@@ -258,7 +265,7 @@ class ArchiveChecker {
         }
       }
       try {
-        checkPickle(contents(entry), tensorDir, recordSizes);
+        checkPickle(contents[i], tensorDir, recordSizes);
       } catch (const Error& e) {
         throw DamagedArchive("'" + name + "' " + e.what());
       }
