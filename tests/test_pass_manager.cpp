@@ -2,8 +2,12 @@
 #include <gtest/gtest.h>
 #include <torch/csrc/jit/ir/irparser.h>
 
+#include <sstream>
+
+#include "ir_dump/stages.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
+#include "passes/core/instrumentations.h"
 #include "passes/core/ir_check.h"
 #include "passes/core/module_io.h"
 #include "passes/core/pass_manager.h"
@@ -31,6 +35,19 @@ class CountdownPass : public GraphPass {
   int64_t runs_ = 0;
 };
 
+/// Adds a node but says it changed nothing: a pass with a bug in its return value.
+class SilentPass : public GraphPass {
+ public:
+  std::string name() const override { return "silent"; }
+  std::string description() const override { return "changes the graph and says it did not"; }
+  bool run(const std::shared_ptr<torch::jit::Graph>& g, PassContext&) override {
+    torch::jit::Value* out = g->outputs()[0];
+    torch::jit::WithInsertPoint guard(g->return_node());
+    g->return_node()->replaceInputWith(out, g->insert(c10::aten::neg, {out}));
+    return false;
+  }
+};
+
 class Recorder : public PassInstrumentation {
  public:
   void beforePass(const Pass& p, const PassRunInfo& info, torch::jit::Module&,
@@ -38,12 +55,14 @@ class Recorder : public PassInstrumentation {
     events.push_back("before " + p.name() + " #" + std::to_string(info.index) + " it" +
                      std::to_string(info.iteration));
   }
-  void afterPass(const Pass& p, const PassRunInfo&, const PassRecord& r, torch::jit::Module&,
+  void afterPass(const Pass& p, const PassRunInfo&, PassRecord& r, torch::jit::Module&,
                  const std::vector<std::string>&) override {
     events.push_back("after " + p.name() + (r.changed ? " changed" : " unchanged"));
   }
-  void onFailure(const Pass& p, const PassRunInfo&, const std::string& msg) override {
+  bool onFailure(const Pass& p, const PassRunInfo&, const std::string& msg,
+                 torch::jit::Module&) override {
     events.push_back("failed " + p.name() + ": " + msg);
+    return false;
   }
   std::vector<std::string> events;
 };
@@ -52,6 +71,7 @@ PassRegistry& testRegistry() {
   static PassRegistry r = [] {
     PassRegistry reg;
     reg.add<CountdownPass>();
+    reg.add<SilentPass>();
     reg.add([] { return PassRegistry::global().create("dce"); });
     loadPlugin(test::pluginPath("tsopt_test_plugin_throwing_pass"), reg);
     return reg;
@@ -66,6 +86,7 @@ TEST(PassManager, HooksRunInOrderAndRecordsAreFilled) {
   PassManager pm(parsePipeline("countdown,dce", testRegistry()));
   auto rec = std::make_shared<Recorder>();
   pm.addInstrumentation(rec);
+  pm.addInstrumentation(std::make_shared<NodeCounts>());
   int64_t nodes = countNodes(m.get_method("forward").graph()->block());
   RunResult r = pm.run(m, {"forward"});
   EXPECT_EQ(rec->events,
@@ -76,7 +97,45 @@ TEST(PassManager, HooksRunInOrderAndRecordsAreFilled) {
   EXPECT_EQ(r.passes[0].nodesAfter, nodes + 1);
   EXPECT_EQ(r.passes[0].stats.at("negated"), 1);
   EXPECT_EQ(r.passes[1].nodesBefore, nodes + 1);
+  EXPECT_EQ(r.passes[1].nodesAfter, nodes + 1);
+  EXPECT_EQ(r.passes[1].index, 1u);
   EXPECT_GE(r.totalMs, r.passes[0].ms + r.passes[1].ms);
+}
+
+TEST(PassManager, StageIrIsTheOneJudgeOfChangeForEveryoneAfterIt) {
+  // Without StageIr the record says what the pass returned; with it, a pass that changed the
+  // canonical IR is changed for the printer, the dumps, the report and fixed-point groups alike.
+  torch::jit::Module m = model();
+  RunResult bare = PassManager(parsePipeline("silent", testRegistry())).run(m, {"forward"});
+  EXPECT_FALSE(bare.passes[0].changed);
+
+  m = model();
+  PassManager pm(parsePipeline("silent,dce", testRegistry()));
+  auto stages = std::make_shared<StageIr>(true);
+  auto rec = std::make_shared<Recorder>();
+  std::ostringstream printed;
+  IrPrintConfig print;
+  print.afterChange = true;
+  pm.addInstrumentation(stages);
+  pm.addInstrumentation(std::make_shared<IrPrinter>(*stages, print, printed));
+  pm.addInstrumentation(rec);
+  RunResult r = pm.run(m, {"forward"});
+  EXPECT_TRUE(r.passes[0].changed);
+  EXPECT_FALSE(r.passes[1].changed);
+  EXPECT_EQ(rec->events[1], "after silent changed");
+  EXPECT_EQ(printed.str().rfind("// -----// IR Dump After silent //----- //\n", 0), 0u);
+  EXPECT_EQ(printed.str().find("IR Dump After dce"), std::string::npos);
+  EXPECT_NE(stages->ir().find("aten::neg"), std::string::npos);
+}
+
+TEST(PassManager, NodesAreCountedOnlyWhenAsked) {
+  torch::jit::Module m = model();
+  RunResult r = PassManager(parsePipeline("countdown,dce", testRegistry())).run(m, {"forward"});
+  ASSERT_EQ(r.passes.size(), 2u);
+  for (const PassRecord& p : r.passes) {
+    EXPECT_EQ(p.nodesBefore, -1);
+    EXPECT_EQ(p.nodesAfter, -1);
+  }
 }
 
 TEST(PassManager, FixedPointRepeatsUntilNothingChanges) {
@@ -170,7 +229,11 @@ TEST(PassManager, LintEachCanBeTurnedOff) {
   torch::jit::Module m = model();
   PassManager pm(parsePipeline("test-break-graph", testRegistry()));
   pm.setIrCheck(IrCheck::None);
-  EXPECT_NO_THROW(pm.run(m, {"forward"}));
+  RunResult r = pm.run(m, {"forward"});
+  // The pass ran and left its broken graph, unchecked.
+  ASSERT_EQ(r.passes.size(), 1u);
+  EXPECT_EQ(r.passes[0].checkMs, 0);
+  EXPECT_NE(findGraphDefect(*m.get_method("forward").graph()), "");
 }
 
 TEST(PassManager, PassLimitRunsOnlyThePrefixAndEndsFixedPointGroups) {
@@ -179,6 +242,7 @@ TEST(PassManager, PassLimitRunsOnlyThePrefixAndEndsFixedPointGroups) {
   pm.setPassLimit(4);
   auto rec = std::make_shared<Recorder>();
   pm.addInstrumentation(rec);
+  pm.addInstrumentation(std::make_shared<NodeCounts>());
   RunResult r = pm.run(m, {"forward"});
   // countdown; iteration 1 (countdown, dce); iteration 2 runs countdown and then hits the limit.
   ASSERT_EQ(r.passes.size(), 4u);
@@ -194,7 +258,7 @@ TEST(PassManager, KeepGoingSkipsAFailingPassAndRestoresTheModel) {
     int64_t nodes = countNodes(m.get_method("forward").graph()->block());
     PassManager pm(parsePipeline(std::string("countdown,") + failing + ",countdown{budget=2}",
                                  testRegistry()));
-    pm.setKeepGoing(true);
+    pm.addInstrumentation(std::make_shared<KeepGoing>());
     RunResult r = pm.run(m, {"forward"});
     ASSERT_EQ(r.passes.size(), 3u) << failing;
     EXPECT_TRUE(r.passes[1].failed);

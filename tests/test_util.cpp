@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "passes/core/graph_utils.h"
+#include "passes/core/instrumentations.h"
 #include "passes/core/module_io.h"
 #include "tests/test_paths.h"
 
@@ -60,6 +62,7 @@ std::pair<torch::jit::Module, RunResult> runPipeline(const Fixture& f, const std
                                                      const std::vector<std::string>& methods) {
   torch::jit::Module m = loadModule(f.path());
   PassManager pm(parsePipeline(pipeline));
+  pm.addInstrumentation(std::make_shared<NodeCounts>());
   RunResult r = pm.run(m, methods);
   return {m, r};
 }
@@ -106,6 +109,76 @@ void compareOnSeeds(const Fixture& f, torch::jit::Module& after, const std::stri
 void expectIdenticalOutputs(const Fixture& f, torch::jit::Module& after,
                             const std::string& method) {
   compareOnSeeds(f, after, method, [](const c10::IValue&) { return Tolerance{0.0, 0.0}; });
+}
+
+namespace {
+
+c10::IValue toDouble(const c10::IValue& v) {
+  if (v.isTensor() && v.toTensor().is_floating_point()) return v.toTensor().to(at::kDouble);
+  if (v.isTuple()) {
+    std::vector<c10::IValue> items;
+    for (const auto& e : v.toTupleRef().elements()) items.push_back(toDouble(e));
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+  return v;
+}
+
+/// The largest |a - b| over the floating tensors of two outputs of the same structure.
+double maxAbsDiff(const c10::IValue& a, const c10::IValue& b) {
+  if (a.isTensor()) {
+    const at::Tensor& x = a.toTensor();
+    if (!x.is_floating_point() || !x.numel()) return 0;
+    return (x.to(at::kDouble) - b.toTensor().to(at::kDouble)).abs().max().item<double>();
+  }
+  double m = 0;
+  if (a.isTuple()) {
+    const auto& xs = a.toTupleRef().elements();
+    const auto& ys = b.toTupleRef().elements();
+    for (size_t i = 0; i < xs.size(); ++i) m = std::max(m, maxAbsDiff(xs[i], ys[i]));
+  }
+  return m;
+}
+
+/// The model at `path` computing in float64: parameters, buffers and the tensor constants of its
+/// methods' graphs (a frozen model's weights) converted.
+torch::jit::Module loadInDouble(const std::string& path) {
+  torch::jit::Module m = loadModule(path);
+  m.to(at::kDouble);
+  for (const torch::jit::Method& method : m.get_methods()) {
+    forEachNode(method.graph()->block(), [](torch::jit::Node* n) {
+      if (n->kind() != c10::prim::Constant || !n->output()->type()->cast<c10::TensorType>()) {
+        return;
+      }
+      at::Tensor t = n->t(c10::attr::value);
+      if (!t.is_floating_point()) return;
+      t = t.to(at::kDouble);
+      n->t_(c10::attr::value, t);
+      n->output()->inferTypeFrom(t);
+    });
+  }
+  return m;
+}
+
+}  // namespace
+
+void expectFoldedNumerics(const Fixture& f, torch::jit::Module& after, const std::string& method) {
+  constexpr double kUnitRoundoff = 0x1p-24;  // float32
+  torch::jit::Module before = loadModule(f.path());
+  torch::jit::Module exact = loadInDouble(f.path());
+  for (uint64_t seed : {1, 2, 3}) {
+    auto inputs = makeInputs(f, seed);
+    std::vector<c10::IValue> inputs64;
+    for (const c10::IValue& v : inputs) inputs64.push_back(toDouble(v));
+    c10::IValue reference = runMethod(exact, inputs64, method);
+    c10::IValue unfolded = runMethod(before, inputs, method);
+    c10::IValue folded = runMethod(after, inputs, method);
+    const double bound =
+        4 * maxAbsDiff(unfolded, reference) + 8 * kUnitRoundoff * magnitude(reference);
+    const double error = maxAbsDiff(folded, reference);
+    EXPECT_LE(error, bound) << f.id() << " seed " << seed << ": the folded model is " << error
+                            << " from the exact result, the unfolded one "
+                            << maxAbsDiff(unfolded, reference);
+  }
 }
 
 void expectSameNumerics(const Fixture& f, torch::jit::Module& after, const std::string& method,

@@ -56,6 +56,15 @@ std::pair<torch::jit::Module, RunResult> runPipeline(const Fixture& f, const std
 void expectIdenticalOutputs(const Fixture& f, torch::jit::Module& after,
                             const std::string& method = "forward");
 
+/// For passes that fold arithmetic (BatchNorm into a convolution or linear): `after`'s outputs
+/// are as close to the exact result as the fixture's own float32 outputs are, up to what the
+/// fold's own rounding adds. The exact result is the fixture run in float64; the bound on each
+/// output is 4 times the fixture's float32 error plus 8 units of float32 rounding of the output's
+/// magnitude: a fold does no more float32 operations per output than the layers it replaces,
+/// and each of its new weights is one rounding away from the exact product.
+void expectFoldedNumerics(const Fixture& f, torch::jit::Module& after,
+                          const std::string& method = "forward");
+
 void expectSameNumerics(const Fixture& f, torch::jit::Module& after,
                         const std::string& method = "forward", double tol = 1e-4);
 

@@ -4,7 +4,7 @@
 namespace tsopt {
 
 void VerifyEachPass::afterPass(const Pass& /*pass*/, const PassRunInfo& info,
-                               const PassRecord& /*record*/, torch::jit::Module& module,
+                               PassRecord& /*record*/, torch::jit::Module& module,
                                const std::vector<std::string>& /*methods*/) {
   checks_.push_back({info.index, verifier_.check(roundTrip(module))});
 }

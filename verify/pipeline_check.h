@@ -24,7 +24,7 @@ struct PassCheck {
 class VerifyEachPass : public PassInstrumentation {
  public:
   explicit VerifyEachPass(const Verifier& verifier) : verifier_(verifier) {}
-  void afterPass(const Pass& pass, const PassRunInfo& info, const PassRecord& record,
+  void afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
                  torch::jit::Module& module, const std::vector<std::string>& methods) override;
   const std::vector<PassCheck>& checks() const { return checks_; }
   /// The first pass after which the outputs differ, if any.

@@ -1,5 +1,5 @@
 // PassManager: executes pipelines and fixed-point groups, runs graph passes on each method and
-// module passes once, checks the IR after each, and calls the instrumentation around them.
+// module passes once, checks the IR after each, and calls the instrumentations around them.
 #include "passes/core/pass_manager.h"
 
 #include <chrono>
@@ -16,12 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 double msSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-int64_t countAll(const torch::jit::Module& module, const std::vector<std::string>& methods) {
-  int64_t n = 0;
-  for (const std::string& m : methods) n += countNodes(methodGraph(module, m)->block());
-  return n;
 }
 
 }  // namespace
@@ -41,6 +35,7 @@ RunResult PassManager::run(torch::jit::Module& module, const std::vector<std::st
   RunResult result;
   executed_ = 0;
   auto start = Clock::now();
+  eachInstrumentation(result, [&](PassInstrumentation& i) { i.beforeRun(module, methods); });
   runElements(pipeline_.elements, 0, module, methods, result);
   result.totalMs = msSince(start);
   return result;
@@ -72,36 +67,41 @@ bool PassManager::runElements(std::vector<PipelineElement>& elements, int64_t it
   return changed;
 }
 
+template <typename Hook>
+void PassManager::eachInstrumentation(RunResult& result, Hook&& hook) {
+  auto start = Clock::now();
+  for (auto& inst : instrumentations_) hook(*inst);
+  result.hooksMs += msSince(start);
+}
+
 bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
                           const std::vector<std::string>& methods, RunResult& result) {
   if (executed_ >= passLimit_) return false;
   PassRunInfo info{executed_++, iteration};
   PassRecord rec;
+  rec.index = info.index;
   rec.name = pass.name();
   rec.spec = pass.str();
   rec.iteration = iteration;
-  rec.nodesBefore = countAll(module, methods);
-  auto hooks = Clock::now();
-  for (auto& inst : instrumentations_) inst->beforePass(pass, info, module, methods);
-  result.hooksMs += msSince(hooks);
-  const std::string snapshot = keepGoing_ ? serializeModule(module) : std::string();
+  eachInstrumentation(result,
+                      [&](PassInstrumentation& i) { i.beforePass(pass, info, module, methods); });
 
   Statistics stats;
   std::string failure = runAndCheck(pass, module, methods, rec, stats, result.warnings);
   if (!failure.empty()) {
-    for (auto& inst : instrumentations_) inst->onFailure(pass, info, failure);
-    if (!keepGoing_) throw Error(failure);
-    module = deserializeModule(snapshot, "the model as it was before pass '" + pass.name() + "'");
+    bool recovered = false;
+    eachInstrumentation(result, [&](PassInstrumentation& i) {
+      recovered = i.onFailure(pass, info, failure, module) || recovered;
+    });
+    if (!recovered) throw Error(failure);
     rec.changed = false;
     rec.failed = true;
     rec.error = failure;
     result.warnings.push_back(failure + "; skipped (keep-going): the model is as before it");
   }
-  rec.nodesAfter = countAll(module, methods);
   rec.stats = stats.all();
-  hooks = Clock::now();
-  for (auto& inst : instrumentations_) inst->afterPass(pass, info, rec, module, methods);
-  result.hooksMs += msSince(hooks);
+  eachInstrumentation(
+      result, [&](PassInstrumentation& i) { i.afterPass(pass, info, rec, module, methods); });
   result.passes.push_back(rec);
   return rec.changed;
 }

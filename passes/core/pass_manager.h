@@ -1,5 +1,6 @@
-// Runs a pipeline over the chosen methods of a module, with instrumentation hooks around each
-// pass, a check of the IR after each pass, and a record per pass for reports.
+// Runs a pipeline over the chosen methods of a module: for each pass, the instrumentations' before
+// hooks, the pass, a check of the IR, the after hooks. Everything else a run may want (node counts,
+// keep-going snapshots, IR printing, dumps) is an instrumentation attached only when asked for.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>
@@ -16,13 +17,17 @@ namespace tsopt {
 
 /// What one execution of one pass did, summed over all methods.
 struct PassRecord {
+  size_t index = 0;       ///< 0-based, in execution order (counting repetitions)
   std::string name;       ///< the pass name
   std::string spec;       ///< the pass as pipeline text, options included
   int64_t iteration = 0;  ///< inside a fixed-point group: 1, 2, ...; 0 at top level
+  /// What the pass returned; an instrumentation that sees more (StageIr: the canonical IR
+  /// differs) may set it in afterPass, and every later hook and the fixed-point loop see that.
   bool changed = false;
   double ms = 0;       ///< wall time of the pass itself (hooks and checks excluded)
   double checkMs = 0;  ///< wall time of checking the IR after it
-  int64_t nodesBefore = 0, nodesAfter = 0;  ///< recursive node counts over all methods
+  /// Recursive node counts over all methods; -1 unless a NodeCounts instrumentation ran.
+  int64_t nodesBefore = -1, nodesAfter = -1;
   std::map<std::string, int64_t> stats;
   bool failed = false;  ///< the pass threw or left an invalid graph, and was skipped (keep-going)
   std::string error;    ///< why, if it failed
@@ -34,19 +39,29 @@ struct PassRunInfo {
   int64_t iteration = 0;  ///< as in PassRecord
 };
 
-/// Observer of a run. Dumps, timers and reports attach here; passes know nothing of them.
+/// Observer of a run. Dumps, timers and reports attach here; passes know nothing of them. Hooks
+/// run in the order the instrumentations were added.
 class PassInstrumentation {
  public:
   virtual ~PassInstrumentation() = default;
+  /// Once, before the first pass of PassManager::run.
+  virtual void beforeRun(torch::jit::Module& /*module*/,
+                         const std::vector<std::string>& /*methods*/) {}
   virtual void beforePass(const Pass& /*pass*/, const PassRunInfo& /*info*/,
                           torch::jit::Module& /*module*/,
                           const std::vector<std::string>& /*methods*/) {}
-  virtual void afterPass(const Pass& /*pass*/, const PassRunInfo& /*info*/,
-                         const PassRecord& /*record*/, torch::jit::Module& /*module*/,
+  /// After the pass and the check of its IR. `record` is complete but for what later
+  /// instrumentations add; one may refine it (see PassRecord::changed, nodesAfter).
+  virtual void afterPass(const Pass& /*pass*/, const PassRunInfo& /*info*/, PassRecord& /*record*/,
+                         torch::jit::Module& /*module*/,
                          const std::vector<std::string>& /*methods*/) {}
-  /// The pass threw or left an invalid graph; `message` is what the run will throw.
-  virtual void onFailure(const Pass& /*pass*/, const PassRunInfo& /*info*/,
-                         const std::string& /*message*/) {}
+  /// The pass threw or left an invalid graph; `message` says so. Returns true if this
+  /// instrumentation recovered: `module` is restored as it was before the pass, and the run goes
+  /// on (the record is marked failed). If none recovers, the run throws `message`.
+  virtual bool onFailure(const Pass& /*pass*/, const PassRunInfo& /*info*/,
+                         const std::string& /*message*/, torch::jit::Module& /*module*/) {
+    return false;
+  }
 };
 
 /// Result of PassManager::run.
@@ -74,10 +89,6 @@ class PassManager {
   /// Execute only the first `n` passes (in execution order, repetitions counted) and skip the
   /// rest, like LLVM's -opt-bisect-limit. Unlimited by default.
   void setPassLimit(size_t n) { passLimit_ = n; }
-  /// On a pass that throws or leaves an invalid graph, restore the module as it was before the
-  /// pass, record the failure (PassRecord::failed, a warning) and go on, instead of throwing.
-  /// Costs a serialization of the module before every pass.
-  void setKeepGoing(bool on) { keepGoing_ = on; }
   void addInstrumentation(std::shared_ptr<PassInstrumentation> inst) {
     instrumentations_.push_back(std::move(inst));
   }
@@ -92,10 +103,12 @@ class PassManager {
                    RunResult& result);
   bool runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
                const std::vector<std::string>& methods, RunResult& result);
-  /// Runs `pass` over the module or each method; the failure in words, or "".
+  /// Runs `pass` over the module or each method and checks the IR; the failure in words, or "".
   std::string runAndCheck(Pass& pass, torch::jit::Module& module,
                           const std::vector<std::string>& methods, PassRecord& rec,
                           Statistics& stats, std::vector<std::string>& warnings);
+  template <typename Hook>
+  void eachInstrumentation(RunResult& result, Hook&& hook);
   /// The defect the IR check finds in `method`'s graph after `pass`, in words, or "".
   std::string check(const Pass& pass, const torch::jit::Module& module, const std::string& method,
                     PassRecord& rec) const;
@@ -103,7 +116,6 @@ class PassManager {
   Pipeline pipeline_;
   IrCheck irCheck_ = IrCheck::Fast;
   size_t passLimit_ = SIZE_MAX;
-  bool keepGoing_ = false;
   std::vector<std::shared_ptr<PassInstrumentation>> instrumentations_;
   size_t executed_ = 0;
 };

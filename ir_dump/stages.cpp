@@ -1,0 +1,102 @@
+// StageIr, IrPrinter and StageRecorder: the canonical IR of each stage, computed once and shared.
+#include "ir_dump/stages.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <regex>
+
+#include "ir_dump/diff.h"
+
+namespace tsopt {
+
+std::string stageStem(size_t index, const std::string& pass) {
+  char number[24];
+  std::snprintf(number, sizeof number, "%02zu", index + 1);
+  return std::string(number) + "-" + pass;
+}
+
+bool isStageStem(const std::string& stem) {
+  static const std::regex stage(R"(\d{2,}-[^/]+)");
+  return std::regex_match(stem, stage);
+}
+
+CanonicalText StageIr::canonical(const torch::jit::Module& module,
+                                 const std::vector<std::string>& methods) const {
+  if (withKeys_) return canonicalModuleIrWithKeys(module, methods);
+  return {canonicalModuleIr(module, methods), ""};
+}
+
+void StageIr::beforeRun(torch::jit::Module& module, const std::vector<std::string>& methods) {
+  stem_ = baseStem_ = "00-input";
+  current_ = canonical(module, methods);
+  previous_ = {};
+  irChanged_ = false;
+  diffDone_ = true;
+  diff_.clear();
+}
+
+void StageIr::afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
+                        torch::jit::Module& module, const std::vector<std::string>& methods) {
+  CanonicalText now = canonical(module, methods);
+  irChanged_ = now.text != current_.text;
+  if (irChanged_) baseStem_ = stem_;
+  previous_ = std::move(current_);
+  current_ = std::move(now);
+  stem_ = stageStem(info.index, pass.name());
+  record.changed = record.changed || irChanged_;
+  diffDone_ = false;
+  diff_.clear();
+}
+
+const std::string& StageIr::diff() {
+  if (!diffDone_ && irChanged_) {
+    diff_ = unifiedDiffByKeys(previous_.text, current_.text, previous_.keys, current_.keys,
+                              "a/" + baseStem_ + ".ir", "b/" + stem_ + ".ir");
+  }
+  diffDone_ = true;
+  return diff_;
+}
+
+namespace {
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+void IrPrinter::beforePass(const Pass& pass, const PassRunInfo& /*info*/,
+                           torch::jit::Module& /*module*/,
+                           const std::vector<std::string>& /*methods*/) {
+  if (contains(config_.before, pass.name())) print("Before", pass);
+}
+
+void IrPrinter::afterPass(const Pass& pass, const PassRunInfo& /*info*/, PassRecord& record,
+                          torch::jit::Module& /*module*/,
+                          const std::vector<std::string>& /*methods*/) {
+  if (config_.afterAll || contains(config_.after, pass.name()) ||
+      (config_.afterChange && record.changed)) {
+    print("After", pass);
+  }
+}
+
+void IrPrinter::print(const std::string& when, const Pass& pass) {
+  out_ << "// -----// IR Dump " << when << " " << pass.str() << " //----- //\n"
+       << stages_.ir() << "\n";
+}
+
+void StageRecorder::beforeRun(torch::jit::Module& /*module*/,
+                              const std::vector<std::string>& /*methods*/) {
+  stages_.clear();
+  diffs_.clear();
+  if (keepStages_) stages_.push_back({stageIr_.stem(), stageIr_.ir()});
+}
+
+void StageRecorder::afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
+                              torch::jit::Module& /*module*/,
+                              const std::vector<std::string>& /*methods*/) {
+  if (keepStages_ && record.changed) stages_.push_back({stageIr_.stem(), stageIr_.ir()});
+  if (keepDiffs_) diffs_.push_back({info.index, pass.name(), record.changed, stageIr_.diff()});
+}
+
+}  // namespace tsopt
