@@ -128,7 +128,7 @@ class DotWriter {
     if (drawn_ > kLargeGraph) os_ << "  graph [nslimit=1, mclimit=0.1];\n";
     if (skipped_ > 0) {
       os_ << "  more [shape=note, fillcolor=\"#fff7bc\", label=\""
-          << escape(std::to_string(skipped_) + " more nodes not drawn (--max-nodes " +
+          << escape(std::to_string(skipped_) + " more nodes not drawn (drawn up to " +
                     std::to_string(options_.maxNodes) + ")")
           << "\"];\n";
     }

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "ir_dump/diff.h"
-#include "ir_dump/tracer.h"
+#include "ir_dump/stages.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 
@@ -42,13 +42,16 @@ std::set<std::string> stemsIn(const fs::path& dir, const std::string& ext) {
 
 GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stages) {
   GoldenCheck r;
-  auto fail = [&](const std::string& why) {
-    if (r.passed) r.failure = why;
+  auto fail = [&](const std::string& why, Setting fix = Setting::kNone) {
+    if (r.passed) {
+      r.failure = why;
+      r.fix = fix;
+    }
     r.passed = false;
   };
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    fail("golden folder '" + dir + "' does not exist (record it with --update-golden)");
+    fail("golden folder '" + dir + "' does not exist; record it", Setting::kGoldenUpdate);
     return r;
   }
   std::set<std::string> seen;
@@ -56,8 +59,13 @@ GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stag
     seen.insert(s.stem);
     const fs::path expectedPath = fs::path(dir) / (s.stem + ".ir");
     std::optional<std::string> expected = readText(expectedPath);
-    if (!expected) {
-      fail(expectedPath.string() + " is missing (record it with --update-golden)");
+    if (!s.changed) {
+      if (expected) {
+        fail(expectedPath.string() + " is the IR of a stage that changed nothing; remove it",
+             Setting::kGoldenUpdate);
+      }
+    } else if (!expected) {
+      fail(expectedPath.string() + " is missing; record it", Setting::kGoldenUpdate);
     } else if (*expected != s.ir) {
       fail(expectedPath.string() + " differs from the IR after " + s.stem + ":\n" +
            unifiedDiff(*expected, s.ir, "expected/" + s.stem + ".ir", "actual/" + s.stem + ".ir"));
@@ -89,6 +97,7 @@ std::vector<std::string> writeGolden(const std::string& dir, const std::vector<S
   std::set<std::string> current;
   std::vector<std::string> written;
   for (const Stage& s : stages) {
+    if (!s.changed) continue;
     current.insert(s.stem);
     fs::path p = fs::path(dir) / (s.stem + ".ir");
     if (readText(p) == s.ir) continue;
@@ -96,7 +105,8 @@ std::vector<std::string> writeGolden(const std::string& dir, const std::vector<S
     written.push_back(p.string());
   }
   for (const std::string& stem : stemsIn(dir, ".ir")) {
-    if (!current.count(stem)) fs::remove(fs::path(dir) / (stem + ".ir"), ec);
+    const fs::path stale = fs::path(dir) / (stem + ".ir");
+    if (!current.count(stem) && fs::remove(stale, ec)) written.push_back(stale.string());
   }
   return written;
 }

@@ -6,26 +6,33 @@
 #include <string>
 #include <vector>
 
+#include "passes/core/error.h"
+
 namespace tsopt {
 
-/// One stage of a run: "00-input" or "NN-<pass>", and its canonical IR.
+/// One stage of a run: "00-input" or "NN-<pass>", its canonical IR, and whether the pass changed
+/// the model (the input counts as changed). Only changed stages are stored as golden files.
 struct Stage {
   std::string stem, ir;
+  bool changed = true;
 };
 
 /// What comparing a run with a golden folder found.
 struct GoldenCheck {
   bool passed = true;
   std::string failure;  ///< the first mismatch, with a unified diff where the IR differs
+  /// What gets past it: Setting::kGoldenUpdate when files are missing (recording makes them).
+  Setting fix = Setting::kNone;
 };
 
-/// Compares every stage with DIR/<stem>.ir and runs DIR/<stem>.check (`# CHECK:` lines, run by
-/// LibTorch's FileCheck) on it where present. An expected file with no stage, or a stage with
-/// no expected file, is a mismatch too.
+/// Compares every changed stage with DIR/<stem>.ir and runs DIR/<stem>.check (`# CHECK:` lines,
+/// run by LibTorch's FileCheck) on any stage where present. A changed stage with no .ir file, an
+/// .ir file of an unchanged stage (a copy of the one before), or a file naming no stage is a
+/// mismatch too.
 GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stages);
 
-/// Records every stage as DIR/<stem>.ir (creating DIR), and removes .ir files of stages that no
-/// longer exist; .check files are kept. Returns the files written.
+/// Records every changed stage as DIR/<stem>.ir (creating DIR), and removes other .ir files of
+/// stages; .check files are kept. Returns the files written or removed.
 std::vector<std::string> writeGolden(const std::string& dir, const std::vector<Stage>& stages);
 
 }  // namespace tsopt

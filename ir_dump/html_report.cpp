@@ -149,7 +149,7 @@ void passTable(std::ostream& os, const HtmlReport& r) {
        << (p.changed ? "yes" : "no") << "</td><td class=\"num\">" << fixed(p.ms, 3)
        << "</td><td class=\"num\">" << p.nodesBefore << " &rarr; " << p.nodesAfter << "</td><td>";
     auto it = diffs.find(i);
-    if (it != diffs.end() && it->second->irChanged) {
+    if (it != diffs.end() && !it->second->diff.empty()) {
       auto [added, removed] = diffCounts(it->second->diff);
       os << "<a href=\"#diff-" << i << "\"><span class=\"add\">+" << added
          << "</span> <span class=\"del\">&minus;" << removed << "</span></a>";
@@ -165,7 +165,7 @@ void diffSection(std::ostream& os, const HtmlReport& r) {
   os << "<h2>What each pass changed</h2>\n";
   bool any = false;
   for (const PassDiff& d : r.diffs) {
-    if (!d.irChanged) continue;
+    if (d.diff.empty()) continue;
     any = true;
     auto [added, removed] = diffCounts(d.diff);
     os << "<details id=\"diff-" << d.index << "\"" << (r.diffs.size() <= 8 ? " open" : "")

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "ir_dump/tracer.h"
+#include "ir_dump/stages.h"
 #include "passes/core/pass_manager.h"
 
 namespace tsopt {
@@ -16,7 +16,7 @@ struct HtmlReport {
   std::string input, output, pipeline;
   std::vector<std::string> methods;
   RunResult run;
-  std::vector<PassDiff> diffs;      ///< from an IrTracer with keepDiffs
+  std::vector<PassDiff> diffs;      ///< from a StageRecorder that keeps diffs
   std::string svgBefore, svgAfter;  ///< the first method's graph; "" if not drawn
   std::string graphNote;            ///< why a graph is not drawn, or is drawn in part
   nlohmann::json verify;            ///< the report's "verify" object, or null

@@ -89,13 +89,13 @@ void StageRecorder::beforeRun(torch::jit::Module& /*module*/,
                               const std::vector<std::string>& /*methods*/) {
   stages_.clear();
   diffs_.clear();
-  if (keepStages_) stages_.push_back({stageIr_.stem(), stageIr_.ir()});
+  if (keepStages_) stages_.push_back({stageIr_.stem(), stageIr_.ir(), true});
 }
 
 void StageRecorder::afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
                               torch::jit::Module& /*module*/,
                               const std::vector<std::string>& /*methods*/) {
-  if (keepStages_ && record.changed) stages_.push_back({stageIr_.stem(), stageIr_.ir()});
+  if (keepStages_) stages_.push_back({stageIr_.stem(), stageIr_.ir(), record.changed});
   if (keepDiffs_) diffs_.push_back({info.index, pass.name(), record.changed, stageIr_.diff()});
 }
 

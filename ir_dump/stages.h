@@ -89,8 +89,8 @@ struct PassDiff {
   std::string diff;  ///< unified diff, "" if the IR is unchanged
 };
 
-/// Keeps what a run's stages were, for after the run: the stages that changed (golden files)
-/// and every pass's diff (the HTML report).
+/// Keeps what a run's stages were, for after the run: every stage's IR (golden files) and every
+/// pass's diff (the HTML report).
 class StageRecorder : public PassInstrumentation {
  public:
   StageRecorder(StageIr& stages, bool keepStages, bool keepDiffs)
@@ -99,7 +99,7 @@ class StageRecorder : public PassInstrumentation {
   void afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
                  torch::jit::Module& module, const std::vector<std::string>& methods) override;
 
-  /// 00-input and every stage after a pass that changed the model.
+  /// 00-input and the stage after every pass.
   const std::vector<Stage>& stages() const { return stages_; }
   const std::vector<PassDiff>& diffs() const { return diffs_; }
 

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "ir_dump/golden.h"
-#include "ir_dump/tracer.h"
+#include "ir_dump/stages.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 #include "tests/test_paths.h"
@@ -64,14 +64,13 @@ CaseSpec readCase(const std::string& dir) {
 std::vector<Stage> runCase(const std::string& dir) {
   CaseSpec spec = readCase(dir);
   torch::jit::Module m = loadModule(test::fixturePath(spec.model, spec.kind));
-  TraceOptions trace;
-  trace.keepStages = true;
-  auto tracer = std::make_shared<IrTracer>(trace);
-  tracer->start(m, spec.methods);
+  auto stages = std::make_shared<StageIr>(false);
+  auto recorder = std::make_shared<StageRecorder>(*stages, true, false);
   PassManager pm(parsePipeline(spec.pipeline));
-  pm.addInstrumentation(tracer);
+  pm.addInstrumentation(stages);
+  pm.addInstrumentation(recorder);
   pm.run(m, spec.methods);
-  return tracer->stages();
+  return recorder->stages();
 }
 
 std::vector<GoldenCase> discover() {
@@ -98,7 +97,13 @@ TEST_P(GoldenIr, MatchesExpectedFiles) {
   const GoldenCase& c = GetParam();
   std::vector<Stage> stages = runCase(c.dir);
   if (updating()) {
-    for (const std::string& f : writeGolden(c.dir, stages)) std::cout << "recorded " << f << "\n";
+    // Recording never passes silently: a run that changed the golden tree fails, so that an
+    // update left on in CI cannot hide a difference.
+    std::vector<std::string> changed = writeGolden(c.dir, stages);
+    for (const std::string& f : changed) std::cout << "recorded " << f << "\n";
+    EXPECT_TRUE(changed.empty()) << "TSOPT_UPDATE_GOLDEN=1 recorded " << changed.size()
+                                 << " files anew; review them (git diff golden/) and run again "
+                                    "without it";
   }
   GoldenCheck check = compareGolden(c.dir, stages);
   EXPECT_TRUE(check.passed) << check.failure
