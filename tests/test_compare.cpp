@@ -121,7 +121,8 @@ TEST(Compare, BadToleranceTextIsAnError) {
     tol.set("int64=1", false);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "bad --atol 'int64=1': int64 values are compared exactly");
+    EXPECT_STREQ(e.what(), "bad atol 'int64=1': int64 values are compared exactly");
+    EXPECT_EQ(e.setting(), Setting::kAtol);
   }
 }
 
@@ -131,7 +132,9 @@ TEST(Compare, RelToMaxJudgesErrorsAgainstTheLargestValue) {
   Tolerances tol;
   OutputComparison elementwise = compared(e, a, tol);
   ASSERT_FALSE(elementwise.passed());
-  EXPECT_NE(elementwise.firstMismatch().find("--rel-to-max accepts this"), std::string::npos)
+  EXPECT_NE(
+      elementwise.firstMismatch().find("tolerances relative to the largest value accept this"),
+      std::string::npos)
       << elementwise.firstMismatch();
   tol.relToMax = true;
   OutputComparison r = compared(e, a, tol);

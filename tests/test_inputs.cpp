@@ -142,7 +142,8 @@ TEST(Inputs, SizeReferencesListsAndDictsAreMade) {
   auto bad = [](const std::string& spec) {
     return errorOf([&] { makeInputs({parseInputSpec("2x3"), parseInputSpec(spec)}, {}, 0); });
   };
-  EXPECT_EQ(bad("@2.0"), "size reference @2.0: there is no input 2 (the inputs are numbered from 0 to 1)");
+  EXPECT_EQ(bad("@2.0"),
+            "size reference @2.0: there is no input 2 (the inputs are numbered from 0 to 1)");
   EXPECT_EQ(bad("@0.2"), "size reference @0.2: input 0 (2x3) has 2 dimensions");
   EXPECT_EQ(bad("@1.0"), "size reference @1.0: that size is not a number (@1.0)");
   EXPECT_EQ(bad("4:int64:3..@0.0"), "bad input spec '4:int64:3..@0.0': the range is empty (3..2)");
@@ -257,13 +258,12 @@ TEST(Inputs, WhatCannotBeInferredIsNamed) {
   auto sin = scripted({1}, "def forward(self, x, y):\n  return torch.sin(x) + y\n");
   EXPECT_EQ(errorOf([&] { inferInputSpecs(sin, "forward"); }),
             "cannot infer the shape of input 'x' of forward (its first consumer is not a "
-            "convolution, linear or embedding layer): give it with --input, or save example "
-            "inputs beside the model as MODEL.inputs.pt");
+            "convolution, linear or embedding layer): save example inputs beside the model as "
+            "MODEL.inputs.pt, or describe it");
   auto n = scripted({1}, "def forward(self, k: int):\n  return self.w * k\n");
   EXPECT_EQ(errorOf([&] { inferInputSpecs(n, "forward"); }),
-            "input 'k' of forward is int, not a tensor: describe it with --input (e.g. --input "
-            "'[3x224x224]' for a List[Tensor]), save example inputs beside the model as "
-            "MODEL.inputs.pt, or give them with --inputs FILE");
+            "input 'k' of forward is int, not a tensor: save example inputs beside the model as "
+            "MODEL.inputs.pt, or describe it (e.g. '[3x224x224]' for a List[Tensor])");
 }
 
 TEST(Inputs, InputCountMustFitTheSignature) {

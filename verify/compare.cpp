@@ -137,7 +137,8 @@ Tolerance Tolerances::of(c10::ScalarType dtype) const {
 }
 
 void Tolerances::set(const std::string& text, bool isRtol) {
-  const char* what = isRtol ? "--rtol" : "--atol";
+  const char* what = isRtol ? "rtol" : "atol";
+  const Setting setting = isRtol ? Setting::kRtol : Setting::kAtol;
   size_t eq = text.find('=');
   std::string value = eq == std::string::npos ? text : text.substr(eq + 1);
   double v = 0;
@@ -147,7 +148,8 @@ void Tolerances::set(const std::string& text, bool isRtol) {
     if (used != value.size() || !(v >= 0)) throw std::invalid_argument(value);
   } catch (const std::exception&) {
     throw Error(std::string("bad ") + what + " '" + text +
-                "': expected a non-negative number, optionally after DTYPE=");
+                    "': expected a non-negative number, optionally after DTYPE=",
+                setting);
   }
   auto apply = [&](Tolerance& t) { (isRtol ? t.rtol : t.atol) = v; };
   if (eq == std::string::npos) {
@@ -157,7 +159,8 @@ void Tolerances::set(const std::string& text, bool isRtol) {
   c10::ScalarType dtype = parseDtype(text.substr(0, eq));
   if (!c10::isFloatingType(dtype)) {
     throw Error(std::string("bad ") + what + " '" + text + "': " + dtypeName(dtype) +
-                " values are compared exactly");
+                    " values are compared exactly",
+                setting);
   }
   apply(perDtype.emplace(dtype, perDtype.at(at::kFloat)).first->second);
 }
@@ -385,7 +388,7 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
     double largest = absE.max().item<double>();
     if (maxAbs <= d.tol.atol + d.tol.rtol * largest) {
       hint = " (within rtol of the largest |expected|, " + num(largest) +
-             ": accumulated rounding? --rel-to-max accepts this)";
+             ": accumulated rounding? tolerances relative to the largest value accept this)";
     }
   }
   fail(d, std::to_string(nBad) + " of " + std::to_string(ec.numel()) + " elements " + rule +

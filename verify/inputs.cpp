@@ -513,7 +513,9 @@ void checkInputCount(const torch::jit::Module& module, const std::string& method
                           ? std::to_string(required)
                           : std::to_string(required) + " to " + std::to_string(args.size());
   throw Error(signature(method, args) + " takes " + takes + " input" +
-              (args.size() == 1 ? "" : "s") + ", got " + std::to_string(count) + " (" + what + ")");
+                  (args.size() == 1 ? "" : "s") + ", got " + std::to_string(count) +
+                  (what.empty() ? "" : " (" + what + ")"),
+              Setting::kInputSpecs);
 }
 
 std::vector<InputSpec> inferInputSpecs(const torch::jit::Module& module,
@@ -528,9 +530,9 @@ std::vector<InputSpec> inferInputSpecs(const torch::jit::Module& module,
     auto tensorType = args[i].type()->cast<c10::TensorType>();
     if (!tensorType) {
       throw Error("input " + name + " is " + args[i].type()->annotation_str() +
-                  ", not a tensor: describe it with --input (e.g. --input '[3x224x224]' for a "
-                  "List[Tensor]), save example inputs beside the model as MODEL.inputs.pt, or "
-                  "give them with --inputs FILE");
+                      ", not a tensor: save example inputs beside the model as MODEL.inputs.pt, or "
+                      "describe it (e.g. '[3x224x224]' for a List[Tensor])",
+                  Setting::kInputSpecs);
     }
     auto recorded = graph->inputs()[i + 1]->type()->cast<c10::TensorType>();
     if (recorded && recorded->sizes().concrete_sizes() && recorded->scalarType()) {
@@ -544,9 +546,9 @@ std::vector<InputSpec> inferInputSpecs(const torch::jit::Module& module,
     std::optional<InputSpec> s = inference.infer(graph->inputs()[i + 1]);
     if (!s) {
       throw Error("cannot infer the shape of input " + name +
-                  " (its first consumer is not a convolution, linear or embedding layer): "
-                  "give it with --input, or save example inputs beside the model as "
-                  "MODEL.inputs.pt");
+                      " (its first consumer is not a convolution, linear or embedding layer): "
+                      "save example inputs beside the model as MODEL.inputs.pt, or describe it",
+                  Setting::kInputSpecs);
     }
     specs.push_back(*s);
   }

@@ -106,8 +106,8 @@ class ArchiveChecker {
       if (!entry.deflated) continue;
       if (entry.uncompressed > inflateLimit() - inflated) {
         throw ArchiveOverLimit("its compressed records unpack to more than " +
-                               megabytes(inflateLimit()) +
-                               " (a zip bomb?); raise the limit with --max-inflate MB");
+                                   megabytes(inflateLimit()) + " (a zip bomb?); raise the limit",
+                               Setting::kInflateLimit);
       }
       inflated += entry.uncompressed;
     }
@@ -370,7 +370,7 @@ void checkArchive(const ArchiveReader& reader, const std::string& what) {
   } catch (const DamagedArchive& e) {
     throw Error(what + ": " + e.what() + "; the file is damaged");
   } catch (const ArchiveOverLimit& e) {
-    throw Error(what + ": " + e.what());
+    throw Error(what + ": " + e.what(), e.setting());
   } catch (const Error& e) {
     throw Error(what + ": not a TorchScript archive (" + e.what() + ")");
   }

@@ -24,6 +24,7 @@ struct Watchdog {
   std::map<long, std::pair<Clock::time_point, std::string>> live;
   long next = 1;
   double seconds = 0;
+  std::string remedy;
   bool started = false;
 
   void watch() {
@@ -42,9 +43,9 @@ struct Watchdog {
         continue;
       }
       std::fprintf(stderr,
-                   "tsopt: error: %s did not finish within %g s (allow more with --timeout "
-                   "SECONDS, or 0 for no limit)\n",
-                   first->second.second.c_str(), seconds);
+                   "tsopt: error: %s did not finish within %g s; allow more time, or set no "
+                   "limit%s\n",
+                   first->second.second.c_str(), seconds, remedy.c_str());
       std::fflush(stderr);
       removeStagedFiles();
       _exit(2);
@@ -60,9 +61,10 @@ Watchdog& watchdog() {
 
 }  // namespace
 
-void setTimeout(double seconds) {
+void setTimeout(double seconds, std::string remedy) {
   std::lock_guard<std::mutex> lock(watchdog().mutex);
   watchdog().seconds = seconds > 0 ? seconds : 0;
+  watchdog().remedy = remedy.empty() ? "" : " (" + remedy + ")";
 }
 
 double timeout() {

@@ -8,8 +8,9 @@
 
 namespace tsopt {
 
-/// Seconds a Deadline allows; 0 (the default) for no limit.
-void setTimeout(double seconds);
+/// Seconds a Deadline allows; 0 (the default) for no limit. `remedy`, if given, is how the
+/// front end lets a user change the limit (the CLI: "--timeout SECONDS"), said when it passes.
+void setTimeout(double seconds, std::string remedy = "");
 double timeout();
 
 /// While it lives, `what` ("running forward of the model") must finish within timeout().
