@@ -168,6 +168,27 @@ void expectSameOutputs(torch::jit::Module& want, torch::jit::Module& got) {
   EXPECT_TRUE(at::allclose(actual, expected, 1e-4, 1e-4)) << (actual - expected).abs().max();
 }
 
+TEST(Deploy, SavingRefusesAPrepackedConvolutionFrozenIntoAConstant) {
+  // The parser refuses this order (Pass::constraintsOnLater); a pipeline built by hand, as a
+  // plugin's own freezing pass could, reaches the check made on saving.
+  Pipeline pipeline;
+  for (const char* name : {"torch-freeze", "prepack-conv", "torch-freeze"}) {
+    pipeline.elements.emplace_back();
+    pipeline.elements.back().pass = PassRegistry::global().create(name);
+  }
+  torch::jit::Module m = saveAndLoad(prepackModel());
+  PassManager(std::move(pipeline)).run(m, {"forward"});
+  try {
+    serializeModule(m);
+    FAIL() << "saved";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "method 'forward' holds a prepacked convolution as a constant, which LibTorch "
+                 "saves in a form it cannot load (was it frozen after its convolutions were "
+                 "prepacked?)");
+  }
+}
+
 TEST(Deploy, PrepackConvFusesReluWhereItIsTheOnlyUseAndTheModelReloads) {
   for (const char* pipeline :
        {"torch-freeze,prepack-conv", "torch-freeze,prepack-conv{channels-last=false}"}) {
@@ -473,7 +494,7 @@ TEST(Deploy, PresetsAreNamedPipelines) {
   EXPECT_EQ(findPreset("O1").pipeline, "inline,fold-conv-bn,fold-linear-bn,dce,strip");
   EXPECT_EQ(&findPreset("2"), &findPreset("O2"));
   EXPECT_EQ(findPreset("O0").pipeline, "");
-  for (const PipelinePreset& p : pipelinePresets()) {
+  for (const PipelinePreset& p : PassRegistry::global().presets()) {
     if (!p.pipeline.empty()) {
       EXPECT_EQ(parsePipeline(p.pipeline).str(), p.pipeline);
     }

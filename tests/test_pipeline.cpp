@@ -113,6 +113,35 @@ TEST(Pipeline, SyntaxErrorsPointAtTheColumn) {
             "bad pipeline at column 17: expected ']' to close the list, found '}'");
 }
 
+TEST(Pipeline, APassIsNeverFollowedByOneItForbids) {
+  // prepack-conv and mkldnn-blocked forbid freezing after them; in a fixed-point group every
+  // pass of the group runs after every other, and passes before a pass are not after it.
+  const std::string prepack =
+      "pass 'prepack-conv' cannot be followed by 'torch-freeze', which freezes: freezing makes "
+      "its prepacked convolutions constants, which LibTorch saves in a form it cannot load; run "
+      "'prepack-conv' after it";
+  EXPECT_EQ(errorOf("prepack-conv,dce,torch-freeze"), prepack);
+  EXPECT_EQ(errorOf("fixed-point(torch-freeze,prepack-conv)"), prepack);
+  EXPECT_EQ(errorOf("fixed-point(dce,fixed-point(prepack-conv),torch-freeze)"), prepack);
+  EXPECT_EQ(errorOf("mkldnn-blocked,torch-freeze").rfind("pass 'mkldnn-blocked' cannot be", 0), 0u);
+  EXPECT_EQ(errorOf("torch-freeze,mkldnn-blocked,prepack-conv"), "(no error)");
+  EXPECT_EQ(errorOf("torch-freeze,fixed-point(prepack-conv,dce),dce"), "(no error)");
+}
+
+TEST(Pipeline, PresetsAreRegisteredWithTheBuiltinPassesAndParse) {
+  std::vector<std::string> names;
+  for (const PipelinePreset& p : PassRegistry::global().presets()) {
+    names.push_back(p.name);
+    if (!p.pipeline.empty()) {
+      EXPECT_EQ(parsePipeline(p.pipeline).str(), p.pipeline) << p.name;
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"O0", "O1", "O2"}));
+  EXPECT_EQ(&findPreset("2"), &findPreset("O2"));
+  PassRegistry empty;
+  EXPECT_THROW(findPreset("O1", empty), Error);
+}
+
 TEST(Pipeline, FileWithCommentsAndLines) {
   std::string dir = test::tempDir();
   std::string path = dir + "/p.txt";

@@ -260,6 +260,11 @@ at::Tensor reorder(const ConvParams& c) {
 class MkldnnBlockedPass : public GraphPass {
  public:
   std::string name() const override { return "mkldnn-blocked"; }
+  std::vector<LaterConstraint> constraintsOnLater() const override {
+    return {{"freezes",
+             "freezing drops the __getstate__ that saves its MKLDNN weights, so the model "
+             "cannot be saved"}};
+  }
   std::string description() const override {
     return "Keep activations in oneDNN's blocked layout through regions of 2-d convolutions "
            "with constant weights, ReLU, pooling and same-shape add; weights are reordered once, "

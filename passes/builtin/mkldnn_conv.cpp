@@ -156,6 +156,11 @@ Value* contiguous(const std::shared_ptr<torch::jit::Graph>& graph, Value* x,
 class PrepackConvPass : public GraphPass {
  public:
   std::string name() const override { return "prepack-conv"; }
+  std::vector<LaterConstraint> constraintsOnLater() const override {
+    return {{"freezes",
+             "freezing makes its prepacked convolutions constants, which LibTorch saves in a "
+             "form it cannot load"}};
+  }
   std::string description() const override {
     return "Prepack the weights of 2-d convolutions with constant float weights for oneDNN and "
            "fuse a following ReLU; the model saves and prepacks again when loaded. Run after "

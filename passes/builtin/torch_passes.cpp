@@ -132,6 +132,7 @@ class TorchConstantPoolingPass : public GraphPass {
 class TorchFreezePass : public ModulePass {
  public:
   std::string name() const override { return "torch-freeze"; }
+  std::vector<std::string> traits() const override { return {"freezes"}; }
   std::string description() const override {
     return "LibTorch's freeze_module: inline everything and turn attributes into constants "
            "(eval-mode models; keeps every --method)";

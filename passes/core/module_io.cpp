@@ -68,8 +68,9 @@ torch::jit::Module loadWithOperatorLibraries(const std::function<torch::jit::Mod
       std::string library = findOperatorLibrary(ns);
       if (library.empty() || !tried.insert(library).second) {
         throw Error(what + ": it calls operator " + op +
-                    ", which no loaded operator library registers; load the library that "
-                    "provides it with --ops LIB.so (or TSOPT_OPS=LIB.so)");
+                        ", which no loaded operator library registers; load the library that "
+                        "provides it",
+                    Setting::kOperatorLibrary);
       }
       loadOperatorLibrary(library, op);
     }
@@ -277,9 +278,11 @@ void checkWritable(const std::string& path) {
 }
 
 /// Refuses what LibTorch 1.13 cannot save, or saves but cannot load back: an MKLDNN
-/// convolution context held as a constant (freezing after prepack-conv makes one; it is saved
-/// without its fusion), an MKLDNN tensor in an attribute of a module that does not say how to
-/// save itself (freezing after mkldnn-blocked drops the holder's __getstate__).
+/// convolution context held as a constant (freezing a module that holds one as an attribute
+/// makes one; it is saved without its fusion), an MKLDNN tensor in an attribute of a module that
+/// does not say how to save itself (freezing drops a holder's __getstate__). The pipeline parser
+/// refuses the built-in passes' orders that lead here (Pass::constraintsOnLater); this catches
+/// any other way.
 void checkLoadable(const torch::jit::Module& module) {
   for (const torch::jit::Method& method : module.get_methods()) {
     forEachNode(method.graph()->block(), [&](torch::jit::Node* n) {
@@ -289,7 +292,7 @@ void checkLoadable(const torch::jit::Module& module) {
           type->name()->qualifiedName() == "__torch__.torch.classes.mkldnn.ConvOpContext") {
         throw Error("method '" + method.name() +
                     "' holds a prepacked convolution as a constant, which LibTorch saves in a "
-                    "form it cannot load; run prepack-conv after torch-freeze, not before");
+                    "form it cannot load (was it frozen after its convolutions were prepacked?)");
       }
     });
   }
@@ -300,7 +303,7 @@ void checkLoadable(const torch::jit::Module& module) {
       std::string where = sub.name.empty() ? attr.name : sub.name + "." + attr.name;
       throw Error("attribute '" + where +
                   "' is an MKLDNN tensor in a module without __getstate__, which cannot be "
-                  "saved; run mkldnn-blocked after torch-freeze, not before");
+                  "saved (was it frozen after its weights were converted?)");
     }
   }
 }

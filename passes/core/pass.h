@@ -72,6 +72,16 @@ class Pass {
   /// One line: what the pass does. The single source for `tsopt passes` and docs/.
   virtual std::string description() const = 0;
 
+  /// A requirement on the passes that run after this one: none may have `trait`, because
+  /// `reason`. The pipeline parser refuses a pipeline that breaks it.
+  struct LaterConstraint {
+    std::string trait, reason;
+  };
+  /// What the pass does that others may need to know about, as traits such as "freezes".
+  virtual std::vector<std::string> traits() const { return {}; }
+  /// What it requires of the passes after it (in a fixed-point group: every pass of the group).
+  virtual std::vector<LaterConstraint> constraintsOnLater() const { return {}; }
+
   const std::vector<OptionBase*>& options() const { return options_; }
   /// The option called `name`, or nullptr.
   OptionBase* findOption(const std::string& name) const;

@@ -7,6 +7,7 @@
 //   scalar   := '"' chars '"' | chars other than  , { } [ ] ( ) = " and whitespace
 #include "passes/core/pipeline.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -291,8 +292,45 @@ std::string Pipeline::str() const {
   return out;
 }
 
+namespace {
+
+/// Every pass of `elements` in execution order, each with the index of the first pass that may
+/// run after it: in a fixed-point group, the group's first (the next iteration); else SIZE_MAX.
+void collectOrder(const std::vector<PipelineElement>& elements, size_t groupStart,
+                  std::vector<std::pair<const Pass*, size_t>>& order) {
+  for (const PipelineElement& e : elements) {
+    if (e.isGroup()) {
+      collectOrder(e.group, std::min(groupStart, order.size()), order);
+    } else {
+      order.push_back({e.pass.get(), groupStart});
+    }
+  }
+}
+
+/// Throws if a pass is followed by one it forbids after it (Pass::constraintsOnLater).
+void checkOrder(const Pipeline& pipeline) {
+  std::vector<std::pair<const Pass*, size_t>> order;
+  collectOrder(pipeline.elements, SIZE_MAX, order);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Pass& pass = *order[i].first;
+    for (const Pass::LaterConstraint& c : pass.constraintsOnLater()) {
+      for (size_t j = std::min(i + 1, order[i].second); j < order.size(); ++j) {
+        std::vector<std::string> traits = order[j].first->traits();
+        if (std::find(traits.begin(), traits.end(), c.trait) == traits.end()) continue;
+        throw Error("pass '" + pass.name() + "' cannot be followed by '" + order[j].first->name() +
+                    "', which " + c.trait + ": " + c.reason + "; run '" + pass.name() +
+                    "' after it");
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Pipeline parsePipeline(const std::string& text, const PassRegistry& registry) {
-  return Parser(text, registry).parse();
+  Pipeline pipeline = Parser(text, registry).parse();
+  checkOrder(pipeline);
+  return pipeline;
 }
 
 std::string resolvePipelineArgument(const std::string& arg) {
@@ -310,28 +348,9 @@ std::string resolvePipelineArgument(const std::string& arg) {
   return ss.str();
 }
 
-const std::vector<PipelinePreset>& pipelinePresets() {
-  static const std::vector<PipelinePreset> presets = {
-      {"O0", "", "no passes: the model is loaded and saved"},
-      {"O1", "inline,fold-conv-bn,fold-linear-bn,dce,strip",
-       "our core passes: inline, fold BatchNorm into convolutions and linears, drop dead code, "
-       "strip what no kept method reaches (the output is no larger than the input)"},
-      {"O2",
-       "torch-freeze,torch-remove-dropout,fold-conv-bn,fold-linear-bn,"
-       "torch-fold-frozen-conv-add-or-sub,torch-fold-frozen-conv-mul-or-div,"
-       "torch-constant-propagation,torch-cse,dce,transpose-frozen-linear,mkldnn-blocked,"
-       "prepack-conv,strip",
-       "for CPU inference of eval-mode models: freeze, fold, clean up, linears as matmuls with "
-       "pre-transposed weights, oneDNN's blocked layout through regions of convolutions, "
-       "prepacked oneDNN convolutions with ReLU fused elsewhere; "
-       "the result saves and loads in plain PyTorch and LibTorch"},
-  };
-  return presets;
-}
-
-const PipelinePreset& findPreset(const std::string& name) {
+const PipelinePreset& findPreset(const std::string& name, const PassRegistry& registry) {
   std::string known;
-  for (const PipelinePreset& p : pipelinePresets()) {
+  for (const PipelinePreset& p : registry.presets()) {
     if (p.name == name || p.name == "O" + name) return p;
     known += (known.empty() ? "-" : ", -") + p.name;
   }

@@ -36,17 +36,10 @@ constexpr int64_t kDefaultFixedPointIterations = 10;
 Pipeline parsePipeline(const std::string& text,
                        const PassRegistry& registry = PassRegistry::global());
 
-/// A named pipeline: `tsopt run -O2`.
-struct PipelinePreset {
-  std::string name;         ///< "O0", "O1", "O2"
-  std::string pipeline;     ///< its text; "" for no passes
-  std::string description;  ///< one line
-};
-
-/// The presets, in order of level.
-const std::vector<PipelinePreset>& pipelinePresets();
-/// The preset called `name` ("O2", or "2"); throws tsopt::Error naming the known ones.
-const PipelinePreset& findPreset(const std::string& name);
+/// The preset called `name` ("O2", or "2") in `registry`; throws tsopt::Error naming the known
+/// ones.
+const PipelinePreset& findPreset(const std::string& name,
+                                 const PassRegistry& registry = PassRegistry::global());
 
 /// The pipeline text an argument stands for: "@path" reads the file, anything else is itself.
 std::string resolvePipelineArgument(const std::string& arg);

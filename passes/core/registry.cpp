@@ -48,6 +48,13 @@ void PassRegistry::add(PassFactory factory, const std::string& origin) {
   passes_[name] = PassInfo{name, probe->description(), origin, std::move(factory)};
 }
 
+void PassRegistry::addPreset(PipelinePreset preset) {
+  for (const PipelinePreset& p : presets_) {
+    if (p.name == preset.name) throw Error("preset '" + preset.name + "' is registered twice");
+  }
+  presets_.push_back(std::move(preset));
+}
+
 const PassInfo* PassRegistry::find(const std::string& name) const {
   auto it = passes_.find(name);
   return it == passes_.end() ? nullptr : &it->second;

@@ -23,7 +23,15 @@ struct PassInfo {
   PassFactory factory;
 };
 
-/// Name -> factory. Names are unique; registering one twice is an error.
+/// A named pipeline: `tsopt run -O2`. The built-in presets are registered with the built-in
+/// passes they name.
+struct PipelinePreset {
+  std::string name;         ///< "O0", "O1", "O2"
+  std::string pipeline;     ///< its text; "" for no passes
+  std::string description;  ///< one line
+};
+
+/// Name -> factory, and the presets. Names are unique; registering one twice is an error.
 class PassRegistry {
  public:
   /// The process-wide registry used by the CLI and the static registrar.
@@ -43,12 +51,18 @@ class PassRegistry {
   /// Registered names sorted, for suggestions.
   std::vector<std::string> names() const;
 
+  /// Registers a preset; throws tsopt::Error if its name is taken.
+  void addPreset(PipelinePreset preset);
+  /// The presets, in the order registered (by level).
+  const std::vector<PipelinePreset>& presets() const { return presets_; }
+
   /// Errors raised while static registrars ran (reported by the CLI at start-up).
   const std::vector<std::string>& staticErrors() const { return staticErrors_; }
   void addStaticError(std::string message) { staticErrors_.push_back(std::move(message)); }
 
  private:
   std::map<std::string, PassInfo> passes_;
+  std::vector<PipelinePreset> presets_;
   std::vector<std::string> staticErrors_;
 };
 

@@ -36,7 +36,7 @@ int passesCommand(const PassesArgs& a) {
                         {"origin", info->origin},
                         {"options", opts}});
     }
-    for (const PipelinePreset& p : pipelinePresets()) {
+    for (const PipelinePreset& p : PassRegistry::global().presets()) {
       presets.push_back(
           {{"name", p.name}, {"pipeline", p.pipeline}, {"description", p.description}});
     }
@@ -60,7 +60,7 @@ int passesCommand(const PassesArgs& a) {
   std::cout << "\nfixed-point{max-iterations=<int>}(PIPELINE)  repeat PIPELINE until no pass "
                "in it changes the graph (default 10 iterations)\n";
   std::cout << "\npresets (tsopt run -ON):\n";
-  for (const PipelinePreset& p : pipelinePresets()) {
+  for (const PipelinePreset& p : PassRegistry::global().presets()) {
     std::cout << "-" << p.name << "  " << p.description << "\n    "
               << (p.pipeline.empty() ? "(no passes)" : p.pipeline) << "\n";
   }
