@@ -96,13 +96,15 @@ const ErrorCase kCases[] = {
     {"DumpDirUnderAFile", kRun + "--dump-dir {dir}/fake.so/dumps",
      "cannot write the dump folder '{dir}/fake.so/dumps': '{dir}/fake.so' is not a folder"},
     {"ReportIsTheInputModel", "run {model} -o {out} --report {model}",
-     "--report '{model}' is the input model ({model}): tsopt does not overwrite what it reads"},
+     "the JSON report '{model}' is the input model ({model}): tsopt does not overwrite what it "
+     "reads"},
     {"HtmlIsTheInputModel", kRun + "--html {model}",
-     "--html '{model}' is the input model ({model}): tsopt does not overwrite what it reads"},
+     "the HTML report '{model}' is the input model ({model}): tsopt does not overwrite what it "
+     "reads"},
     {"ReportIsTheOutputModel", "run {model} -o {out} --report {out}",
-     "--report '{out}' is also the output model ({out})"},
+     "the JSON report '{out}' is also the output model ({out})"},
     {"ReportIsTheCandidate", "verify {model} {dir}/cand.pt --report {dir}/./cand.pt",
-     "--report '{dir}/./cand.pt' is the candidate model ({dir}/cand.pt): tsopt does not "
+     "the JSON report '{dir}/./cand.pt' is the candidate model ({dir}/cand.pt): tsopt does not "
      "overwrite what it reads"},
     {"OutputIsADevice", "run {model} -o /dev/null",
      "the output model '/dev/null' is a character device, not a regular file: tsopt writes only "
@@ -128,7 +130,8 @@ const ErrorCase kCases[] = {
      "operator library '{dir}/fake.so' is not a loadable shared library: "},
     {"ModelNeedsAnOperatorLibrary", "run {dir}/uses_test_op.pt -o {out}",
      "cannot load model '{dir}/uses_test_op.pt': it calls operator tsopt_test::double_it, which "
-     "no loaded operator library registers; load the library that provides it with --ops LIB.so"},
+     "no loaded operator library registers; load the library that provides it (--ops LIB.so, or "
+     "TSOPT_OPS=LIB.so)"},
 
     // Passes that fail mid-pipeline.
     {"PassThrows",
@@ -151,9 +154,9 @@ const ErrorCase kCases[] = {
      "cannot write '/proc/tsopt-o.pt': folder '/proc' is not writable"},
     {"OutputIsAFolder", "run {model} -o {dir}/sub", "it is a directory"},
     {"OutputIsTheInput", "run {model} -o {model}",
-     "output '{model}' is the input model; pass --in-place to overwrite it"},
+     "output '{model}' is the input model; allow overwriting it (--in-place)"},
     {"OutputIsTheInputByAnotherPath", "run {model} -o {dir}/sub/../model.pt",
-     "is the input model; pass --in-place"},
+     "is the input model; allow overwriting it (--in-place)"},
     {"OutputMissing", "run {model}", "--output is required (see tsopt run --help)"},
     {"ReportFolderMissing", "run {model} -o {out} --report {dir}/no/r.json",
      "cannot write '{dir}/no/r.json': folder '{dir}/no' does not exist"},
@@ -201,14 +204,16 @@ const ErrorCase kCases[] = {
      "input 0 (0x3x8x8) has no elements, so any two models agree on it: give every size at "
      "least 1"},
     {"VerifyScaleOverflows", kVerify + "--input 2x3x8x8 --scale 1e300",
-     "input 0 (2x3x8x8) is not finite with --scale 1e+300 in float32: give a smaller --scale"},
+     "input 0 (2x3x8x8) is not finite with input scale 1e+300 in float32: give a smaller scale "
+     "(--scale)"},
     {"VerifyInputsFileMissing", kVerify + "--inputs {dir}/none.pt",
      "cannot read inputs file '{dir}/none.pt': no such file"},
     {"VerifyInputsAndShapes", kVerify + "--inputs {dir}/none.pt --input-shape 1",
      "give either --inputs or --input, not both"},
     {"VerifyUnknownDistribution", kVerify + "--dist cauchy",
      "unknown distribution 'cauchy' (known: uniform, normal)"},
-    {"VerifyBadTolerance", kVerify + "--rtol x", "bad --rtol 'x': expected a non-negative number"},
+    {"VerifyBadTolerance", kVerify + "--rtol x",
+     "bad rtol 'x': expected a non-negative number, optionally after DTYPE= (--rtol)"},
     {"RunVerifyShapeDoesNotFit", kRun + "--verify --input-shape 2x5x8x8",
      "forward of the reference model rejects the inputs (2x5x8x8)"},
     {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input spec '2xx3'"},
@@ -218,12 +223,17 @@ const ErrorCase kCases[] = {
     {"FreezeInTraining", "run {dir}/training.pt -o {out} -O2",
      "pass 'torch-freeze' failed: the model is in training mode"},
     {"FrozenPrepackedConvolution", kRun + "-p torch-freeze,prepack-conv,torch-freeze",
-     "method 'forward' holds a prepacked convolution as a constant, which LibTorch saves in a "
-     "form it cannot load; run prepack-conv after torch-freeze, not before"},
+     "pass 'prepack-conv' cannot be followed by 'torch-freeze', which freezes: freezing makes its "
+     "prepacked convolutions constants, which LibTorch saves in a form it cannot load; run "
+     "'prepack-conv' after it"},
+    {"FrozenPrepackedConvolutionInAGroup",
+     kRun + "-p 'torch-freeze,fixed-point(torch-freeze,prepack-conv)'",
+     "pass 'prepack-conv' cannot be followed by 'torch-freeze', which freezes"},
     {"FrozenMkldnnWeights",
      "run {dir}/chain.pt -o {out} -p torch-freeze,fold-conv-bn,mkldnn-blocked,torch-freeze",
-     "attribute '_tsopt_mkldnn.weight_0' is an MKLDNN tensor in a module without __getstate__, "
-     "which cannot be saved; run mkldnn-blocked after torch-freeze, not before"},
+     "pass 'mkldnn-blocked' cannot be followed by 'torch-freeze', which freezes: freezing drops "
+     "the __getstate__ that saves its MKLDNN weights, so the model cannot be saved; run "
+     "'mkldnn-blocked' after it"},
 
     // The command line itself.
     {"UnknownCommand", "frobnicate", "unknown command 'frobnicate'"},

@@ -114,7 +114,7 @@ const ErrorCase kCases[] = {
     // A 1 MB archive that unpacks to 1 GiB, refused before anything is inflated.
     {"ZipBomb", "run {dir}/bomb.pt -o {out}",
      "cannot load model '{dir}/bomb.pt': its compressed records unpack to more than 512 MiB (a "
-     "zip bomb?); raise the limit with --max-inflate MB"},
+     "zip bomb?); raise the limit (--max-inflate MB)"},
     {"UnpackLimitLowered", "verify {dir}/bomb_small.pt {dir}/bomb_small.pt --max-inflate 4",
      "its compressed records unpack to more than 4 MiB"},
     {"UnpackLimitZero", "show {model} --max-inflate 0", "--max-inflate: Value 0 not in range"},
@@ -132,7 +132,7 @@ const ErrorCase kCases[] = {
      "plugin '{dir}/fifo.svg' is not a shared library (it is a FIFO, not a file)"},
     {"PipelineFileIsAFifo", "run {model} -o {out} -p @{dir}/fifo.svg", "not a regular file"},
     {"ReportIsStandardOutput", "run {model} -o {out} --report /proc/self/fd/1",
-     "--report '/proc/self/fd/1' is a process's file descriptor, not a regular file: tsopt "
+     "the JSON report '/proc/self/fd/1' is a process's file descriptor, not a regular file: tsopt "
      "writes only files"},
     {"OutputIsStandardOutput", "run {model} -o /dev/stdout",
      "the output model '/dev/stdout' is a process's file descriptor, not a regular file"},
@@ -147,7 +147,7 @@ const ErrorCase kCases[] = {
     {"ModelNameTooLong", "show {dir}/" + kLong + ".pt", "the name is too long"},
     {"OutputNameTooLong", "run {model} -o {dir}/" + kLong + ".pt", "(File name too long)"},
     {"OutputIsALinkToTheInput", "run {model} -o {dir}/link-to-model.pt",
-     "is the input model; pass --in-place"},
+     "is the input model; allow overwriting it (--in-place)"},
     {"ReportIsALinkToTheInput", "run {model} -o {out} --report {dir}/link-to-model.pt",
      "is the input model ({model}): tsopt does not overwrite what it reads"},
 };

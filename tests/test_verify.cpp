@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "engine/report.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 #include "passes/core/plugin.h"
@@ -116,14 +117,14 @@ TEST(Verifier, BadInputsAreErrorsBeforeAnyComparison) {
     return std::string("(no error)");
   };
   EXPECT_EQ(error(load("conv2d_bn"), shapes({"2x3x8x8", "2x3x8x8"})),
-            "forward(x: Tensor) takes 1 input, got 2 (--input)");
+            "forward(x: Tensor) takes 1 input, got 2");
   EXPECT_EQ(error(load("conv2d_bn"), shapes({"2x4x8x8"})),
             "forward of the reference model rejects the inputs (2x4x8x8): RuntimeError: Given "
             "groups=1, weight of size [8, 3, 3, 3], expected input[2, 4, 8, 8] to have 3 "
             "channels, but got 4 channels instead");
   VerifyOptions zero;
   zero.trials = 0;
-  EXPECT_EQ(error(load("conv2d_bn"), zero), "--trials must be at least 1");
+  EXPECT_EQ(error(load("conv2d_bn"), zero), "trials must be at least 1");
 }
 
 TEST(Verifier, InputsFromAFileAreOneTrialAndMayHoldNonTensors) {
@@ -140,7 +141,7 @@ TEST(Verifier, InputsFromAFileAreOneTrialAndMayHoldNonTensors) {
 
 TEST(Verifier, ReportJsonNamesEveryOutputAndTheTolerances) {
   Verifier v(load("outputs", "scripted"), shapes({"2x3x8x8"}));
-  nlohmann::json j = v.toJson(v.check(load("outputs", "traced")));
+  nlohmann::json j = verifyJson(v, v.check(load("outputs", "traced")));
   EXPECT_EQ(j["passed"], true);
   EXPECT_EQ(j["trials"], 3);
   EXPECT_EQ(j["rtol"], 1e-4);

@@ -72,14 +72,6 @@ std::string joined(const std::vector<InputSpec>& specs) {
   return s;
 }
 
-nlohmann::json location(const std::optional<ErrorLocation>& at) {
-  if (!at) return nullptr;
-  return {{"trial", at->trial},
-          {"index", at->index},
-          {"expected", at->expected},
-          {"actual", at->actual}};
-}
-
 /// Every tensor in `v`, depth first.
 void forEachTensor(const c10::IValue& v, const std::function<void(const at::Tensor&)>& fn) {
   if (v.isTensor()) return fn(v.toTensor());
@@ -110,8 +102,9 @@ void checkTestable(const std::vector<InputSpec>& specs, const std::vector<c10::I
       if (t.is_floating_point() && !at::isfinite(t).all().item<bool>()) {
         std::ostringstream scale;
         scale << generation.scale;
-        throw Error(what + " is not finite with --scale " + scale.str() + " in " +
-                    dtypeName(t.scalar_type()) + ": give a smaller --scale");
+        throw Error(what + " is not finite with input scale " + scale.str() + " in " +
+                        dtypeName(t.scalar_type()) + ": give a smaller scale",
+                    Setting::kInputScale);
       }
     });
   }
@@ -152,7 +145,7 @@ torch::jit::Module roundTrip(const torch::jit::Module& module) {
 
 Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
     : options_(std::move(options)) {
-  if (options_.trials < 1) throw Error("--trials must be at least 1");
+  if (options_.trials < 1) throw Error("trials must be at least 1", Setting::kTrials);
   if (!options_.inputsFile.empty()) options_.trials = 1;
   for (const std::string& method : options_.methods) prepare(reference, method);
 }
@@ -190,7 +183,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     if (specs.empty()) {
       specs = inferInputSpecs(reference, method);
     } else {
-      checkInputCount(reference, method, specs.size(), "--input");
+      checkInputCount(reference, method, specs.size(), "");
     }
     // Open spatial sizes: the first size the reference accepts.
     std::vector<std::vector<InputSpec>> candidates;
@@ -211,7 +204,8 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
         Error err = rejected(joined(candidates[c]), e);
         if (candidates.size() == 1) throw err;
         throw Error(std::string(err.what()) + "; inferred inputs with spatial sizes 32 to 299 " +
-                    "were all rejected: give them with --input");
+                        "were all rejected: describe them",
+                    Setting::kInputSpecs);
       }
     }
     for (int trial = 1; trial < options_.trials; ++trial) {
@@ -281,59 +275,6 @@ VerifyResult Verifier::check(const torch::jit::Module& candidate) const {
     r.maxRelDiff = std::max(r.maxRelDiff, d.maxRelDiff);
   }
   return r;
-}
-
-nlohmann::json Verifier::toJson(const VerifyResult& result) const {
-  const Tolerances& tol = options_.tolerances;
-  nlohmann::json tolerances = nlohmann::json::object();
-  for (const auto& [dtype, t] : tol.perDtype) {
-    tolerances[dtypeName(dtype)] = {{"rtol", t.rtol}, {"atol", t.atol}};
-  }
-  nlohmann::json inputs = nlohmann::json::object();
-  nlohmann::json nondeterministic = nlohmann::json::object();
-  for (const MethodInputs& m : described_) {
-    inputs[m.method] = m.described;
-    if (!m.nondeterministic.empty()) nondeterministic[m.method] = m.nondeterministic;
-  }
-  nlohmann::json outputs = nlohmann::json::array();
-  for (const OutputDiff& d : result.outputs) {
-    outputs.push_back(
-        {{"method", d.method},
-         {"path", d.path},
-         {"kind", d.kind},
-         {"passed", d.passed},
-         {"compared", !d.skipped},
-         {"max_abs_diff", d.maxAbsDiff},
-         {"max_abs_at", location(d.maxAbsAt)},
-         {"max_rel_diff", d.maxRelDiff},
-         {"max_rel_at", location(d.maxRelAt)},
-         {"bad_elements", d.badElements},
-         {"rtol", d.tol.rtol},
-         {"atol", d.tol.atol},
-         {"mismatch", d.passed ? nlohmann::json(nullptr) : nlohmann::json(d.mismatch)}});
-  }
-  nlohmann::json j = {
-      {"passed", result.passed},
-      {"trials", result.trials},
-      {"max_abs_diff", result.maxAbsDiff},
-      {"max_rel_diff", result.maxRelDiff},
-      {"rtol", tol.of(at::kFloat).rtol},
-      {"atol", tol.of(at::kFloat).atol},
-      {"rel_to_max", tol.relToMax},
-      {"tolerances", tolerances},
-      {"inputs", inputs},
-      {"nondeterministic", nondeterministic},
-      {"mismatch", result.passed ? nlohmann::json(nullptr) : nlohmann::json(result.mismatch)},
-      {"outputs", outputs}};
-  if (options_.inputsFile.empty()) {
-    j["distribution"] =
-        options_.generation.distribution == Distribution::kNormal ? "normal" : "uniform";
-    j["scale"] = options_.generation.scale;
-    j["seed"] = options_.generation.seed;
-  } else {
-    j["inputs_file"] = options_.inputsFile;
-  }
-  return j;
 }
 
 }  // namespace tsopt

@@ -4,7 +4,6 @@
 
 #include <torch/csrc/jit/api/module.h>
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -54,9 +53,7 @@ class Verifier {
   VerifyResult check(const torch::jit::Module& candidate) const;
 
   const std::vector<MethodInputs>& inputs() const { return described_; }
-
-  /// The result as the report's "verify" object (see docs/verify.md).
-  nlohmann::json toJson(const VerifyResult& result) const;
+  const VerifyOptions& options() const { return options_; }
 
  private:
   struct MethodRun {

@@ -1,9 +1,9 @@
 // `tsopt verify A.pt B.pt`: do two models compute the same outputs on the same inputs?
 #include <iostream>
 
+#include "engine/report.h"
 #include "passes/core/module_io.h"
 #include "tools/tsopt/commands.h"
-#include "tools/tsopt/report.h"
 #include "tools/tsopt/verify_args.h"
 
 namespace tsopt::cli {
@@ -21,7 +21,7 @@ int verifyCommand(const Args& a) {
   checkOutputPaths({{"the reference model", a.reference},
                     {"the candidate model", a.candidate},
                     {"the inputs file", a.verify.inputsFile}},
-                   {{"--report", a.report}});
+                   {{"the JSON report", a.report}});
   if (!a.report.empty()) checkWritable(a.report);
   std::vector<std::string> methods =
       a.methods.empty() ? std::vector<std::string>{"forward"} : a.methods;
@@ -31,11 +31,8 @@ int verifyCommand(const Args& a) {
   Verifier verifier(reference, options);
   VerifyResult result = verifier.check(candidate);
   if (!a.report.empty()) {
-    nlohmann::json j = verifier.toJson(result);
-    j["operator_libraries"] = operatorLibrariesJson();
-    j["reference"] = a.reference;
-    j["candidate"] = a.candidate;
-    writeFileAtomic(a.report, j.dump(2) + "\n");
+    writeFileAtomic(a.report,
+                    compareReport(verifier, result, a.reference, a.candidate).dump(2) + "\n");
   }
   if (!a.quiet) printVerifyTable(verifier, result, std::cout);
   (result.passed ? std::cout : std::cerr)

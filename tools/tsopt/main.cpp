@@ -11,6 +11,7 @@
 #include "passes/core/op_library.h"
 #include "passes/core/registry.h"
 #include "tools/tsopt/commands.h"
+#include "tools/tsopt/present.h"
 
 int main(int argc, char** argv) {
   using namespace tsopt::cli;
@@ -106,14 +107,14 @@ int main(int argc, char** argv) {
       }
     }
     for (const std::string& path : ops) tsopt::loadOperatorLibrary(path, "asked for");
-    tsopt::setTimeout(timeoutSeconds);
+    tsopt::setTimeout(timeoutSeconds, "--timeout SECONDS, 0 for none");
     tsopt::setInflateLimit(maxInflateMb << 20);
     for (auto& [sub, cmd] : commands) {
       if (sub->parsed()) return cmd();
     }
     return kError;
   } catch (const tsopt::Error& e) {
-    std::cerr << "tsopt: error: " << e.what() << "\n";
+    std::cerr << "tsopt: error: " << e.what() << tsopt::cli::flagFor(e.setting()) << "\n";
   } catch (const std::exception& e) {
     std::cerr << "tsopt: error: " << tsopt::describeException(e) << "\n";
   } catch (...) {

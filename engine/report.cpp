@@ -1,0 +1,164 @@
+// The one place the JSON reports are assembled.
+#include "engine/report.h"
+
+#include <torch/version.h>
+
+#include "passes/core/op_library.h"
+
+namespace tsopt {
+
+namespace {
+
+nlohmann::json location(const std::optional<ErrorLocation>& at) {
+  if (!at) return nullptr;
+  return {{"trial", at->trial},
+          {"index", at->index},
+          {"expected", at->expected},
+          {"actual", at->actual}};
+}
+
+nlohmann::json passRef(const PassRecord& r) {
+  return {{"index", r.index}, {"name", r.name}, {"spec", r.spec}, {"iteration", r.iteration}};
+}
+
+/// The verdict, with the pass to blame, bisection's steps, and each pass's check in `passes`.
+nlohmann::json verdictJson(const Verifier& verifier, const Verdict& v, const RunResult& run,
+                           nlohmann::json& passes) {
+  nlohmann::json j = verifyJson(verifier, v.result);
+  j["first_failing_pass"] = nullptr;
+  for (const PassRecord& r : run.passes) {
+    if (v.firstFailing && r.index == *v.firstFailing) j["first_failing_pass"] = passRef(r);
+  }
+  if (v.bisect) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const BisectStep& s : v.bisect->steps) {
+      steps.push_back({{"passes", s.passes}, {"passed", s.passed}});
+    }
+    j["bisect"] = {{"baseline_differs", v.bisect->baselineDiffers}, {"steps", steps}};
+  }
+  for (const PassCheck& c : v.eachPass) {
+    for (nlohmann::json& p : passes) {
+      if (p["index"] != c.index) continue;
+      p["verify"] = {{"passed", c.result.passed},
+                     {"max_abs_diff", c.result.maxAbsDiff},
+                     {"max_rel_diff", c.result.maxRelDiff},
+                     {"mismatch", c.result.passed ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(c.result.mismatch)}};
+    }
+  }
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) {
+  const VerifyOptions& options = verifier.options();
+  const Tolerances& tol = options.tolerances;
+  nlohmann::json tolerances = nlohmann::json::object();
+  for (const auto& [dtype, t] : tol.perDtype) {
+    tolerances[dtypeName(dtype)] = {{"rtol", t.rtol}, {"atol", t.atol}};
+  }
+  nlohmann::json inputs = nlohmann::json::object();
+  nlohmann::json nondeterministic = nlohmann::json::object();
+  for (const MethodInputs& m : verifier.inputs()) {
+    inputs[m.method] = m.described;
+    if (!m.nondeterministic.empty()) nondeterministic[m.method] = m.nondeterministic;
+  }
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const OutputDiff& d : result.outputs) {
+    outputs.push_back(
+        {{"method", d.method},
+         {"path", d.path},
+         {"kind", d.kind},
+         {"passed", d.passed},
+         {"compared", !d.skipped},
+         {"max_abs_diff", d.maxAbsDiff},
+         {"max_abs_at", location(d.maxAbsAt)},
+         {"max_rel_diff", d.maxRelDiff},
+         {"max_rel_at", location(d.maxRelAt)},
+         {"bad_elements", d.badElements},
+         {"rtol", d.tol.rtol},
+         {"atol", d.tol.atol},
+         {"mismatch", d.passed ? nlohmann::json(nullptr) : nlohmann::json(d.mismatch)}});
+  }
+  nlohmann::json j = {
+      {"passed", result.passed},
+      {"trials", result.trials},
+      {"max_abs_diff", result.maxAbsDiff},
+      {"max_rel_diff", result.maxRelDiff},
+      {"rtol", tol.of(at::kFloat).rtol},
+      {"atol", tol.of(at::kFloat).atol},
+      {"rel_to_max", tol.relToMax},
+      {"tolerances", tolerances},
+      {"inputs", inputs},
+      {"nondeterministic", nondeterministic},
+      {"mismatch", result.passed ? nlohmann::json(nullptr) : nlohmann::json(result.mismatch)},
+      {"outputs", outputs}};
+  if (options.inputsFile.empty()) {
+    j["distribution"] =
+        options.generation.distribution == Distribution::kNormal ? "normal" : "uniform";
+    j["scale"] = options.generation.scale;
+    j["seed"] = options.generation.seed;
+  } else {
+    j["inputs_file"] = options.inputsFile;
+  }
+  return j;
+}
+
+nlohmann::json compareReport(const Verifier& verifier, const VerifyResult& result,
+                             const std::string& reference, const std::string& candidate) {
+  nlohmann::json j = verifyJson(verifier, result);
+  j["operator_libraries"] = operatorLibrariesJson();
+  j["reference"] = reference;
+  j["candidate"] = candidate;
+  return j;
+}
+
+nlohmann::json operatorLibrariesJson() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const OperatorLibrary& lib : loadedOperatorLibraries()) {
+    out.push_back({{"path", lib.path}, {"reason", lib.reason}});
+  }
+  return out;
+}
+
+nlohmann::json runReport(const RunOutcome& o) {
+  nlohmann::json passes = nlohmann::json::array();
+  for (const PassRecord& r : o.run.passes) {
+    passes.push_back({{"index", r.index},
+                      {"name", r.name},
+                      {"spec", r.spec},
+                      {"iteration", r.iteration},
+                      {"changed", r.changed},
+                      {"ms", r.ms},
+                      {"check_ms", r.checkMs},
+                      {"nodes_before", r.nodesBefore},
+                      {"nodes_after", r.nodesAfter},
+                      {"stats", r.stats},
+                      {"failed", r.failed}});
+    if (r.failed) passes.back()["error"] = r.error;
+  }
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& [name, ms] : o.phases.list()) phases[name + "_ms"] = ms;
+  nlohmann::json report = {{"tsopt_version", "0.1.0"},
+                           {"torch_version", TORCH_VERSION},
+                           {"input", o.input},
+                           {"output", o.output},
+                           {"output_written", o.written},
+                           {"pipeline", o.pipeline},
+                           {"method", o.methods.front()},
+                           {"methods", o.methods},
+                           {"total_ms", o.run.totalMs},
+                           {"phases", phases},
+                           {"input_bytes", o.inputBytes},
+                           {"output_bytes", o.outputBytes},
+                           {"operator_libraries", operatorLibrariesJson()},
+                           {"warnings", o.run.warnings}};
+  if (o.verifier && o.verdict) {
+    report["verify"] = verdictJson(*o.verifier, *o.verdict, o.run, passes);
+  }
+  report["passes"] = passes;
+  return report;
+}
+
+}  // namespace tsopt

@@ -1,0 +1,243 @@
+// optimize(): one run, from checking the paths to writing the reports.
+#include "engine/run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "engine/report.h"
+#include "ir_dump/dot.h"
+#include "ir_dump/html_report.h"
+#include "ir_dump/stages.h"
+#include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
+#include "passes/core/instrumentations.h"
+#include "passes/core/module_io.h"
+
+namespace tsopt {
+
+namespace {
+
+/// Graphs in the HTML report are drawn up to this many nodes.
+constexpr size_t kHtmlMaxNodes = 1500;
+
+/// Measures wall time between laps.
+class Stopwatch {
+ public:
+  /// Milliseconds since the last lap (or since made), and starts the next.
+  double lap() {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+Pipeline pipelineFromText(const std::string& text) {
+  return text.empty() ? Pipeline{} : parsePipeline(text);
+}
+
+/// Checks everything about the paths before anything is loaded or written.
+void checkPaths(const RunOptions& o) {
+  if (sameFile(o.input, o.output) && !o.overwriteInput) {
+    throw Error("output '" + o.output + "' is the input model; allow overwriting it",
+                Setting::kOverwriteInput);
+  }
+  checkOutputPaths(
+      {{"the input model", o.overwriteInput ? "" : o.input},
+       {"the inputs file", o.verifyOptions.inputsFile}},
+      {{"the output model", o.output}, {"the JSON report", o.report}, {"the HTML report", o.html}});
+  checkWritable(o.output);
+  if (!o.report.empty()) checkWritable(o.report);
+  if (!o.html.empty()) checkWritable(o.html);
+  if (o.updateGolden) checkFolderWritable(o.goldenDir, "the golden folder");
+  if (!o.dumpDir.empty()) checkDumpDir(o.dumpDir);  // made ready once the model has loaded
+  if (o.print.any() && !o.printTo) throw Error("printing the IR needs a stream to print to");
+}
+
+/// The first method's graph as SVG for the HTML report, drawn up to kHtmlMaxNodes nodes.
+std::string reportSvg(const torch::jit::Module& module, const std::string& method,
+                      std::string& note) {
+  std::shared_ptr<torch::jit::Graph> g = methodGraph(module, method);
+  size_t nodes = 0;
+  forEachNode(g->block(), [&](torch::jit::Node* n) { nodes += n->kind() != c10::prim::Constant; });
+  DotOptions options;
+  options.maxNodes = kHtmlMaxNodes;
+  if (nodes > kHtmlMaxNodes && note.empty()) {
+    note = "Graphs are drawn up to " + std::to_string(kHtmlMaxNodes) +
+           " nodes; `tsopt dot` draws a whole graph.";
+  }
+  return renderDot(graphToDot(*g, options), "svg");
+}
+
+/// The instrumentations a run attaches, each only when the options ask for what it gives.
+struct Instruments {
+  std::shared_ptr<StageIr> stages;
+  std::shared_ptr<StageRecorder> recorder;
+  std::shared_ptr<VerifyEachPass> each;
+
+  Instruments(const RunOptions& o, PassManager& pm, const Verifier* verifier) {
+    if (o.keepGoing) pm.addInstrumentation(std::make_shared<KeepGoing>());
+    if (o.countNodes) pm.addInstrumentation(std::make_shared<NodeCounts>());
+    const bool keepStages = !o.goldenDir.empty(), keepDiffs = !o.html.empty();
+    const bool dumps = !o.dumpDir.empty();
+    if (keepStages || keepDiffs || dumps || o.print.any()) {
+      stages = std::make_shared<StageIr>(keepDiffs || (dumps && o.dumpKinds.diff));
+      pm.addInstrumentation(stages);  // first of those reading it: it settles "changed"
+    }
+    if (o.print.any())
+      pm.addInstrumentation(std::make_shared<IrPrinter>(*stages, o.print, *o.printTo));
+    if (dumps) {
+      pm.addInstrumentation(
+          std::make_shared<IrDumper>(*stages, o.dumpDir, o.dumpKinds, o.dumpEveryPass));
+    }
+    if (keepStages || keepDiffs) {
+      recorder = std::make_shared<StageRecorder>(*stages, keepStages, keepDiffs);
+      pm.addInstrumentation(recorder);
+    }
+    if (o.verify == VerifyMode::kEach) {
+      each = std::make_shared<VerifyEachPass>(*verifier);
+      pm.addInstrumentation(each);
+    }
+    for (const auto& inst : o.instrumentations) pm.addInstrumentation(inst);
+  }
+};
+
+/// Verifies the saved result against the input model and, if it differs and bisection is asked
+/// for, finds the pass to blame. After verifying every pass, the last pass's check is the verdict.
+Verdict verifyResult(const RunOptions& o, const Verifier& verifier, const std::string& saved,
+                     const RunResult& run, const VerifyEachPass* each) {
+  Verdict v;
+  if (each && !each->checks().empty()) {
+    v.eachPass = each->checks();
+    v.result = v.eachPass.back().result;
+    v.firstFailing = each->firstFailing();
+    return v;
+  }
+  v.result = verifier.check(loadModule(saved));
+  if (v.result.passed || !o.bisect) return v;
+  v.bisect = bisectPipeline([&] { return loadModule(o.input); },
+                            [&] { return pipelineFromText(o.pipeline); }, o.methods,
+                            run.passes.size(), verifier);
+  v.firstFailing = v.bisect->firstFailing;
+  return v;
+}
+
+}  // namespace
+
+void Phases::addRun(const RunResult& result) {
+  for (const PassRecord& r : result.passes) {
+    passes += r.ms;
+    checks += r.checkMs;
+  }
+  instrumentation += result.hooksMs;
+  overhead += result.totalMs - passes - checks - result.hooksMs;
+}
+
+std::vector<std::pair<std::string, double>> Phases::list() const {
+  return {{"load", load},         {"passes", passes},
+          {"checks", checks},     {"instrumentation", instrumentation},
+          {"overhead", overhead}, {"verify", verify},
+          {"save", save},         {"reports", reports},
+          {"total", total}};
+}
+
+int64_t RunOutcome::nodesBefore() const {
+  return run.passes.empty() ? -1 : run.passes.front().nodesBefore;
+}
+
+int64_t RunOutcome::nodesAfter() const {
+  return run.passes.empty() ? -1 : run.passes.back().nodesAfter;
+}
+
+bool RunOutcome::passed() const {
+  return (!verdict || verdict->result.passed) && (!golden || golden->passed);
+}
+
+RunOutcome optimize(const RunOptions& o) {
+  auto step = [&](const std::string& what) {
+    if (o.onStep) o.onStep(what);
+  };
+  checkPaths(o);
+  Pipeline pipeline = pipelineFromText(o.pipeline);
+
+  RunOutcome out;
+  out.input = o.input;
+  out.output = o.output;
+  out.pipeline = o.pipeline;
+  out.methods = o.methods;
+  Stopwatch total, watch;
+  torch::jit::Module module = loadModule(o.input);
+  if (!o.dumpDir.empty()) prepareDumpDir(o.dumpDir);
+  out.phases.load = watch.lap();
+  std::shared_ptr<Verifier> verifier;
+  if (o.verify != VerifyMode::kNone) {
+    verifier = std::make_shared<Verifier>(loadModule(o.input), o.verifyOptions);
+  }
+  out.verifier = verifier;
+  out.phases.verify += watch.lap();
+
+  PassManager pm(std::move(pipeline));
+  pm.setIrCheck(o.irCheck);
+  Instruments instruments(o, pm, verifier.get());
+  HtmlReport html;
+  if (!o.html.empty()) {
+    step("drawing the input graph");
+    html.svgBefore = reportSvg(module, o.methods.front(), html.graphNote);
+  }
+  out.phases.reports += watch.lap();
+  out.run = pm.run(module, o.methods);
+  out.phases.addRun(out.run);
+  watch.lap();
+
+  step("saving");
+  std::unique_ptr<StagedFile> saved = stageModule(module, o.output);
+  out.outputBytes = std::filesystem::file_size(saved->temporaryPath());
+  out.phases.save = watch.lap();
+  if (verifier) {
+    step("verifying");
+    out.verdict =
+        verifyResult(o, *verifier, saved->temporaryPath(), out.run, instruments.each.get());
+  }
+  if (!o.goldenDir.empty() && !o.updateGolden) {
+    out.golden = compareGolden(o.goldenDir, instruments.recorder->stages());
+  }
+  out.phases.verify += watch.lap();
+  out.written = !out.verdict || out.verdict->result.passed || o.verify != VerifyMode::kStrict;
+  if (out.written) saved->commit();
+  out.phases.save += watch.lap();
+  out.inputBytes = std::filesystem::file_size(o.input);
+
+  if (!o.html.empty()) {
+    step("drawing the result");
+    html.svgAfter = reportSvg(module, o.methods.front(), html.graphNote);
+  }
+  out.phases.reports += watch.lap();
+  out.phases.total = total.lap();
+  if (!o.report.empty() || !o.html.empty()) {
+    nlohmann::json report = runReport(out);
+    if (!o.report.empty()) writeFileAtomic(o.report, report.dump(2) + "\n");
+    if (!o.html.empty()) {
+      html.input = o.input;
+      html.output = o.output;
+      html.pipeline = o.pipeline;
+      html.methods = o.methods;
+      html.run = out.run;
+      html.diffs = instruments.recorder->diffs();
+      html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
+      writeFileAtomic(o.html, renderHtmlReport(html));
+    }
+  }
+  if (o.updateGolden) {
+    const std::vector<Stage>& stages = instruments.recorder->stages();
+    size_t changed =
+        std::count_if(stages.begin(), stages.end(), [](const Stage& s) { return s.changed; });
+    out.goldenRecord = GoldenRecord{writeGolden(o.goldenDir, stages), changed};
+  }
+  return out;
+}
+
+}  // namespace tsopt
