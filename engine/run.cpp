@@ -53,6 +53,9 @@ void checkPaths(const RunOptions& o) {
   checkWritable(o.output);
   if (!o.report.empty()) checkWritable(o.report);
   if (!o.html.empty()) checkWritable(o.html);
+  if (o.updateGolden && o.goldenDir.empty()) {
+    throw Error("recording golden files needs a golden folder");
+  }
   if (o.updateGolden) checkFolderWritable(o.goldenDir, "the golden folder");
   if (!o.dumpDir.empty()) checkDumpDir(o.dumpDir);  // made ready once the model has loaded
   if (o.print.any() && !o.printTo) throw Error("printing the IR needs a stream to print to");
