@@ -22,13 +22,11 @@ nlohmann::json passRef(const PassRecord& r) {
 }
 
 /// The verdict, with the pass to blame, bisection's steps, and each pass's check in `passes`.
-nlohmann::json verdictJson(const Verifier& verifier, const Verdict& v, const RunResult& run,
-                           nlohmann::json& passes) {
-  nlohmann::json j = verifyJson(verifier, v.result);
-  j["first_failing_pass"] = nullptr;
-  for (const PassRecord& r : run.passes) {
-    if (v.firstFailing && r.index == *v.firstFailing) j["first_failing_pass"] = passRef(r);
-  }
+nlohmann::json verdictJson(const RunOutcome& o, nlohmann::json& passes) {
+  const Verdict& v = *o.verdict;
+  nlohmann::json j = verifyJson(*o.verifier, v.result);
+  const PassRecord* blamed = v.firstFailing ? o.passAt(*v.firstFailing) : nullptr;
+  j["first_failing_pass"] = blamed ? passRef(*blamed) : nlohmann::json(nullptr);
   if (v.bisect) {
     nlohmann::json steps = nlohmann::json::array();
     for (const BisectStep& s : v.bisect->steps) {
@@ -155,7 +153,7 @@ nlohmann::json runReport(const RunOutcome& o) {
                            {"operator_libraries", operatorLibrariesJson()},
                            {"warnings", o.run.warnings}};
   if (o.verifier && o.verdict) {
-    report["verify"] = verdictJson(*o.verifier, *o.verdict, o.run, passes);
+    report["verify"] = verdictJson(o, passes);
   }
   report["passes"] = passes;
   return report;

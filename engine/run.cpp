@@ -156,6 +156,13 @@ int64_t RunOutcome::nodesAfter() const {
   return run.passes.empty() ? -1 : run.passes.back().nodesAfter;
 }
 
+const PassRecord* RunOutcome::passAt(size_t index) const {
+  for (const PassRecord& r : run.passes) {
+    if (r.index == index) return &r;
+  }
+  return nullptr;
+}
+
 bool RunOutcome::passed() const {
   return (!verdict || verdict->result.passed) && (!golden || golden->passed);
 }

@@ -109,6 +109,8 @@ struct RunOutcome {
   /// Nodes over the run's methods before the first pass and after the last (-1 if not counted).
   int64_t nodesBefore() const;
   int64_t nodesAfter() const;
+  /// The record of the pass run at `index` in execution order, or nullptr.
+  const PassRecord* passAt(size_t index) const;
   /// Neither verification nor the golden comparison found a difference.
   bool passed() const;
 };

@@ -27,7 +27,7 @@ CanonicalText StageIr::canonical(const torch::jit::Module& module,
 }
 
 void StageIr::beforeRun(torch::jit::Module& module, const std::vector<std::string>& methods) {
-  stem_ = baseStem_ = "00-input";
+  stem_ = firstSeen_ = baseStem_ = "00-input";
   current_ = canonical(module, methods);
   previous_ = {};
   irChanged_ = false;
@@ -39,10 +39,13 @@ void StageIr::afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& r
                         torch::jit::Module& module, const std::vector<std::string>& methods) {
   CanonicalText now = canonical(module, methods);
   irChanged_ = now.text != current_.text;
-  if (irChanged_) baseStem_ = stem_;
   previous_ = std::move(current_);
   current_ = std::move(now);
   stem_ = stageStem(info.index, pass.name());
+  if (irChanged_) {
+    baseStem_ = firstSeen_;
+    firstSeen_ = stem_;
+  }
   record.changed = record.changed || irChanged_;
   diffDone_ = false;
   diff_.clear();

@@ -50,7 +50,9 @@ class StageIr : public PassInstrumentation {
                           const std::vector<std::string>& methods) const;
 
   bool withKeys_;
-  std::string stem_, baseStem_;  ///< the current stage; where the previous IR first appeared
+  std::string stem_;       ///< the current stage
+  std::string firstSeen_;  ///< the stage where the current IR first appeared
+  std::string baseStem_;   ///< the stage where the previous IR first appeared (the diff's "a/")
   CanonicalText current_, previous_;
   bool irChanged_ = false;
   bool diffDone_ = false;

@@ -128,6 +128,19 @@ TEST(PassManager, StageIrIsTheOneJudgeOfChangeForEveryoneAfterIt) {
   EXPECT_NE(stages->ir().find("aten::neg"), std::string::npos);
 }
 
+TEST(PassManager, AStageDiffStartsFromTheStageWhereItsIrFirstAppeared) {
+  // dce changes nothing between the two silent passes: the second diff is against 01-silent,
+  // which holds the same IR as 02-dce and is the stage that was dumped.
+  torch::jit::Module m = model();
+  PassManager pm(parsePipeline("silent,dce,silent", testRegistry()));
+  auto stages = std::make_shared<StageIr>(true);
+  pm.addInstrumentation(stages);
+  pm.run(m, {"forward"});
+  EXPECT_EQ(stages->stem(), "03-silent");
+  EXPECT_EQ(stages->diff().rfind("--- a/01-silent.ir\n+++ b/03-silent.ir\n@@", 0), 0u)
+      << stages->diff();
+}
+
 TEST(PassManager, NodesAreCountedOnlyWhenAsked) {
   torch::jit::Module m = model();
   RunResult r = PassManager(parsePipeline("countdown,dce", testRegistry())).run(m, {"forward"});

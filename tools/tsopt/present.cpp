@@ -105,8 +105,8 @@ void printVerdict(const RunOutcome& out) {
   const Verdict& v = *out.verdict;
   if (v.result.passed) return;
   std::cerr << "tsopt: verify: " << verifySummary(*out.verifier, v.result) << "\n";
-  if (v.firstFailing) {
-    const PassRecord& r = out.run.passes[*v.firstFailing];
+  if (const PassRecord* blamed = v.firstFailing ? out.passAt(*v.firstFailing) : nullptr) {
+    const PassRecord& r = *blamed;
     std::cerr << "tsopt: verify: the outputs first differ after pass " << *v.firstFailing + 1
               << " of " << out.run.passes.size() << " '" << r.spec << "'"
               << (r.iteration ? " (iteration " + std::to_string(r.iteration) + ")" : "")
