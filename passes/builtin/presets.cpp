@@ -4,8 +4,7 @@
 namespace tsopt {
 namespace {
 
-const bool kPresetsRegistered = [] {
-  PassRegistry& r = PassRegistry::global();
+void registerPresets(PassRegistry& r) {
   r.addPreset({"O0", "", "no passes: the model is loaded and saved"});
   r.addPreset({"O1", "inline,fold-conv-bn,fold-linear-bn,dce,strip",
                "our core passes: inline, fold BatchNorm into convolutions and linears, drop dead "
@@ -19,6 +18,15 @@ const bool kPresetsRegistered = [] {
                "with pre-transposed weights, oneDNN's blocked layout through regions of "
                "convolutions, prepacked oneDNN convolutions with ReLU fused elsewhere; the result "
                "saves and loads in plain PyTorch and LibTorch"});
+}
+
+// At static initialisation, like the passes' registrars: a failure is reported at start-up.
+const bool kPresetsRegistered = [] {
+  try {
+    registerPresets(PassRegistry::global());
+  } catch (const std::exception& e) {
+    PassRegistry::global().addStaticError(e.what());
+  }
   return true;
 }();
 
