@@ -92,7 +92,9 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) 
       {"nondeterministic", nondeterministic},
       {"mismatch", result.passed ? nlohmann::json(nullptr) : nlohmann::json(result.mismatch)},
       {"outputs", outputs}};
-  if (options.inputsFile.empty()) {
+  if (options.inputValues) {
+    j["inputs_given"] = true;
+  } else if (options.inputsFile.empty()) {
     j["distribution"] =
         options.generation.distribution == Distribution::kNormal ? "normal" : "uniform";
     j["scale"] = options.generation.scale;
@@ -118,6 +120,30 @@ nlohmann::json operatorLibrariesJson() {
     out.push_back({{"path", lib.path}, {"reason", lib.reason}});
   }
   return out;
+}
+
+nlohmann::json passesJson(const PassRegistry& registry) {
+  nlohmann::json passes = nlohmann::json::array(), presets = nlohmann::json::array();
+  for (const PassInfo* info : registry.all()) {
+    nlohmann::json opts = nlohmann::json::array();
+    std::unique_ptr<Pass> pass = info->factory();
+    for (const OptionBase* o : pass->options()) {
+      opts.push_back({{"name", o->name()},
+                      {"type", optionKindName(o->kind())},
+                      {"default", o->defaultString()},
+                      {"constraint", o->constraint()},
+                      {"help", o->help()}});
+    }
+    passes.push_back({{"name", info->name},
+                      {"description", info->description},
+                      {"origin", info->origin},
+                      {"kind", pass->kind() == Pass::Kind::Graph ? "graph" : "module"},
+                      {"options", opts}});
+  }
+  for (const PipelinePreset& p : registry.presets()) {
+    presets.push_back({{"name", p.name}, {"pipeline", p.pipeline}, {"description", p.description}});
+  }
+  return {{"passes", passes}, {"presets", presets}};
 }
 
 nlohmann::json runReport(const RunOutcome& o) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/run.h"
+#include "passes/core/registry.h"
 #include "verify/verifier.h"
 
 namespace tsopt {
@@ -20,6 +21,9 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result);
 /// The report of comparing two models (`tsopt verify`).
 nlohmann::json compareReport(const Verifier& verifier, const VerifyResult& result,
                              const std::string& reference, const std::string& candidate);
+
+/// Every pass in `registry` (name, description, origin, kind, options) and the presets.
+nlohmann::json passesJson(const PassRegistry& registry);
 
 /// The operator libraries loaded, as [{"path", "reason"}] ("asked for", or the operator that
 /// needed it).

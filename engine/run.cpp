@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 
 #include "engine/report.h"
 #include "ir_dump/dot.h"
@@ -47,10 +48,10 @@ void checkPaths(const RunOptions& o) {
                 Setting::kOverwriteInput);
   }
   checkOutputPaths(
-      {{"the input model", o.overwriteInput ? "" : o.input},
+      {{"the input model", o.overwriteInput || o.inputModule ? "" : o.input},
        {"the inputs file", o.verifyOptions.inputsFile}},
       {{"the output model", o.output}, {"the JSON report", o.report}, {"the HTML report", o.html}});
-  checkWritable(o.output);
+  if (!o.output.empty()) checkWritable(o.output);
   if (!o.report.empty()) checkWritable(o.report);
   if (!o.html.empty()) checkWritable(o.html);
   if (o.updateGolden && o.goldenDir.empty()) {
@@ -76,6 +77,24 @@ std::string reportSvg(const torch::jit::Module& module, const std::string& metho
   return renderDot(graphToDot(*g, options), "svg");
 }
 
+bool wantsHtml(const RunOptions& o) { return !o.html.empty() || o.keepHtml; }
+
+/// Fresh copies of the input model, sharing nothing with each other or with a live input.
+class InputSource {
+ public:
+  explicit InputSource(const RunOptions& o) : path_(o.input) {
+    if (o.inputModule) archive_ = serializeModule(*o.inputModule);
+  }
+  torch::jit::Module load() const {
+    return archive_ ? deserializeModule(*archive_, "the input model") : loadModule(path_);
+  }
+  uint64_t bytes() const { return archive_ ? archive_->size() : std::filesystem::file_size(path_); }
+
+ private:
+  std::string path_;
+  std::optional<std::string> archive_;
+};
+
 /// The instrumentations a run attaches, each only when the options ask for what it gives.
 struct Instruments {
   std::shared_ptr<StageIr> stages;
@@ -85,7 +104,7 @@ struct Instruments {
   Instruments(const RunOptions& o, PassManager& pm, const Verifier* verifier) {
     if (o.keepGoing) pm.addInstrumentation(std::make_shared<KeepGoing>());
     if (o.countNodes) pm.addInstrumentation(std::make_shared<NodeCounts>());
-    const bool keepStages = !o.goldenDir.empty(), keepDiffs = !o.html.empty();
+    const bool keepStages = !o.goldenDir.empty(), keepDiffs = wantsHtml(o);
     const bool dumps = !o.dumpDir.empty();
     if (keepStages || keepDiffs || dumps || o.print.any()) {
       stages = std::make_shared<StageIr>(keepDiffs || (dumps && o.dumpKinds.diff));
@@ -109,10 +128,12 @@ struct Instruments {
   }
 };
 
-/// Verifies the saved result against the input model and, if it differs and bisection is asked
-/// for, finds the pass to blame. After verifying every pass, the last pass's check is the verdict.
-Verdict verifyResult(const RunOptions& o, const Verifier& verifier, const std::string& saved,
-                     const RunResult& run, const VerifyEachPass* each) {
+/// Verifies the saved result (`loadSaved` loads it) against the input model and, if it differs
+/// and bisection is asked for, finds the pass to blame. After verifying every pass, the last
+/// pass's check is the verdict.
+Verdict verifyResult(const RunOptions& o, const InputSource& input, const Verifier& verifier,
+                     const std::function<torch::jit::Module()>& loadSaved, const RunResult& run,
+                     const VerifyEachPass* each) {
   Verdict v;
   if (each && !each->checks().empty()) {
     v.eachPass = each->checks();
@@ -120,11 +141,11 @@ Verdict verifyResult(const RunOptions& o, const Verifier& verifier, const std::s
     v.firstFailing = each->firstFailing();
     return v;
   }
-  v.result = verifier.check(loadModule(saved));
+  v.result = verifier.check(loadSaved());
   if (v.result.passed || !o.bisect) return v;
-  v.bisect = bisectPipeline([&] { return loadModule(o.input); },
-                            [&] { return pipelineFromText(o.pipeline); }, o.methods,
-                            run.passes.size(), verifier);
+  v.bisect =
+      bisectPipeline([&] { return input.load(); }, [&] { return pipelineFromText(o.pipeline); },
+                     o.methods, run.passes.size(), verifier);
   v.firstFailing = v.bisect->firstFailing;
   return v;
 }
@@ -180,12 +201,13 @@ RunOutcome optimize(const RunOptions& o) {
   out.pipeline = o.pipeline;
   out.methods = o.methods;
   Stopwatch total, watch;
-  torch::jit::Module module = loadModule(o.input);
+  InputSource input(o);
+  torch::jit::Module module = input.load();
   if (!o.dumpDir.empty()) prepareDumpDir(o.dumpDir);
   out.phases.load = watch.lap();
   std::shared_ptr<Verifier> verifier;
   if (o.verify != VerifyMode::kNone) {
-    verifier = std::make_shared<Verifier>(loadModule(o.input), o.verifyOptions);
+    verifier = std::make_shared<Verifier>(input.load(), o.verifyOptions);
   }
   out.verifier = verifier;
   out.phases.verify += watch.lap();
@@ -194,7 +216,7 @@ RunOutcome optimize(const RunOptions& o) {
   pm.setIrCheck(o.irCheck);
   Instruments instruments(o, pm, verifier.get());
   HtmlReport html;
-  if (!o.html.empty()) {
+  if (wantsHtml(o)) {
     step("drawing the input graph");
     html.svgBefore = reportSvg(module, o.methods.front(), html.graphNote);
   }
@@ -203,34 +225,46 @@ RunOutcome optimize(const RunOptions& o) {
   out.phases.addRun(out.run);
   watch.lap();
 
-  step("saving");
-  std::unique_ptr<StagedFile> saved = stageModule(module, o.output);
-  out.outputBytes = std::filesystem::file_size(saved->temporaryPath());
+  // The result is verified as saved: loaded back from the file, or from the archive in memory.
+  std::unique_ptr<StagedFile> saved;
+  std::string archive;
+  if (!o.output.empty()) {
+    step("saving");
+    saved = stageModule(module, o.output);
+    out.outputBytes = std::filesystem::file_size(saved->temporaryPath());
+  } else if (verifier) {
+    archive = serializeModule(module);
+    out.outputBytes = archive.size();
+  }
   out.phases.save = watch.lap();
   if (verifier) {
     step("verifying");
-    out.verdict =
-        verifyResult(o, *verifier, saved->temporaryPath(), out.run, instruments.each.get());
+    auto loadSaved = [&] {
+      return saved ? loadModule(saved->temporaryPath())
+                   : deserializeModule(archive, "the transformed model");
+    };
+    out.verdict = verifyResult(o, input, *verifier, loadSaved, out.run, instruments.each.get());
   }
   if (!o.goldenDir.empty() && !o.updateGolden) {
     out.golden = compareGolden(o.goldenDir, instruments.recorder->stages());
   }
   out.phases.verify += watch.lap();
-  out.written = !out.verdict || out.verdict->result.passed || o.verify != VerifyMode::kStrict;
+  out.written = saved != nullptr &&
+                (!out.verdict || out.verdict->result.passed || o.verify != VerifyMode::kStrict);
   if (out.written) saved->commit();
   out.phases.save += watch.lap();
-  out.inputBytes = std::filesystem::file_size(o.input);
+  out.inputBytes = input.bytes();
 
-  if (!o.html.empty()) {
+  if (wantsHtml(o)) {
     step("drawing the result");
     html.svgAfter = reportSvg(module, o.methods.front(), html.graphNote);
   }
   out.phases.reports += watch.lap();
   out.phases.total = total.lap();
-  if (!o.report.empty() || !o.html.empty()) {
+  if (!o.report.empty() || wantsHtml(o)) {
     nlohmann::json report = runReport(out);
     if (!o.report.empty()) writeFileAtomic(o.report, report.dump(2) + "\n");
-    if (!o.html.empty()) {
+    if (wantsHtml(o)) {
       html.input = o.input;
       html.output = o.output;
       html.pipeline = o.pipeline;
@@ -238,7 +272,9 @@ RunOutcome optimize(const RunOptions& o) {
       html.run = out.run;
       html.diffs = instruments.recorder->diffs();
       html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
-      writeFileAtomic(o.html, renderHtmlReport(html));
+      std::string page = renderHtmlReport(html);
+      if (!o.html.empty()) writeFileAtomic(o.html, page);
+      if (o.keepHtml) out.html = std::move(page);
     }
   }
   if (o.updateGolden) {
@@ -247,6 +283,7 @@ RunOutcome optimize(const RunOptions& o) {
         std::count_if(stages.begin(), stages.end(), [](const Stage& s) { return s.changed; });
     out.goldenRecord = GoldenRecord{writeGolden(o.goldenDir, stages), changed};
   }
+  out.module = std::move(module);
   return out;
 }
 

@@ -32,8 +32,11 @@ enum class VerifyMode {
 
 /// Everything a run is asked to do. Paths left empty are not written.
 struct RunOptions {
-  std::string input;            ///< the model to optimize
-  std::string output;           ///< where to save the result
+  std::string input;  ///< the model to optimize; with inputModule, only its name in reports
+  /// A live module to optimize instead of the file `input`. It is never changed: the run works
+  /// on copies loaded from its archive, made once in memory (timed as loading).
+  std::optional<torch::jit::Module> inputModule;
+  std::string output;  ///< where to save the result; "" keeps it in RunOutcome::module only
   bool overwriteInput = false;  ///< allow `output` to be `input`
   std::string pipeline;         ///< pipeline text; "" runs no pass
   std::vector<std::string> methods{"forward"};
@@ -52,6 +55,7 @@ struct RunOptions {
 
   std::string report;         ///< the JSON report
   std::string html;           ///< the HTML report
+  bool keepHtml = false;      ///< keep the HTML report in RunOutcome::html (written or not)
   std::string goldenDir;      ///< compare the stages with the golden files here
   bool updateGolden = false;  ///< record them there instead
 
@@ -97,10 +101,13 @@ struct GoldenRecord {
 struct RunOutcome {
   std::string input, output, pipeline;
   std::vector<std::string> methods;
+  torch::jit::Module module;  ///< the result
   RunResult run;
   Phases phases;
+  /// Sizes of the archives; the result's is 0 if it was neither saved nor verified.
   uint64_t inputBytes = 0, outputBytes = 0;
   bool written = false;  ///< the output was saved (not if kStrict found a difference)
+  std::string html;      ///< the HTML report, with RunOptions::keepHtml
   std::shared_ptr<const Verifier> verifier;  ///< null without verification
   std::optional<Verdict> verdict;
   std::optional<GoldenCheck> golden;         ///< the comparison with goldenDir, if asked for

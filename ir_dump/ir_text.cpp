@@ -1,6 +1,7 @@
 // IR text and Python-like code of a method.
 #include "ir_dump/ir_text.h"
 
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/serialization/python_print.h>
 
 #include <functional>
@@ -78,11 +79,15 @@ std::string canonicalModuleIr(const torch::jit::Module& module,
 }
 
 std::string methodCode(const torch::jit::Module& module, const std::string& method) {
-  methodGraph(module, method);  // throws a readable error for a missing method
+  return graphCode(methodGraph(module, method), method);
+}
+
+std::string graphCode(const std::shared_ptr<torch::jit::Graph>& graph, const std::string& name) {
+  torch::jit::GraphFunction function(name, graph, nullptr);
   std::vector<c10::IValue> constants;
   torch::jit::PrintDepsTable deps;
   torch::jit::PythonPrint printer(constants, deps, nullptr, /*enforce_importable=*/false);
-  printer.printMethod(module.get_method(method).function());
+  printer.printMethod(function);
   return printer.str();
 }
 

@@ -37,4 +37,7 @@ std::string canonicalModuleIr(const torch::jit::Module& module,
 /// The Python-like TorchScript code of `method` on `module` (as `module.code` shows it).
 std::string methodCode(const torch::jit::Module& module, const std::string& method);
 
+/// The code of `graph` printed as a method called `name` (a graph taken out of its module).
+std::string graphCode(const std::shared_ptr<torch::jit::Graph>& graph, const std::string& name);
+
 }  // namespace tsopt

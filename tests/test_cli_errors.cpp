@@ -209,7 +209,7 @@ const ErrorCase kCases[] = {
     {"VerifyInputsFileMissing", kVerify + "--inputs {dir}/none.pt",
      "cannot read inputs file '{dir}/none.pt': no such file"},
     {"VerifyInputsAndShapes", kVerify + "--inputs {dir}/none.pt --input-shape 1",
-     "give either --inputs or --input, not both"},
+     "give either saved inputs or input specs, not both (--input)"},
     {"VerifyUnknownDistribution", kVerify + "--dist cauchy",
      "unknown distribution 'cauchy' (known: uniform, normal)"},
     {"VerifyBadTolerance", kVerify + "--rtol x",
@@ -218,7 +218,7 @@ const ErrorCase kCases[] = {
      "forward of the reference model rejects the inputs (2x5x8x8)"},
     {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input spec '2xx3'"},
 
-    {"PresetUnknown", kRun + "-O3", "unknown optimisation level '-O3' (known: -O0, -O1, -O2)"},
+    {"PresetUnknown", kRun + "-O3", "unknown preset 'O3' (known: O0, O1, O2)"},
     {"PresetAndPipeline", kRun + "-O2 -p dce", "excludes"},
     {"FreezeInTraining", "run {dir}/training.pt -o {out} -O2",
      "pass 'torch-freeze' failed: the model is in training mode"},

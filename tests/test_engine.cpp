@@ -8,6 +8,7 @@
 
 #include "engine/report.h"
 #include "engine/run.h"
+#include "ir_dump/ir_text.h"
 #include "passes/core/error.h"
 #include "passes/core/instrumentations.h"
 #include "passes/core/module_io.h"
@@ -120,6 +121,31 @@ TEST(Engine, GoldenFilesAreRecordedOnlyForStagesThatChangedTheModel) {
                 "/03-fold-linear-bn.ir is the IR of a stage that changed nothing; "
                 "remove it");
   EXPECT_EQ(copied.golden->fix, Setting::kGoldenUpdate);
+}
+
+TEST(Engine, ALiveModuleIsLeftAsItWasAndTheResultStaysInMemory) {
+  std::string dir = test::tempDir();
+  torch::jit::Module live = loadModule(test::fixturePath("conv2d_bn"));
+  const std::string before = serializeModule(live);
+  RunOptions o = optionsFor(dir);
+  o.input = "<module>";
+  o.inputModule = live;
+  o.output = "";
+  o.verify = VerifyMode::kResult;
+  o.bisect = true;
+  o.verifyOptions.inputShapes = {parseInputSpec("2x3x12x12")};
+  RunOutcome out = optimize(o);
+
+  EXPECT_EQ(serializeModule(live), before);  // IR, code and tensors, byte for byte
+  EXPECT_FALSE(out.written);
+  EXPECT_TRUE(fs::is_empty(dir));
+  EXPECT_EQ(out.inputBytes, before.size());
+  // Verified from its archive in memory, the result is the module the outcome holds.
+  EXPECT_EQ(out.outputBytes, serializeModule(out.module).size());
+  ASSERT_TRUE(out.verdict);
+  EXPECT_TRUE(out.verdict->result.passed);
+  EXPECT_EQ(countNodes(methodGraph(out.module, "forward")->block()), out.nodesAfter());
+  EXPECT_NE(canonicalModuleIr(out.module, {"forward"}), canonicalModuleIr(live, {"forward"}));
 }
 
 }  // namespace

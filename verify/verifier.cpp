@@ -146,7 +146,7 @@ torch::jit::Module roundTrip(const torch::jit::Module& module) {
 Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
     : options_(std::move(options)) {
   if (options_.trials < 1) throw Error("trials must be at least 1", Setting::kTrials);
-  if (!options_.inputsFile.empty()) options_.trials = 1;
+  if (!options_.inputsFile.empty() || options_.inputValues) options_.trials = 1;
   for (const std::string& method : options_.methods) prepare(reference, method);
 }
 
@@ -162,11 +162,14 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     return typedAsArguments(reference, method, makeInputs(specs, options_.generation, trial));
   };
 
-  if (!options_.inputsFile.empty()) {
-    std::vector<c10::IValue> inputs =
-        typedAsArguments(reference, method, loadInputsFile(options_.inputsFile));
-    checkInputCount(reference, method, inputs.size(), "inputs in '" + options_.inputsFile + "'");
-    const std::string from = options_.inputsFileSource.empty()
+  if (!options_.inputsFile.empty() || options_.inputValues) {
+    const bool given = options_.inputValues.has_value();
+    std::vector<c10::IValue> inputs = typedAsArguments(
+        reference, method, given ? *options_.inputValues : loadInputsFile(options_.inputsFile));
+    checkInputCount(reference, method, inputs.size(),
+                    given ? "inputs given" : "inputs in '" + options_.inputsFile + "'");
+    const std::string from = given ? "given"
+                             : options_.inputsFileSource.empty()
                                  ? options_.inputsFile
                                  : options_.inputsFile + ", " + options_.inputsFileSource;
     for (const c10::IValue& v : inputs) {
@@ -175,7 +178,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
     try {
       run.expected.push_back(runIsolated(reference, method, inputs, trialSeed(0)));
     } catch (const std::exception& e) {
-      throw rejected(options_.inputsFile, e);
+      throw rejected(given ? "given" : options_.inputsFile, e);
     }
     run.inputs.push_back(std::move(inputs));
   } else {

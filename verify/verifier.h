@@ -4,6 +4,7 @@
 
 #include <torch/csrc/jit/api/module.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct VerifyOptions {
   std::vector<InputSpec> inputShapes;  ///< for every method; empty: inferred from the model
   std::string inputsFile;              ///< inputs saved with torch.save instead of random ones
   std::string inputsFileSource;        ///< how the file was chosen, for reports ("" if given)
+  /// The inputs themselves (one set, as from an inputs file), instead of the file or random ones.
+  std::optional<std::vector<c10::IValue>> inputValues;
   InputGeneration generation;
   int trials = 3;  ///< random input sets per method (1 with an inputs file)
   Tolerances tolerances;

@@ -352,9 +352,10 @@ const PipelinePreset& findPreset(const std::string& name, const PassRegistry& re
   std::string known;
   for (const PipelinePreset& p : registry.presets()) {
     if (p.name == name || p.name == "O" + name) return p;
-    known += (known.empty() ? "-" : ", -") + p.name;
+    known += (known.empty() ? "" : ", ") + p.name;
   }
-  throw Error("unknown optimisation level '-O" + name + "' (known: " + known + ")");
+  const std::string shown = name.rfind('O', 0) == 0 ? name : "O" + name;
+  throw Error("unknown preset '" + shown + "' (known: " + known + ")");
 }
 
 }  // namespace tsopt

@@ -44,6 +44,9 @@ class PassRegistry {
     add([] { return std::make_unique<P>(); }, origin);
   }
 
+  /// Unregisters the pass called `name`, if there is one (a pass defined again from Python).
+  void remove(const std::string& name) { passes_.erase(name); }
+
   const PassInfo* find(const std::string& name) const;
   std::unique_ptr<Pass> create(const std::string& name) const;
   /// All passes, sorted by name.

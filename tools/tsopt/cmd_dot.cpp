@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include "engine/views.h"
 #include "ir_dump/dot.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
@@ -30,11 +31,12 @@ int dotCommand(const DotArgs& a) {
   format = format.substr(1);
   checkOutputPaths({{"the model", a.input}}, {{"the output", a.output}});
   checkWritable(a.output);
-  LoadedGraph g = loadGraph(a.input, a.method, a.inlined);
+  torch::jit::Module module = loadModule(a.input);  // alive while its graph is drawn
+  std::shared_ptr<torch::jit::Graph> graph = viewGraph(module, a.method, a.inlined);
   DotOptions options;
   options.title = a.input + " (" + a.method + ")";
   options.maxNodes = a.maxNodes.value_or(format == "dot" ? 0 : kPictureMaxNodes);
-  std::string dot = graphToDot(*g.graph, options);
+  std::string dot = graphToDot(*graph, options);
   writeFileAtomic(a.output, format == "dot" ? dot : renderDot(dot, format));
   if (!a.quiet) std::cout << "tsopt: wrote " << a.output << "\n";
   return kOk;

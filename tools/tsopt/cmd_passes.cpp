@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "engine/report.h"
 #include "passes/core/pipeline.h"
 #include "passes/core/registry.h"
 #include "tools/tsopt/commands.h"
@@ -20,27 +21,7 @@ int passesCommand(const PassesArgs& a) {
   loadPlugins(a.plugins);
   const PassRegistry& registry = PassRegistry::global();
   if (a.json) {
-    nlohmann::json passes = nlohmann::json::array(), presets = nlohmann::json::array();
-    for (const PassInfo* info : registry.all()) {
-      nlohmann::json opts = nlohmann::json::array();
-      std::unique_ptr<Pass> pass = info->factory();
-      for (const OptionBase* o : pass->options()) {
-        opts.push_back({{"name", o->name()},
-                        {"type", optionKindName(o->kind())},
-                        {"default", o->defaultString()},
-                        {"constraint", o->constraint()},
-                        {"help", o->help()}});
-      }
-      passes.push_back({{"name", info->name},
-                        {"description", info->description},
-                        {"origin", info->origin},
-                        {"options", opts}});
-    }
-    for (const PipelinePreset& p : PassRegistry::global().presets()) {
-      presets.push_back(
-          {{"name", p.name}, {"pipeline", p.pipeline}, {"description", p.description}});
-    }
-    std::cout << nlohmann::json{{"passes", passes}, {"presets", presets}}.dump(2) << "\n";
+    std::cout << passesJson(registry).dump(2) << "\n";
     return kOk;
   }
   size_t width = 0;

@@ -22,7 +22,7 @@ struct RunArgs {
   bool noLint = false, timePasses = false, stats = false, inPlace = false, quiet = false;
   bool keepGoing = false;
   bool verify = false, verifyStrict = false, verifyEach = false, bisect = false;
-  VerifyArgs verifyArgs;
+  VerifySettings verifyArgs;
   std::string dumpDir, dumpKinds = "ir,code,diff,dot", html, goldenDir;
   bool updateGolden = false;
   bool dumpAll = false;

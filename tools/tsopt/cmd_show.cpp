@@ -3,8 +3,8 @@
 #include <iomanip>
 #include <iostream>
 
+#include "engine/views.h"
 #include "ir_dump/ir_text.h"
-#include "passes/builtin/builtin.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 #include "passes/core/op_library.h"
@@ -51,22 +51,16 @@ int showCommand(const ShowArgs& a) {
     printSummary(a.input, loadModule(a.input), std::cout);
     return kOk;
   }
-  LoadedGraph g = loadGraph(a.input, a.method, a.inlined);
-  std::string text = a.code        ? methodCode(g.module, a.method)
-                     : a.canonical ? canonicalIr(*g.graph)
-                                   : graphText(*g.graph);
+  torch::jit::Module module = loadModule(a.input);  // alive while its graph is printed
+  std::shared_ptr<torch::jit::Graph> g = viewGraph(module, a.method, a.inlined);
+  std::string text = a.code        ? graphCode(g, a.method)
+                     : a.canonical ? canonicalIr(*g)
+                                   : graphText(*g);
   std::cout << text << (text.empty() || text.back() != '\n' ? "\n" : "");
   return kOk;
 }
 
 }  // namespace
-
-LoadedGraph loadGraph(const std::string& path, const std::string& method, bool inlined) {
-  LoadedGraph g{loadModule(path), nullptr};
-  g.graph = methodGraph(g.module, method);
-  if (inlined) inlineCalls(*g.graph, InlineOptions{}, nullptr);
-  return g;
-}
 
 Command addShowCommand(CLI::App& app) {
   auto args = std::make_shared<ShowArgs>();

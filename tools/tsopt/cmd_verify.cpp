@@ -13,7 +13,7 @@ namespace {
 struct Args {
   std::string reference, candidate, report;
   std::vector<std::string> methods;
-  VerifyArgs verify;
+  VerifySettings verify;
   bool quiet = false;
 };
 

@@ -25,15 +25,6 @@ Command addShowCommand(CLI::App& app);
 Command addVerifyCommand(CLI::App& app);
 Command addDotCommand(CLI::App& app);
 
-/// A method's graph in a freshly loaded model, for commands that only look at it.
-struct LoadedGraph {
-  torch::jit::Module module;
-  std::shared_ptr<torch::jit::Graph> graph;
-};
-/// Loads `path` and takes `method`'s graph, with every call inlined if `inlined`. The module
-/// is never saved, so the graph is transformed in place.
-LoadedGraph loadGraph(const std::string& path, const std::string& method, bool inlined);
-
 /// Loads every --plugin given, in order.
 void loadPlugins(const std::vector<std::string>& paths);
 

@@ -1,10 +1,8 @@
-// Shared verification options and their printed summary.
+// The shared verification flags and the table of a verification.
 #include "tools/tsopt/verify_args.h"
 
 #include <iomanip>
 #include <sstream>
-
-#include "passes/core/error.h"
 
 namespace tsopt::cli {
 
@@ -22,31 +20,7 @@ std::string where(const std::optional<ErrorLocation>& at) {
 
 }  // namespace
 
-VerifyOptions VerifyArgs::options(const std::vector<std::string>& methods,
-                                  const std::string& reference) const {
-  VerifyOptions o;
-  o.methods = methods;
-  for (const std::string& s : inputShapes) o.inputShapes.push_back(parseInputSpec(s));
-  if (!inputsFile.empty() && !inputShapes.empty()) {
-    throw Error("give either --inputs or --input, not both");
-  }
-  o.inputsFile = inputsFile;
-  if (inputsFile.empty() && inputShapes.empty()) {
-    o.inputsFile = inputsBeside(reference);
-    if (!o.inputsFile.empty()) o.inputsFileSource = "saved beside the model";
-  }
-  o.generation.distribution = parseDistribution(distribution);
-  if (!(scale > 0)) throw Error("--scale must be positive");
-  o.generation.scale = scale;
-  o.generation.seed = seed;
-  o.trials = trials;
-  for (const std::string& r : rtol) o.tolerances.set(r, true);
-  for (const std::string& a : atol) o.tolerances.set(a, false);
-  o.tolerances.relToMax = relToMax;
-  return o;
-}
-
-void addVerifyOptions(CLI::App* cmd, VerifyArgs& a) {
+void addVerifyOptions(CLI::App* cmd, VerifySettings& a) {
   const char* group = "Verification inputs and tolerances";
   cmd->add_option("--input,--input-shape", a.inputShapes,
                   "an input as SHAPE[:DTYPE[:VALUES]], [SPEC,...] or {KEY=SPEC,...}: "
@@ -97,23 +71,6 @@ void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std:
                       : "  DIFFERS: " + d.mismatch)
        << "\n";
   }
-}
-
-std::string verifySummary(const Verifier& verifier, const VerifyResult& result) {
-  std::string skipped;
-  for (const MethodInputs& m : verifier.inputs()) {
-    for (const std::string& path : m.nondeterministic) {
-      skipped +=
-          (skipped.empty() ? "" : ", ") + (m.method == "forward" ? "" : m.method + " ") + path;
-    }
-  }
-  if (!skipped.empty()) {
-    skipped = "; not compared, as the reference model is not deterministic there: " + skipped;
-  }
-  if (!result.passed) return "outputs differ: " + result.mismatch + skipped;
-  return "outputs equal over " + std::to_string(result.trials) +
-         (result.trials == 1 ? " trial" : " trials") + " (max abs diff " + sci(result.maxAbsDiff) +
-         ", max rel diff " + sci(result.maxRelDiff) + ")" + skipped;
 }
 
 }  // namespace tsopt::cli

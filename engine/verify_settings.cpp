@@ -1,0 +1,64 @@
+// Verification settings checked into VerifyOptions, and the one-line verdict.
+#include "engine/verify_settings.h"
+
+#include <iomanip>
+#include <sstream>
+
+#include "passes/core/error.h"
+
+namespace tsopt {
+
+namespace {
+
+std::string sci(double v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
+  return os.str();
+}
+
+}  // namespace
+
+VerifyOptions VerifySettings::options(const std::vector<std::string>& methods,
+                                      const std::string& reference) const {
+  VerifyOptions o;
+  o.methods = methods;
+  for (const std::string& s : inputShapes) o.inputShapes.push_back(parseInputSpec(s));
+  if ((!inputsFile.empty() || inputValues) + !inputShapes.empty() > 1) {
+    throw Error("give either saved inputs or input specs, not both", Setting::kInputSpecs);
+  }
+  o.inputsFile = inputsFile;
+  o.inputValues = inputValues;
+  if (inputsFile.empty() && !inputValues && inputShapes.empty() && !reference.empty()) {
+    o.inputsFile = inputsBeside(reference);
+    if (!o.inputsFile.empty()) o.inputsFileSource = "saved beside the model";
+  }
+  o.generation.distribution = parseDistribution(distribution);
+  if (!(scale > 0))
+    throw Error("the scale of random inputs must be positive", Setting::kInputScale);
+  o.generation.scale = scale;
+  o.generation.seed = seed;
+  o.trials = trials;
+  for (const std::string& r : rtol) o.tolerances.set(r, true);
+  for (const std::string& a : atol) o.tolerances.set(a, false);
+  o.tolerances.relToMax = relToMax;
+  return o;
+}
+
+std::string verifySummary(const Verifier& verifier, const VerifyResult& result) {
+  std::string skipped;
+  for (const MethodInputs& m : verifier.inputs()) {
+    for (const std::string& path : m.nondeterministic) {
+      skipped +=
+          (skipped.empty() ? "" : ", ") + (m.method == "forward" ? "" : m.method + " ") + path;
+    }
+  }
+  if (!skipped.empty()) {
+    skipped = "; not compared, as the reference model is not deterministic there: " + skipped;
+  }
+  if (!result.passed) return "outputs differ: " + result.mismatch + skipped;
+  return "outputs equal over " + std::to_string(result.trials) +
+         (result.trials == 1 ? " trial" : " trials") + " (max abs diff " + sci(result.maxAbsDiff) +
+         ", max rel diff " + sci(result.maxRelDiff) + ")" + skipped;
+}
+
+}  // namespace tsopt

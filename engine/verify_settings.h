@@ -1,0 +1,39 @@
+// Verification settings as a user gives them, in words and numbers (the CLI's flags, Python's
+// keywords), checked into VerifyOptions in one place; and the one-line verdict both print.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "verify/verifier.h"
+
+namespace tsopt {
+
+/// Verification settings as typed: every front end fills one and calls options().
+struct VerifySettings {
+  std::vector<std::string> inputShapes;  ///< input specs, one per input (--input)
+  std::vector<std::string> rtol, atol;   ///< "[DTYPE=]VALUE"
+  std::string inputsFile;                ///< inputs saved with torch.save (--inputs)
+  /// The inputs themselves (from Python), instead of a file or specs.
+  std::optional<std::vector<c10::IValue>> inputValues;
+  std::string distribution = "uniform";
+  int trials = 3;
+  uint64_t seed = 0;
+  double scale = 1.0;
+  bool relToMax = false;
+
+  /// Checked options for `methods` of the model at `reference` (a path, or "" for a model in
+  /// memory): without inputs or specs, the inputs saved beside it (MODEL.inputs.pt) if there
+  /// are any. Throws tsopt::Error for a bad value.
+  VerifyOptions options(const std::vector<std::string>& methods,
+                        const std::string& reference) const;
+};
+
+/// "outputs equal over 3 trials (max abs diff ..., max rel diff ...)" or "outputs differ: <first
+/// mismatch>", naming the outputs not compared because the reference is not deterministic there.
+std::string verifySummary(const Verifier& verifier, const VerifyResult& result);
+
+}  // namespace tsopt
