@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs tsopt into a temporary prefix, builds plugins/example as an out-of-tree project
-# with find_package(tsopt), and checks that the installed tsopt loads and runs its pass.
+# with find_package(tsopt), and checks that the installed tsopt, and the installed Python
+# package, load and run its pass.
 set -euo pipefail
-build_dir=$1 source_dir=$2 fixture=$3
+build_dir=$1 source_dir=$2 fixture=$3 python=$4
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -31,4 +32,15 @@ if grep -q 'aten::dropout' <<<"$ir"; then
   echo "dropout still present" >&2
   exit 1
 fi
-echo "out-of-tree plugin built against the installed package and ran"
+
+PYTHONPATH="$work/prefix/lib/python3/dist-packages" "$python" - "$work" "$fixture" <<'PYTHON'
+import sys
+import tsopt
+work, fixture = sys.argv[1:]
+assert tsopt.__file__.startswith(work + "/prefix/"), tsopt.__file__
+assert tsopt.load_plugin(work + "/plugin/build/my_plugin.so") == ["example-remove-dropout"]
+report = tsopt.run(fixture, "inline,example-remove-dropout,dce")
+assert report.passes[1]["stats"] == {"removed": 1}, report.passes
+assert "aten::dropout" not in tsopt.show(report.module)
+PYTHON
+echo "out-of-tree plugin built against the installed package and ran, from the CLI and Python"

@@ -1,0 +1,351 @@
+// tsopt._tsopt: the engine, the pass registry, the IR views and the verifier over live
+// torch._C.ScriptModule and torch._C.Graph objects (LibTorch's own Python types, passed straight
+// through). Thin and untyped on purpose: python/tsopt/__init__.py gives it its Python shape,
+// checks the arguments' types and turns dictionaries into objects.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <torch/csrc/jit/python/pybind_utils.h>
+#include <torch/csrc/utils/pybind.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/report.h"
+#include "engine/run.h"
+#include "engine/verify_settings.h"
+#include "engine/views.h"
+#include "ir_dump/diff.h"
+#include "ir_dump/dot.h"
+#include "ir_dump/ir_text.h"
+#include "passes/builtin/builtin.h"
+#include "passes/core/archive_check.h"
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+#include "passes/core/op_library.h"
+#include "passes/core/pass_manager.h"
+#include "passes/core/pipeline.h"
+#include "passes/core/plugin.h"
+#include "passes/core/registry.h"
+
+namespace py = pybind11;
+
+namespace tsopt::python {
+
+namespace {
+
+/// The keyword of tsopt.run() (or the function) that a setting an error points at is given by.
+std::string keywordFor(Setting setting) {
+  switch (setting) {
+    case Setting::kNone:
+      return "";
+    case Setting::kInflateLimit:
+      return " (tsopt.set_max_inflate_mb(MB))";
+    case Setting::kOperatorLibrary:
+      return " (tsopt.load_operators(LIB.so))";
+    case Setting::kRtol:
+      return " (rtol=)";
+    case Setting::kAtol:
+      return " (atol=)";
+    case Setting::kInputSpecs:
+      return " (input_specs=)";
+    case Setting::kInputScale:
+      return " (scale=)";
+    case Setting::kTrials:
+      return " (trials=)";
+    case Setting::kDumpKinds:
+      return " (dump=)";
+    case Setting::kGoldenUpdate:
+      return " (update_golden=)";
+    case Setting::kOverwriteInput:
+      return " (in_place=True)";
+  }
+  return "";
+}
+
+template <typename T>
+T get(const py::dict& kw, const char* key, T fallback) {
+  return kw.contains(key) && !kw[key].is_none() ? kw[key].cast<T>() : fallback;
+}
+
+/// "TypeError: message" of the Python exception being handled.
+std::string pythonError(const py::error_already_set& e) {
+  py::object type = e.type(), value = e.value();
+  std::string name = type ? py::str(type.attr("__name__")).cast<std::string>() : "error";
+  std::string text = value ? py::str(value).cast<std::string>() : "";
+  return text.empty() ? name : name + ": " + text;
+}
+
+/// A Python callable kept for the life of the process: never released, so that no reference is
+/// dropped without the GIL (passes outlive the interpreter's shutdown in the static registry).
+struct Callable {
+  PyObject* fn;
+  explicit Callable(const py::object& f) : fn(f.inc_ref().ptr()) {}
+  py::object call(const py::object& arg) const {
+    return py::reinterpret_borrow<py::object>(fn)(arg);
+  }
+};
+
+/// What a Python pass returned, as "changed": True/False as given, None by comparing the IR.
+bool changedFrom(const py::object& result, const std::string& before,
+                 const std::function<std::string()>& after) {
+  if (result.is_none()) return after() != before;
+  return result.cast<bool>();
+}
+
+/// A graph pass written in Python: called with each method's torch._C.Graph.
+class PythonGraphPass : public GraphPass {
+ public:
+  PythonGraphPass(std::string name, std::string description, std::shared_ptr<Callable> fn)
+      : name_(std::move(name)), description_(std::move(description)), fn_(std::move(fn)) {}
+  std::string name() const override { return name_; }
+  std::string description() const override { return description_; }
+
+  bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& /*ctx*/) override {
+    py::gil_scoped_acquire gil;
+    std::string before = canonicalIr(*graph);
+    try {
+      py::object result = fn_->call(py::cast(graph));
+      return changedFrom(result, before, [&] { return canonicalIr(*graph); });
+    } catch (py::error_already_set& e) {
+      throw std::runtime_error(pythonError(e));
+    }
+  }
+
+ private:
+  std::string name_, description_;
+  std::shared_ptr<Callable> fn_;
+};
+
+/// A module pass written in Python: called with the module as a torch.jit.ScriptModule; it may
+/// change it in place or return a new one.
+class PythonModulePass : public ModulePass {
+ public:
+  PythonModulePass(std::string name, std::string description, std::shared_ptr<Callable> fn)
+      : name_(std::move(name)), description_(std::move(description)), fn_(std::move(fn)) {}
+  std::string name() const override { return name_; }
+  std::string description() const override { return description_; }
+
+  bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
+    py::gil_scoped_acquire gil;
+    std::string before = canonicalModuleIr(module, ctx.methods);
+    try {
+      py::object wrap = py::module_::import("torch.jit._recursive").attr("wrap_cpp_module");
+      py::object result = fn_->call(wrap(module));
+      if (py::hasattr(result, "_c")) result = result.attr("_c");
+      if (py::isinstance<torch::jit::Module>(result)) {
+        module = result.cast<torch::jit::Module>();
+        return true;
+      }
+      return changedFrom(result, before, [&] { return canonicalModuleIr(module, ctx.methods); });
+    } catch (py::error_already_set& e) {
+      throw std::runtime_error(pythonError(e));
+    }
+  }
+
+ private:
+  std::string name_, description_;
+  std::shared_ptr<Callable> fn_;
+};
+
+/// Registers a Python pass; one defined again under the same name (a notebook cell run twice)
+/// replaces the earlier Python one, never a pass from C++.
+void registerPass(const std::string& name, const std::string& description, py::object fn,
+                  bool onModule) {
+  PassRegistry& registry = PassRegistry::global();
+  const PassInfo* existing = registry.find(name);
+  if (existing && existing->origin == "python") registry.remove(name);
+  auto callable = std::make_shared<Callable>(fn);
+  if (onModule) {
+    registry.add([=] { return std::make_unique<PythonModulePass>(name, description, callable); },
+                 "python");
+  } else {
+    registry.add([=] { return std::make_unique<PythonGraphPass>(name, description, callable); },
+                 "python");
+  }
+}
+
+/// The verification settings among tsopt.run()'s and tsopt.verify()'s keywords.
+VerifySettings verifySettings(const py::dict& kw) {
+  VerifySettings s;
+  if (kw.contains("inputs") && !kw["inputs"].is_none()) {
+    std::vector<c10::IValue> values;
+    for (py::handle v : kw["inputs"].cast<py::tuple>()) {
+      values.push_back(torch::jit::toTypeInferredIValue(v));
+    }
+    s.inputValues = std::move(values);
+  }
+  s.inputsFile = get<std::string>(kw, "inputs_file", "");
+  s.inputShapes = get<std::vector<std::string>>(kw, "input_specs", {});
+  s.rtol = get<std::vector<std::string>>(kw, "rtol", {});
+  s.atol = get<std::vector<std::string>>(kw, "atol", {});
+  s.trials = get<int>(kw, "trials", s.trials);
+  s.seed = get<uint64_t>(kw, "seed", s.seed);
+  s.distribution = get<std::string>(kw, "dist", s.distribution);
+  s.scale = get<double>(kw, "scale", s.scale);
+  s.relToMax = get<bool>(kw, "rel_to_max", false);
+  return s;
+}
+
+VerifyMode verifyMode(const std::string& mode) {
+  if (mode == "none") return VerifyMode::kNone;
+  if (mode == "result") return VerifyMode::kResult;
+  if (mode == "strict") return VerifyMode::kStrict;
+  if (mode == "each") return VerifyMode::kEach;
+  throw Error("unknown verification '" + mode + "' (known: none, result, strict, each)");
+}
+
+/// tsopt.run(): `model` is a torch._C.ScriptModule or a path. Returns the result module, the
+/// JSON report, the HTML report (if kept) and whether it passed.
+py::dict run(const py::object& model, const py::dict& kw) {
+  RunOptions o;
+  if (py::isinstance<py::str>(model)) {
+    o.input = model.cast<std::string>();
+  } else {
+    o.inputModule = model.cast<torch::jit::Module>();
+    o.input = get<std::string>(kw, "name", "<module>");
+  }
+  o.output = get<std::string>(kw, "output", "");
+  o.overwriteInput = get<bool>(kw, "overwrite", false);
+  o.pipeline = get<std::string>(kw, "pipeline", "");
+  o.methods = get<std::vector<std::string>>(kw, "methods", o.methods);
+  std::string lint = get<std::string>(kw, "lint", "fast");
+  if (lint != "fast" && lint != "full" && lint != "none") {
+    throw Error("unknown lint '" + lint + "' (known: fast, full, none)");
+  }
+  o.irCheck = lint == "none" ? IrCheck::None : lint == "full" ? IrCheck::Full : IrCheck::Fast;
+  o.keepGoing = get<bool>(kw, "keep_going", false);
+  o.verify = verifyMode(get<std::string>(kw, "verify", "none"));
+  o.bisect = get<bool>(kw, "bisect", false);
+  if (o.bisect && o.verify == VerifyMode::kNone) o.verify = VerifyMode::kResult;
+  if (o.verify != VerifyMode::kNone) {
+    o.verifyOptions = verifySettings(kw).options(o.methods, o.inputModule ? "" : o.input);
+  }
+  o.dumpDir = get<std::string>(kw, "dump_dir", "");
+  o.dumpKinds = parseDumpKinds(get<std::string>(kw, "dump", "ir,code,diff,dot"));
+  o.dumpEveryPass = get<bool>(kw, "dump_all", false);
+  o.report = get<std::string>(kw, "report", "");
+  o.html = get<std::string>(kw, "html", "");
+  o.keepHtml = get<bool>(kw, "keep_html", false);
+  o.goldenDir = get<std::string>(kw, "golden_dir", "");
+  o.updateGolden = get<bool>(kw, "update_golden", false);
+  if (o.updateGolden && o.goldenDir.empty()) {
+    throw Error("update_golden needs golden_dir", Setting::kGoldenUpdate);
+  }
+
+  RunOutcome out;
+  {
+    py::gil_scoped_release release;
+    out = optimize(o);
+  }
+  py::dict result;
+  result["module"] = py::cast(out.module);
+  result["report"] = runReport(out).dump();
+  result["html"] = out.html;
+  result["passed"] = out.passed();
+  result["summary"] =
+      out.verdict ? verifySummary(*out.verifier, out.verdict->result) : std::string();
+  result["written"] = out.written;
+  return result;
+}
+
+/// tsopt.verify(): the JSON comparison and the one-line verdict.
+py::dict verify(const torch::jit::Module& reference, const torch::jit::Module& candidate,
+                const py::dict& kw) {
+  std::vector<std::string> methods = get<std::vector<std::string>>(kw, "methods", {"forward"});
+  VerifyOptions options = verifySettings(kw).options(methods, "");
+  nlohmann::json report;
+  std::string summary;
+  bool passed = false;
+  {
+    py::gil_scoped_release release;
+    Verifier verifier(reference, options);
+    VerifyResult result = verifier.check(candidate);
+    report = compareReport(verifier, result, "reference", "candidate");
+    summary = verifySummary(verifier, result);
+    passed = result.passed;
+  }
+  py::dict out;
+  out["report"] = report.dump();
+  out["summary"] = summary;
+  out["passed"] = passed;
+  return out;
+}
+
+std::string irText(const torch::jit::Graph& graph, bool canonical) {
+  return canonical ? canonicalIr(graph) : graphText(graph);
+}
+
+}  // namespace
+
+}  // namespace tsopt::python
+
+PYBIND11_MODULE(_tsopt, m) {
+  using namespace tsopt;
+  using namespace tsopt::python;
+  m.doc() = "tsopt's C++ core; use the tsopt package, not this module.";
+
+  static py::exception<Error> error(m, "Error", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      PyErr_SetString(error.ptr(), (std::string(e.what()) + keywordFor(e.setting())).c_str());
+    } catch (const py::error_already_set&) {
+      throw;  // a Python exception: left as it is
+    } catch (const py::builtin_exception&) {
+      throw;  // a bad argument type: pybind11's TypeError
+    } catch (const std::exception& e) {
+      // LibTorch's errors, one line as the CLI prints them, not its C++ backtrace.
+      PyErr_SetString(error.ptr(), describeException(e).c_str());
+    }
+  });
+  for (const std::string& e : PassRegistry::global().staticErrors()) {
+    PyErr_WarnEx(PyExc_RuntimeWarning, e.c_str(), 1);
+  }
+
+  m.def("run", &run, py::arg("model"), py::arg("options"));
+  m.def("verify", &verify, py::arg("reference"), py::arg("candidate"), py::arg("options"));
+  m.def("register_pass", &registerPass, py::arg("name"), py::arg("description"), py::arg("fn"),
+        py::arg("on_module"));
+  m.def("passes_json", [] { return passesJson(PassRegistry::global()).dump(); });
+  m.def("preset", [](const std::string& name) { return findPreset(name).pipeline; });
+  m.def("parse_pipeline", [](const std::string& text) {
+    return text.empty() ? std::string() : parsePipeline(resolvePipelineArgument(text)).str();
+  });
+  m.def("load_plugin", [](const std::string& path) { return loadPlugin(path).passes; });
+  m.def("load_operators", [](const std::string& path) { loadOperatorLibrary(path); });
+  m.def("set_max_inflate_mb", [](uint64_t mb) { setInflateLimit(mb << 20); });
+  m.def("module_ir",
+        [](const torch::jit::Module& module, const std::string& method, bool inlined,
+           bool canonical) { return irText(*viewGraph(module, method, inlined), canonical); });
+  m.def("graph_ir", [](const std::shared_ptr<torch::jit::Graph>& g, bool canonical) {
+    return irText(*g, canonical);
+  });
+  m.def("module_code",
+        [](const torch::jit::Module& module, const std::string& method, bool inlined) {
+          return graphCode(viewGraph(module, method, inlined), method);
+        });
+  m.def("module_graph", &viewGraph, py::arg("module"), py::arg("method"), py::arg("inlined"));
+  m.def("diff", [](const std::string& a, const std::string& b, const std::string& nameA,
+                   const std::string& nameB) { return unifiedDiff(a, b, nameA, nameB); });
+  m.def("dot",
+        [](const std::shared_ptr<torch::jit::Graph>& g, const std::string& title, size_t maxNodes) {
+          DotOptions options;
+          options.title = title;
+          options.maxNodes = maxNodes;
+          return graphToDot(*g, options);
+        });
+  m.def("render", [](const std::string& dot, const std::string& format) {
+    std::string out;
+    {
+      py::gil_scoped_release release;
+      out = renderDot(dot, format);
+    }
+    return py::bytes(out);
+  });
+  m.def("save", [](const torch::jit::Module& module, const std::string& path) {
+    py::gil_scoped_release release;
+    saveModuleAtomic(module, path);
+  });
+}

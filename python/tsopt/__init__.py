@@ -1,0 +1,383 @@
+"""tsopt from Python: run pass pipelines over live TorchScript modules, look at their IR, verify
+them, and write passes in Python that run among the C++ ones.
+
+    import torch, tsopt
+    m = torch.jit.trace(model, example)
+    report = tsopt.run(m, "inline,fold-conv-bn,dce", verify=True)
+    optimized = report.module
+
+Everything here is a thin layer over the same engine as the `tsopt` command line: the options,
+their defaults and the error messages are the command line's. See docs/python.md.
+"""
+
+import html as _html
+import inspect as _inspect
+import json as _json
+import os as _os
+
+import torch  # first: the extension uses LibTorch's Python types
+
+from . import _tsopt
+
+__all__ = [
+    "Error", "run", "Report", "verify", "Verification", "passes", "presets", "show", "diff",
+    "dot", "Picture", "graph_pass", "load_plugin", "load_operators", "set_max_inflate_mb",
+]
+
+Error = _tsopt.Error
+Error.__doc__ = """A bad pipeline, model, input or option: the message is the command line's."""
+
+_PICTURE_MAX_NODES = 5000  # as `tsopt dot`: larger pictures take Graphviz minutes
+
+
+def _cpp_module(model, what="model"):
+    """The torch._C.ScriptModule behind a ScriptModule, or an Error saying what to pass."""
+    if isinstance(model, torch.jit.ScriptModule):
+        return model._c
+    if isinstance(model, torch._C.ScriptModule):
+        return model
+    if isinstance(model, torch.nn.Module):
+        raise Error(f"the {what} is a torch.nn.Module, not TorchScript: "
+                    "pass torch.jit.trace(model, example) or torch.jit.script(model)")
+    raise Error(f"the {what} must be a torch.jit.ScriptModule, got {type(model).__name__}")
+
+
+def _graph(model, method, inline):
+    """The torch._C.Graph to look at: a Graph as given, or a method's (a copy if inlined)."""
+    if isinstance(model, torch._C.Graph):
+        return model
+    return _tsopt.module_graph(_cpp_module(model), method, inline)
+
+
+def _tolerances(value, name):
+    """rtol/atol as the command line types them: 1e-5 or {"float32": 1e-5, ...}."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return [f"{dtype}={float(v)!r}" for dtype, v in value.items()]
+    if isinstance(value, (int, float)):
+        return [repr(float(value))]
+    raise Error(f"{name} must be a number or a dict of dtype to number, "
+                f"got {type(value).__name__}")
+
+
+def _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale, rel_to_max):
+    options = {"rtol": _tolerances(rtol, "rtol"), "atol": _tolerances(atol, "atol"),
+               "trials": trials, "seed": seed, "dist": dist, "scale": scale,
+               "rel_to_max": rel_to_max}
+    if isinstance(inputs, (str, _os.PathLike)):
+        options["inputs_file"] = _os.fspath(inputs)
+    elif isinstance(inputs, torch.Tensor):
+        options["inputs"] = (inputs,)
+    elif inputs is not None:
+        options["inputs"] = tuple(inputs)
+    if input_specs is not None:
+        options["input_specs"] = ([input_specs] if isinstance(input_specs, str)
+                                  else list(input_specs))
+    return options
+
+
+def _path(value):
+    return None if value is None else _os.fspath(value)
+
+
+class Verification:
+    """The verdict of comparing two models' outputs: true if they compute the same."""
+
+    def __init__(self, report, summary):
+        self._report = report
+        self.summary = summary  #: the one line the command line prints
+        self.passed = report["passed"]
+        self.max_abs_diff = report["max_abs_diff"]
+        self.max_rel_diff = report["max_rel_diff"]
+        self.mismatch = report["mismatch"]  #: the first output that differs, and how
+        self.outputs = report["outputs"]  #: per output leaf: its errors and tolerances
+
+    def __bool__(self):
+        return self.passed
+
+    def to_dict(self):
+        return self._report
+
+    def to_json(self, indent=2):
+        return _json.dumps(self._report, indent=indent)
+
+    def __repr__(self):
+        return f"<Verification: {self.summary}>"
+
+
+class Report:
+    """What tsopt.run() did: the result module, the passes, the phases, the verdict."""
+
+    def __init__(self, module, report, page, passed, summary):
+        self.module = module  #: the optimized torch.jit.ScriptModule
+        self._report = report
+        self._page = page
+        #: False if verification found a difference or the golden files do not match
+        self.passed = passed
+        self.passes = report["passes"]  #: one dict per pass run: name, changed, ms, nodes, stats
+        self.phases = report["phases"]  #: where the time went, in ms
+        self.warnings = report["warnings"]
+        self.input_bytes = report["input_bytes"]
+        self.output_bytes = report["output_bytes"]
+        verdict = report.get("verify")
+        self.verification = Verification(verdict, summary) if verdict else None
+
+    @property
+    def nodes_before(self):
+        return self.passes[0]["nodes_before"] if self.passes else None
+
+    @property
+    def nodes_after(self):
+        return self.passes[-1]["nodes_after"] if self.passes else None
+
+    @property
+    def first_failing_pass(self):
+        """The pass to blame (dict with index, name, spec) when verification found one."""
+        return self._report.get("verify", {}).get("first_failing_pass")
+
+    def to_dict(self):
+        return self._report
+
+    def to_json(self, indent=2):
+        """The report as `tsopt run --report` writes it."""
+        return _json.dumps(self._report, indent=indent)
+
+    def html(self):
+        """The HTML report page, if the run kept one (html=True or a path)."""
+        if not self._page:
+            raise Error("the run kept no HTML report: run with html=True or html=PATH")
+        return self._page
+
+    def _repr_html_(self):
+        if self._page:
+            return ('<iframe style="width:100%;height:600px;border:0" srcdoc="'
+                    f'{_html.escape(self._page, quote=True)}"></iframe>')
+        rows = "".join(
+            f"<tr><td>{p['index'] + 1}</td><td><code>{_html.escape(p['spec'])}</code></td>"
+            f"<td>{'yes' if p['changed'] else ''}</td><td>{p['nodes_before']}</td>"
+            f"<td>{p['nodes_after']}</td><td>{p['ms']:.1f}</td></tr>" for p in self.passes)
+        verdict = (f"<p>verify: {_html.escape(self.verification.summary)}</p>"
+                   if self.verification is not None else "")
+        return (f"<p>{_html.escape(repr(self))}</p><table><tr><th>#</th><th>pass</th>"
+                f"<th>changed</th><th>nodes before</th><th>nodes after</th><th>ms</th></tr>"
+                f"{rows}</table>{verdict}")
+
+    def __repr__(self):
+        changed = sum(p["changed"] for p in self.passes)
+        line = (f"<Report: {len(self.passes)} passes, {changed} changed the model, "
+                f"nodes {self.nodes_before} -> {self.nodes_after}, "
+                f"{self.phases['total_ms']:.0f} ms")
+        if self.verification is not None:
+            line += f"; verify: {self.verification.summary}"
+        return line + ">"
+
+
+def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=False,
+        output=None, verify=False, bisect=False, inputs=None, input_specs=None, rtol=None,
+        atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False, lint="fast",
+        keep_going=False, dump_dir=None, dump="ir,code,diff,dot", dump_all=False, report=None,
+        html=None, golden_dir=None, update_golden=False):
+    """Runs a pass pipeline over `model` and returns a Report whose .module is the result.
+
+    model: a torch.jit.ScriptModule (traced or scripted), or the path of a saved one.
+    pipeline: pipeline text ("inline,fold-conv-bn,dce", "@FILE"); or preset="O2". Neither: O1.
+    in_place: make `model` itself the result (for a path: save the result over it); by default
+        it is left as it was.
+    output: also save the result here (never over the model's file unless in_place=True).
+    verify: True (or "result") checks the result computes what the model computes; "strict"
+        leaves `output` unwritten if it does not; "each" checks after every pass. bisect=True
+        names the pass to blame when the result differs.
+    inputs: the inputs to verify on (a tensor, a tuple of them, or a file saved with
+        torch.save); input_specs: their shapes as the command line's --input takes them
+        ("1x3x224x224"); neither: random inputs of shapes inferred from the model.
+    dump_dir, dump, dump_all, report, html, golden_dir, update_golden: as on the command line;
+        html=True keeps the HTML report in memory only (Report.html(), and the notebook view).
+    """
+    if pipeline is not None and preset is not None:
+        raise Error("give either a pipeline or a preset, not both")
+    if isinstance(model, (str, _os.PathLike)):
+        source = _os.fspath(model)
+        if in_place and output is None:
+            output = source
+    else:
+        source = _cpp_module(model)
+    if verify is True:
+        verify = "result"
+    text = (_tsopt.preset(str(preset)) if preset is not None
+            else _tsopt.parse_pipeline(pipeline) if pipeline is not None
+            else _tsopt.preset("O1"))
+    options = {
+        "name": "<module>", "output": _path(output), "pipeline": text,
+        "methods": [methods] if isinstance(methods, str) else list(methods), "lint": lint,
+        "keep_going": keep_going, "verify": verify or "none", "bisect": bisect,
+        "dump_dir": _path(dump_dir), "dump": dump, "dump_all": dump_all,
+        "report": _path(report), "html": None if html in (None, True, False) else _path(html),
+        "keep_html": bool(html), "golden_dir": _path(golden_dir),
+        "update_golden": update_golden,
+        "overwrite": in_place,
+    }
+    options.update(_verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
+                                   rel_to_max))
+    out = _tsopt.run(source, options)
+    result = out["module"]
+    if in_place and not isinstance(source, str):
+        _rebuild(model, result)
+        result_module = model
+    else:
+        result_module = torch.jit._recursive.wrap_cpp_module(result)
+    return Report(result_module, _json.loads(out["report"]), out["html"], out["passed"],
+                  out["summary"])
+
+
+def _rebuild(model, cpp):
+    """Makes the Python object `model` the module `cpp`: the wrapper torch would make for `cpp`,
+    moved into `model` (a traced module becomes a scripted one, as after torch.jit.freeze)."""
+    wrapper = torch.jit._recursive.wrap_cpp_module(cpp)
+    object.__setattr__(model, "__class__", type(wrapper))
+    model.__dict__.clear()
+    model.__dict__.update(wrapper.__dict__)
+
+
+def verify(reference, candidate, *, methods=("forward",), inputs=None, input_specs=None,
+           rtol=None, atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False):
+    """Do `reference` and `candidate` (ScriptModules) compute the same outputs? A Verification,
+    true if they do; its .summary is the line `tsopt verify` prints."""
+    options = _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
+                              rel_to_max)
+    options["methods"] = [methods] if isinstance(methods, str) else list(methods)
+    out = _tsopt.verify(_cpp_module(reference, "reference"),
+                        _cpp_module(candidate, "candidate"), options)
+    return Verification(_json.loads(out["report"]), out["summary"])
+
+
+class Pass:
+    """A registered pass, as `tsopt passes` lists it."""
+
+    def __init__(self, info):
+        self.name = info["name"]
+        self.description = info["description"]
+        self.origin = info["origin"]  #: "builtin", "python" or a plugin's path
+        self.kind = info["kind"]  #: "graph" or "module"
+        self.options = info["options"]
+
+    def __repr__(self):
+        return f"<Pass {self.name}: {self.description}>"
+
+
+def passes():
+    """Every pass a pipeline can name: built-in, from plugins, and written in Python."""
+    return [Pass(p) for p in _json.loads(_tsopt.passes_json())["passes"]]
+
+
+def presets():
+    """The preset pipelines by name ("O0", "O1", "O2"), as run(preset=...) takes them."""
+    return {p["name"]: p["pipeline"] for p in _json.loads(_tsopt.passes_json())["presets"]}
+
+
+def load_plugin(path):
+    """Loads passes from a plugin library, as --plugin does; returns the names it registered."""
+    return _tsopt.load_plugin(_os.fspath(path))
+
+
+def load_operators(path):
+    """Loads an operator library (a .so registering operators outside LibTorch), as --ops does.
+    Those of torchvision and torchaudio are loaded by themselves when a model needs them."""
+    _tsopt.load_operators(_os.fspath(path))
+
+
+def set_max_inflate_mb(mb):
+    """How much a model's compressed records may unpack to (default 512 MB), as --max-inflate."""
+    _tsopt.set_max_inflate_mb(int(mb))
+
+
+def show(model, method="forward", *, inline=False, code=False, canonical=False):
+    """A method's IR as text (or its TorchScript code with code=True), as `tsopt show` prints
+    it. `model` is a ScriptModule (or a submodule of one) or a torch._C.Graph."""
+    if isinstance(model, torch._C.Graph):
+        if code or inline:
+            raise Error("code= and inline= need a module, not a graph")
+        return _tsopt.graph_ir(model, canonical)
+    cpp = _cpp_module(model)
+    if code:
+        return _tsopt.module_code(cpp, method, inline)
+    return _tsopt.module_ir(cpp, method, inline, canonical)
+
+
+def _ir_of(x, method, inline):
+    if isinstance(x, str):
+        return x
+    return show(x, method, inline=inline and not isinstance(x, torch._C.Graph), canonical=True)
+
+
+def diff(a, b, method="forward", *, inline=False, names=("a", "b")):
+    """The unified diff of the canonical IR of `a` and `b` (modules, graphs or IR text); ""
+    when they are the same."""
+    return _tsopt.diff(_ir_of(a, method, inline), _ir_of(b, method, inline), *names)
+
+
+class Picture:
+    """A graph drawn by Graphviz: shows itself in a notebook, saves as .dot, .svg or .png."""
+
+    def __init__(self, dot_text):
+        self.dot = dot_text  #: the DOT text
+        self._svg = None
+
+    def svg(self):
+        if self._svg is None:
+            self._svg = _tsopt.render(self.dot, "svg").decode()
+        return self._svg
+
+    def _repr_svg_(self):
+        return self.svg()
+
+    def save(self, path):
+        """Writes the picture; the format is the path's extension (.dot, .svg or .png)."""
+        path = _os.fspath(path)
+        ext = _os.path.splitext(path)[1]
+        if ext == ".dot":
+            data = self.dot.encode()
+        elif ext in (".svg", ".png"):
+            data = _tsopt.render(self.dot, ext[1:])
+        else:
+            raise Error(f"cannot tell the format of '{path}': end it in .dot, .svg or .png")
+        tmp = f"{path}.tmp{_os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        _os.replace(tmp, path)
+
+    def __repr__(self):
+        return f"<Picture: {self.dot.count(' -> ')} edges>"
+
+
+def dot(model, method="forward", *, inline=False, max_nodes=_PICTURE_MAX_NODES, title=None):
+    """The graph of `method` (or a torch._C.Graph) as a Picture, as `tsopt dot` draws it."""
+    graph = _graph(model, method, inline)
+    return Picture(_tsopt.dot(graph, title if title is not None else method, max_nodes))
+
+
+def graph_pass(name, *, description=None, on_module=None):
+    """Registers the decorated function as a pass that pipelines can name.
+
+    The function takes a torch._C.Graph (each method graph in turn) or, if its first parameter
+    is annotated as a torch.jit.ScriptModule or on_module=True, the whole module. It changes
+    what it is given in place and returns None (tsopt compares the IR to see whether it
+    changed), a bool (whether it changed it) or, for a module, a new module.
+
+        @tsopt.graph_pass("drop-dropout")
+        def drop_dropout(graph):
+            ...
+        tsopt.run(m, "inline,drop-dropout,dce")
+    """
+    def register(fn):
+        takes_module = on_module
+        if takes_module is None:
+            params = list(_inspect.signature(fn).parameters.values())
+            annotation = params[0].annotation if params else None
+            takes_module = (isinstance(annotation, type)
+                            and issubclass(annotation, (torch.jit.ScriptModule,
+                                                        torch._C.ScriptModule)))
+        doc = description or (_inspect.getdoc(fn) or "").split("\n")[0] or "a pass in Python"
+        _tsopt.register_pass(name, doc, fn, bool(takes_module))
+        return fn
+    return register

@@ -1,0 +1,119 @@
+"""Bad input: one tsopt.Error (a ValueError) with the command line's message, nothing changed."""
+import os
+
+import pytest
+import torch
+from conftest import ConvBnRelu, same_snapshot, snapshot
+
+import tsopt
+
+
+def cli_error(cli, *args):
+    """The CLI's one-line message for the same mistake, without its "tsopt: error: " prefix."""
+    done = cli(*args, check=False)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    return done.stderr.removeprefix("tsopt: error: ").rstrip("\n")
+
+
+def test_bad_pipeline_is_the_clis_message(tmp_path, cli, traced):
+    traced.save(str(tmp_path / "m.pt"))
+    before = snapshot(traced)
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.run(traced, "inline,fold-conv-bm")
+    assert isinstance(e.value, ValueError)
+    assert str(e.value) == cli_error(cli, "run", tmp_path / "m.pt", "-p", "inline,fold-conv-bm",
+                                     "-o", tmp_path / "o.pt")
+    assert str(e.value).startswith("bad pipeline at column 8: unknown pass 'fold-conv-bm' "
+                                   "(did you mean 'fold-conv-bn'?)")
+    assert same_snapshot(before, snapshot(traced))
+    assert not (tmp_path / "o.pt").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"preset": "O9"}, "unknown preset 'O9' (known: O0, O1, O2)"),
+    ({"pipeline": "dce", "preset": "O1"}, "give either a pipeline or a preset, not both"),
+    ({"verify": "sometimes"}, "unknown verification 'sometimes' (known: none, result, strict, "
+                              "each)"),
+    ({"verify": True, "inputs": (torch.ones(2, 3, 16, 16), torch.ones(1))},
+     "takes 1 input, got 2 (inputs given)"),
+    ({"verify": True, "rtol": -1.0}, "(rtol=)"),
+    ({"verify": True, "rtol": "1e-3"}, "rtol must be a number or a dict of dtype to number"),
+    ({"verify": True, "scale": 0}, "the scale of random inputs must be positive (scale=)"),
+    ({"verify": True, "trials": 0}, "trials must be at least 1 (trials=)"),
+    ({"verify": True, "inputs": torch.ones(1), "input_specs": ["1"]},
+     "give either saved inputs or input specs, not both (input_specs=)"),
+    ({"dump": "ir,pdf", "dump_dir": "/tmp/tsopt-test-unused"}, "(dump=)"),
+    ({"update_golden": True}, "update_golden needs golden_dir (update_golden=)"),
+    ({"methods": ["predict"]}, "predict"),
+    ({"lint": "sometimes"}, "unknown lint 'sometimes'"),
+])
+def test_bad_options(traced, kwargs, message):
+    before = snapshot(traced)
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.run(traced, **kwargs)
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+    assert same_snapshot(before, snapshot(traced))
+
+
+def test_not_torchscript():
+    with pytest.raises(tsopt.Error, match="torch.nn.Module, not TorchScript: pass "
+                                          r"torch.jit.trace\(model, example\)"):
+        tsopt.run(ConvBnRelu())
+    with pytest.raises(tsopt.Error, match="must be a torch.jit.ScriptModule, got int"):
+        tsopt.show(3)
+
+
+def test_missing_file_and_unwritable_output(tmp_path, traced):
+    with pytest.raises(tsopt.Error, match="no such file"):
+        tsopt.run(tmp_path / "none.pt")
+    with pytest.raises(tsopt.Error):
+        tsopt.run(traced, "dce", output=tmp_path / "no" / "such" / "dir" / "o.pt")
+
+
+def test_output_never_overwrites_the_input(tmp_path, traced):
+    path = tmp_path / "m.pt"
+    traced.save(str(path))
+    data = path.read_bytes()
+    with pytest.raises(tsopt.Error, match=r"is the input model; allow overwriting it "
+                                          r"\(in_place=True\)"):
+        tsopt.run(path, "inline,dce", output=path)
+    assert path.read_bytes() == data
+    example = torch.rand(2, 3, 16, 16)
+    report = tsopt.run(path, "inline,dce", in_place=True)
+    assert path.read_bytes() != data
+    assert torch.equal(torch.jit.load(str(path))(example), report.module(example))
+
+
+def test_strict_verification_writes_nothing_when_it_differs(tmp_path, traced):
+    @tsopt.graph_pass("test-zero-output")
+    def zero(graph):
+        out = graph.return_node().inputsAt(0)
+        zero = graph.insertConstant(0)
+        mul = graph.create("aten::mul", [out, zero])
+        mul.output().setType(out.type())
+        mul.insertBefore(graph.return_node())
+        graph.return_node().replaceInput(0, mul.output())
+
+    report = tsopt.run(traced, "test-zero-output", verify="strict", output=tmp_path / "o.pt")
+    assert not report.passed and not (tmp_path / "o.pt").exists()
+    assert report.verification.summary.startswith("outputs differ")
+
+
+def test_operator_libraries_and_archive_limits(cli):
+    """Settings outside run()'s keywords: the message names the function that changes them."""
+    model = os.path.join(os.environ["TSOPT_FIXTURE_DIR"], "uses_test_op.pt")
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.run(model, "dce")
+    assert str(e.value).endswith("(tsopt.load_operators(LIB.so))")
+    tsopt.load_operators(os.environ["TSOPT_TEST_OPS"])
+    assert tsopt.run(model, "dce").passes[0]["name"] == "dce"
+
+    bomb = os.path.join(os.environ["TSOPT_HOSTILE_DIR"], "bomb_small.pt")
+    tsopt.set_max_inflate_mb(4)
+    try:
+        with pytest.raises(tsopt.Error) as e:
+            tsopt.run(bomb, "dce")
+        assert "raise the limit (tsopt.set_max_inflate_mb(MB))" in str(e.value)
+    finally:
+        tsopt.set_max_inflate_mb(512)

@@ -1,0 +1,82 @@
+"""tsopt.show, diff, dot, verify and passes: what `tsopt show`, `dot`, `verify` and `passes` do."""
+import pytest
+import torch
+
+import tsopt
+from conftest import ConvBnRelu
+
+
+def test_show_is_the_clis(tmp_path, cli, traced):
+    traced.save(str(tmp_path / "m.pt"))
+    for flags, kwargs in [([], {}), (["--inline"], {"inline": True}),
+                          (["--code"], {"code": True}), (["--canonical"], {"canonical": True}),
+                          (["--inline", "--code"], {"inline": True, "code": True})]:
+        shown = tsopt.show(torch.jit.load(str(tmp_path / "m.pt")), **kwargs)
+        assert cli("show", tmp_path / "m.pt", *flags).stdout == shown.rstrip("\n") + "\n", flags
+
+
+def test_show_a_submodule_and_a_graph(traced):
+    assert "aten::_convolution" in tsopt.show(traced.features, inline=True)
+    assert tsopt.show(traced.features.graph, canonical=True) == tsopt.show(
+        traced.features, canonical=True)
+    before = traced.graph.str()
+    assert "prim::CallMethod" not in tsopt.show(traced, inline=True)
+    assert traced.graph.str() == before  # inlining showed a copy
+
+
+def test_diff(traced):
+    assert tsopt.diff(traced, traced) == ""
+    folded = tsopt.run(traced, "inline,fold-conv-bn,dce").module
+    d = tsopt.diff(traced, folded, inline=True, names=("before", "after"))
+    assert d.startswith("--- before\n+++ after\n")
+    assert "-" in d and "aten::batch_norm" in d
+    assert tsopt.diff("a\nb\n", "a\nc\n") == "--- a\n+++ b\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+
+
+def test_dot(tmp_path, traced):
+    picture = tsopt.dot(traced, inline=True)
+    assert picture.dot.startswith("digraph")
+    assert "aten::_convolution" in picture.dot
+    svg = picture._repr_svg_()
+    assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    picture.save(tmp_path / "g.svg")
+    picture.save(tmp_path / "g.dot")
+    picture.save(tmp_path / "g.png")
+    assert (tmp_path / "g.dot").read_text() == picture.dot
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(tsopt.Error, match="end it in .dot, .svg or .png"):
+        picture.save(tmp_path / "g.jpg")
+    assert tsopt.dot(traced.graph).dot == tsopt.dot(traced).dot
+    assert "more nodes not drawn (drawn up to 3)" in tsopt.dot(traced, inline=True,
+                                                               max_nodes=3).dot
+
+
+def test_verify(traced, example):
+    same = tsopt.verify(traced, tsopt.run(traced, "inline,dce").module)
+    assert same and same.passed and same.max_abs_diff == 0
+    assert same.summary.startswith("outputs equal over 3 trials")
+    given = tsopt.verify(traced, traced, inputs=example)
+    assert given.to_dict()["inputs"]["forward"][0].endswith("(from given)")
+    model = ConvBnRelu().eval()  # the same weights, but for one bias
+    with torch.no_grad():
+        model.head.bias.add_(1)
+    differs = tsopt.verify(traced, torch.jit.trace(model, example), input_specs="2x3x16x16",
+                           trials=1)
+    assert not differs and differs.summary == "outputs differ: " + differs.mismatch
+
+
+def test_verify_matches_the_cli(tmp_path, cli, traced):
+    traced.save(str(tmp_path / "a.pt"))
+    changed = tsopt.run(traced, "inline,fold-conv-bn,dce").module
+    changed.save(str(tmp_path / "b.pt"))
+    line = cli("verify", tmp_path / "a.pt", tmp_path / "b.pt", "-q").stdout
+    verification = tsopt.verify(torch.jit.load(str(tmp_path / "a.pt")),
+                                torch.jit.load(str(tmp_path / "b.pt")))
+    assert line == "tsopt: verify: " + verification.summary + "\n"
+
+
+def test_passes_and_presets(cli):
+    listed = {p.name for p in tsopt.passes()}
+    assert {"inline", "fold-conv-bn", "dce", "torch-freeze"} <= listed
+    assert tsopt.presets()["O0"] == ""
+    assert tsopt.presets()["O1"].startswith("inline,")
