@@ -34,7 +34,9 @@ enum class VerifyMode {
 struct RunOptions {
   std::string input;  ///< the model to optimize; with inputModule, only its name in reports
   /// A live module to optimize instead of the file `input`. It is never changed: the run works
-  /// on copies loaded from its archive, made once in memory (timed as loading).
+  /// on copies loaded from its archive, made once in memory (timed as loading). Copies through
+  /// the archive, not Module::clone, keep the class names (clone mangles them, differently on
+  /// every call), so the IR, dumps and golden files are those of the saved model.
   std::optional<torch::jit::Module> inputModule;
   std::string output;  ///< where to save the result; "" keeps it in RunOutcome::module only
   bool overwriteInput = false;  ///< allow `output` to be `input`

@@ -1,10 +1,13 @@
 // Model loading and atomic saving.
 #include "passes/core/module_io.h"
 
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <sys/stat.h>
+#include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -310,23 +313,45 @@ void checkLoadable(const torch::jit::Module& module) {
 
 std::string serializeModule(const torch::jit::Module& module) {
   checkLoadable(module);
-  std::ostringstream out;
+  std::string bytes;
+  bytes.reserve(attributeTensors(module).bytes + (1 << 20));  // the tensors, and room for code
   try {
-    module.save(out);
+    // Straight into the string: an ostringstream would copy the archive as it grows, and again.
+    torch::jit::ExportModule(module, [&](const void* data, size_t n) {
+      bytes.append(static_cast<const char*>(data), n);
+      return n;
+    });
   } catch (const std::exception& e) {
     throw Error("cannot serialize the model: " + describeException(e));
   }
-  return std::move(out).str();
+  return bytes;
 }
+
+namespace {
+
+/// Reads an archive in memory where it is (an istringstream would copy it first).
+class StringReadAdapter : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit StringReadAdapter(const std::string& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::string& bytes_;
+};
+
+}  // namespace
 
 torch::jit::Module deserializeModule(const std::string& bytes, const std::string& what) {
   checkArchive(memoryReader(bytes), "cannot load " + what);
   try {
     return loadWithOperatorLibraries(
-        [&] {
-          std::istringstream in(bytes);
-          return torch::jit::load(in);
-        },
+        [&] { return torch::jit::load(std::make_shared<StringReadAdapter>(bytes)); },
         "cannot load " + what);
   } catch (const Error&) {
     throw;

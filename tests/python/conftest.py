@@ -57,8 +57,10 @@ def cli():
 
 
 def snapshot(module):
-    """Everything of a module a run must leave alone: its IR, code and tensors (bit for bit)."""
-    return (module.graph.str(), module.code,
+    """Everything of a module a run must leave alone: the IR and code of it and every submodule,
+    and its tensors (bit for bit)."""
+    return ([(name, sub.graph.str(), sub.code) for name, sub in module.named_modules()],
+            repr(module),
             {k: v.clone() for k, v in module.state_dict().items()})
 
 

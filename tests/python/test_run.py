@@ -38,6 +38,14 @@ def test_a_path_runs_like_a_module(tmp_path, traced, example):
     assert torch.equal(from_path.module(example), from_module.module(example))
 
 
+def test_runs_again_give_the_same_ir_with_the_models_class_names(scripted):
+    first = tsopt.show(tsopt.run(scripted, PIPELINE).module, canonical=True)
+    assert tsopt.show(tsopt.run(scripted, PIPELINE).module, canonical=True) == first
+    # Scripting the class again in this process mangled its name: the result keeps that name.
+    assert first.splitlines()[0] == tsopt.show(scripted, canonical=True).splitlines()[0]
+    assert "__torch__.conftest." in first.splitlines()[0]
+
+
 def test_model_is_left_as_it_was(traced, scripted):
     for model in (traced, scripted):
         before = snapshot(model)
