@@ -93,20 +93,22 @@ bool changedFrom(const py::object& result, const std::string& before,
   return result.cast<bool>();
 }
 
-/// A graph pass written in Python: called with each method's torch._C.Graph.
-class PythonGraphPass : public GraphPass {
+/// The name, description and function of a pass written in Python; Base is GraphPass or
+/// ModulePass.
+template <typename Base>
+class PythonPass : public Base {
  public:
-  PythonGraphPass(std::string name, std::string description, std::shared_ptr<Callable> fn)
+  PythonPass(std::string name, std::string description, std::shared_ptr<Callable> fn)
       : name_(std::move(name)), description_(std::move(description)), fn_(std::move(fn)) {}
   std::string name() const override { return name_; }
   std::string description() const override { return description_; }
 
-  bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& /*ctx*/) override {
-    py::gil_scoped_acquire gil;
-    std::string before = canonicalIr(*graph);
+ protected:
+  /// Calls the function (the GIL held); a Python exception becomes one line of C++ error, which
+  /// the pass manager reports as the pass's failure.
+  py::object call(const py::object& arg) const {
     try {
-      py::object result = fn_->call(py::cast(graph));
-      return changedFrom(result, before, [&] { return canonicalIr(*graph); });
+      return fn_->call(arg);
     } catch (py::error_already_set& e) {
       throw std::runtime_error(pythonError(e));
     }
@@ -117,35 +119,35 @@ class PythonGraphPass : public GraphPass {
   std::shared_ptr<Callable> fn_;
 };
 
+/// A graph pass written in Python: called with each method's torch._C.Graph.
+class PythonGraphPass : public PythonPass<GraphPass> {
+ public:
+  using PythonPass::PythonPass;
+  bool run(const std::shared_ptr<torch::jit::Graph>& graph, PassContext& /*ctx*/) override {
+    py::gil_scoped_acquire gil;
+    std::string before = canonicalIr(*graph);
+    py::object result = call(py::cast(graph));
+    return changedFrom(result, before, [&] { return canonicalIr(*graph); });
+  }
+};
+
 /// A module pass written in Python: called with the module as a torch.jit.ScriptModule; it may
 /// change it in place or return a new one.
-class PythonModulePass : public ModulePass {
+class PythonModulePass : public PythonPass<ModulePass> {
  public:
-  PythonModulePass(std::string name, std::string description, std::shared_ptr<Callable> fn)
-      : name_(std::move(name)), description_(std::move(description)), fn_(std::move(fn)) {}
-  std::string name() const override { return name_; }
-  std::string description() const override { return description_; }
-
+  using PythonPass::PythonPass;
   bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
     py::gil_scoped_acquire gil;
     std::string before = canonicalModuleIr(module, ctx.methods);
-    try {
-      py::object wrap = py::module_::import("torch.jit._recursive").attr("wrap_cpp_module");
-      py::object result = fn_->call(wrap(module));
-      if (py::hasattr(result, "_c")) result = result.attr("_c");
-      if (py::isinstance<torch::jit::Module>(result)) {
-        module = result.cast<torch::jit::Module>();
-        return true;
-      }
-      return changedFrom(result, before, [&] { return canonicalModuleIr(module, ctx.methods); });
-    } catch (py::error_already_set& e) {
-      throw std::runtime_error(pythonError(e));
+    py::object wrap = py::module_::import("torch.jit._recursive").attr("wrap_cpp_module");
+    py::object result = call(wrap(module));
+    if (py::hasattr(result, "_c")) result = result.attr("_c");
+    if (py::isinstance<torch::jit::Module>(result)) {
+      module = result.cast<torch::jit::Module>();
+      return true;
     }
+    return changedFrom(result, before, [&] { return canonicalModuleIr(module, ctx.methods); });
   }
-
- private:
-  std::string name_, description_;
-  std::shared_ptr<Callable> fn_;
 };
 
 /// Registers a Python pass; one defined again under the same name (a notebook cell run twice)

@@ -208,7 +208,7 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
             else _tsopt.parse_pipeline(pipeline) if pipeline is not None
             else _tsopt.preset("O1"))
     options = {
-        "name": "<module>", "output": _path(output), "pipeline": text,
+        "output": _path(output), "pipeline": text,
         "methods": [methods] if isinstance(methods, str) else list(methods), "lint": lint,
         "keep_going": keep_going, "verify": verify or "none", "bisect": bisect,
         "dump_dir": _path(dump_dir), "dump": dump, "dump_all": dump_all,
@@ -219,9 +219,12 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
     }
     options.update(_verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
                                    rel_to_max))
+    if not isinstance(source, str):
+        options["name"] = f"<{getattr(model, 'original_name', type(model).__name__)}>"
     out = _tsopt.run(source, options)
     result = out["module"]
-    if in_place and not isinstance(source, str):
+    # In place, like the file: not when strict verification found the result differs.
+    if in_place and not isinstance(source, str) and (verify != "strict" or out["passed"]):
         _rebuild(model, result)
         result_module = model
     else:

@@ -95,9 +95,12 @@ def test_strict_verification_writes_nothing_when_it_differs(tmp_path, traced):
         mul.insertBefore(graph.return_node())
         graph.return_node().replaceInput(0, mul.output())
 
-    report = tsopt.run(traced, "test-zero-output", verify="strict", output=tmp_path / "o.pt")
+    before = snapshot(traced)
+    report = tsopt.run(traced, "test-zero-output", verify="strict", output=tmp_path / "o.pt",
+                       in_place=True)
     assert not report.passed and not (tmp_path / "o.pt").exists()
     assert report.verification.summary.startswith("outputs differ")
+    assert report.module is not traced and same_snapshot(before, snapshot(traced))
 
 
 def test_operator_libraries_and_archive_limits(cli):
