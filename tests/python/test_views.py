@@ -29,7 +29,9 @@ def test_diff(traced):
     folded = tsopt.run(traced, "inline,fold-conv-bn,dce").module
     d = tsopt.diff(traced, folded, inline=True, names=("before", "after"))
     assert d.startswith("--- before\n+++ after\n")
-    assert "-" in d and "aten::batch_norm" in d
+    lines = d.splitlines()
+    assert sum(line.startswith("-") and "aten::batch_norm" in line for line in lines) == 2
+    assert not any(line.startswith("+") and "aten::batch_norm" in line for line in lines)
     assert tsopt.diff("a\nb\n", "a\nc\n") == "--- a\n+++ b\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
 
 
