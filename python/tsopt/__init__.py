@@ -334,6 +334,10 @@ class Picture:
     def _repr_svg_(self):
         return self.svg()
 
+    def _repr_html_(self):
+        """For front ends that show HTML only: the SVG inline, scrollable when large."""
+        return f'<div style="overflow:auto;max-height:800px">{self.svg()}</div>'
+
     def save(self, path):
         """Writes the picture; the format is the path's extension (.dot, .svg or .png)."""
         path = _os.fspath(path)

@@ -41,6 +41,7 @@ def test_dot(tmp_path, traced):
     assert "aten::_convolution" in picture.dot
     svg = picture._repr_svg_()
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    assert picture._repr_html_().endswith(svg + "</div>")
     picture.save(tmp_path / "g.svg")
     picture.save(tmp_path / "g.dot")
     picture.save(tmp_path / "g.png")
