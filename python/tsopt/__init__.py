@@ -50,11 +50,11 @@ def _graph(model, method, inline):
 
 
 def _tolerances(value, name):
-    """rtol/atol as the command line types them: 1e-5 or {"float32": 1e-5, ...}."""
+    """rtol/atol as the command line types them: 1e-5, or {"float32": 1e-5, torch.float64: ...}."""
     if value is None:
         return None
-    if isinstance(value, dict):
-        return [f"{dtype}={float(v)!r}" for dtype, v in value.items()]
+    if isinstance(value, dict):  # keys: "float32" or torch.float32
+        return [f"{str(dtype).removeprefix('torch.')}={float(v)!r}" for dtype, v in value.items()]
     if isinstance(value, (int, float)):
         return [repr(float(value))]
     raise Error(f"{name} must be a number or a dict of dtype to number, "
@@ -165,9 +165,10 @@ class Report:
 
     def __repr__(self):
         changed = sum(p["changed"] for p in self.passes)
-        line = (f"<Report: {len(self.passes)} passes, {changed} changed the model, "
-                f"nodes {self.nodes_before} -> {self.nodes_after}, "
-                f"{self.phases['total_ms']:.0f} ms")
+        line = f"<Report: {len(self.passes)} passes, {changed} changed the model, "
+        if self.passes:
+            line += f"nodes {self.nodes_before} -> {self.nodes_after}, "
+        line += f"{self.phases['total_ms']:.0f} ms"
         if self.verification is not None:
             line += f"; verify: {self.verification.summary}"
         return line + ">"

@@ -75,6 +75,13 @@ def test_preset(traced, example):
     torch.testing.assert_close(report.module(example), traced(example), rtol=1e-5, atol=1e-5)
 
 
+def test_no_pass(traced, example):
+    report = tsopt.run(traced, preset="O0")
+    assert report.passes == [] and report.nodes_before is None
+    assert repr(report).startswith("<Report: 0 passes, 0 changed the model, ")
+    assert torch.equal(report.module(example), traced(example))
+
+
 def test_report(tmp_path, traced):
     report = tsopt.run(traced, PIPELINE, verify=True, report=tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text()) == report.to_dict()

@@ -58,6 +58,10 @@ def test_verify(traced, example):
     same = tsopt.verify(traced, tsopt.run(traced, "inline,dce").module)
     assert same and same.passed and same.max_abs_diff == 0
     assert same.summary.startswith("outputs equal over 3 trials")
+    tolerances = tsopt.verify(traced, traced, rtol={torch.float32: 1e-4, "float64": 1e-9},
+                              atol=0.5).to_dict()["tolerances"]
+    assert tolerances["float32"] == {"rtol": 1e-4, "atol": 0.5}
+    assert tolerances["float64"]["rtol"] == 1e-9
     given = tsopt.verify(traced, traced, inputs=example)
     assert given.to_dict()["inputs"]["forward"][0].endswith("(from given)")
     model = ConvBnRelu().eval()  # the same weights, but for one bias
