@@ -8,16 +8,6 @@
 
 namespace tsopt {
 
-namespace {
-
-std::string sci(double v) {
-  std::ostringstream os;
-  os << std::setprecision(3) << v;
-  return os.str();
-}
-
-}  // namespace
-
 VerifyOptions VerifySettings::options(const std::vector<std::string>& methods,
                                       const std::string& reference) const {
   VerifyOptions o;
@@ -44,6 +34,12 @@ VerifyOptions VerifySettings::options(const std::vector<std::string>& methods,
   return o;
 }
 
+std::string shortNumber(double v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
+  return os.str();
+}
+
 std::string verifySummary(const Verifier& verifier, const VerifyResult& result) {
   std::string skipped;
   for (const MethodInputs& m : verifier.inputs()) {
@@ -57,8 +53,9 @@ std::string verifySummary(const Verifier& verifier, const VerifyResult& result) 
   }
   if (!result.passed) return "outputs differ: " + result.mismatch + skipped;
   return "outputs equal over " + std::to_string(result.trials) +
-         (result.trials == 1 ? " trial" : " trials") + " (max abs diff " + sci(result.maxAbsDiff) +
-         ", max rel diff " + sci(result.maxRelDiff) + ")" + skipped;
+         (result.trials == 1 ? " trial" : " trials") + " (max abs diff " +
+         shortNumber(result.maxAbsDiff) + ", max rel diff " + shortNumber(result.maxRelDiff) + ")" +
+         skipped;
 }
 
 }  // namespace tsopt

@@ -32,6 +32,9 @@ struct VerifySettings {
                         const std::string& reference) const;
 };
 
+/// An error or difference as verdicts print it: 3 significant digits ("5.96e-08").
+std::string shortNumber(double v);
+
 /// "outputs equal over 3 trials (max abs diff ..., max rel diff ...)" or "outputs differ: <first
 /// mismatch>", naming the outputs not compared because the reference is not deterministic there.
 std::string verifySummary(const Verifier& verifier, const VerifyResult& result);

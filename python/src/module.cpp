@@ -18,7 +18,6 @@
 #include "ir_dump/diff.h"
 #include "ir_dump/dot.h"
 #include "ir_dump/ir_text.h"
-#include "passes/builtin/builtin.h"
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"

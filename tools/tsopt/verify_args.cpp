@@ -2,17 +2,10 @@
 #include "tools/tsopt/verify_args.h"
 
 #include <iomanip>
-#include <sstream>
 
 namespace tsopt::cli {
 
 namespace {
-
-std::string sci(double v) {
-  std::ostringstream os;
-  os << std::setprecision(3) << v;
-  return os.str();
-}
 
 std::string where(const std::optional<ErrorLocation>& at) {
   return at && !at->index.empty() ? " at " + indexText(at->index) : "";
@@ -63,8 +56,8 @@ void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std:
        << (d.method == "forward" ? d.path : d.method + ":" + d.path) << " " << std::setw(28)
        << d.kind;
     if (!d.skipped && (d.kind.rfind("Tensor", 0) == 0 || d.kind == "Double")) {
-      os << " max abs " << sci(d.maxAbsDiff) << where(d.maxAbsAt) << ", max rel "
-         << sci(d.maxRelDiff) << where(d.maxRelAt);
+      os << " max abs " << shortNumber(d.maxAbsDiff) << where(d.maxAbsAt) << ", max rel "
+         << shortNumber(d.maxRelDiff) << where(d.maxRelAt);
     }
     os << (d.skipped  ? "  not compared: the reference is not deterministic here"
            : d.passed ? "  ok"
