@@ -1,0 +1,94 @@
+// rewrite: applies the pattern rewrites of rules files (docs/rewrite.md), to a fixed point or once.
+//
+//   rule silu-as-sigmoid-mul                  %y = aten::silu(%x)
+//   pattern                              ->     becomes
+//     graph(%x): ... aten::silu ...           %s = aten::sigmoid(%x)
+//   replacement                               %y = aten::mul(%x, %s)
+//     graph(%x): ... sigmoid, mul ...
+//
+// The files are read and every rule checked when the option is set, so a wrong rule stops the
+// pipeline before the model loads. Counts "rule.NAME" per rule; a rule that matched nothing and
+// rounds that did not reach a fixed point are warnings of the run.
+#include "passes/builtin/rewrite_rules.h"
+#include "passes/core/error.h"
+#include "passes/core/pass_manager.h"
+#include "passes/core/registry.h"
+
+namespace tsopt {
+
+namespace {
+
+/// `rules=FILE` or `rules=[A,B]`: the files, loaded and checked as soon as they are set.
+class RulesOption : public OptionBase {
+ public:
+  explicit RulesOption(Pass& owner)
+      : OptionBase(owner, "rules", "rules files to apply, in order (docs/rewrite.md)",
+                   OptionKind::List) {}
+
+  void set(const OptionValue& value) override {
+    files_ = value.isList ? value.items : std::vector<std::string>{value.scalar};
+    rules_.clear();
+    for (const std::string& file : files_) {
+      for (Rule& rule : loadRules(file)) rules_.push_back(std::move(rule));
+    }
+  }
+  std::string valueString() const override {
+    if (files_.size() == 1) return files_.front();
+    std::string out = "[";
+    for (size_t i = 0; i < files_.size(); ++i) out += (i ? "," : "") + files_[i];
+    return out + "]";
+  }
+  std::string defaultString() const override { return "[]"; }
+  const std::vector<Rule>& rules() const { return rules_; }
+
+ private:
+  std::vector<std::string> files_;
+  std::vector<Rule> rules_;
+};
+
+class RewritePass : public ModulePass {
+ public:
+  std::string name() const override { return "rewrite"; }
+  std::string description() const override {
+    return "Apply the pattern rewrites of rules files (rules=FILE; docs/rewrite.md), to a fixed point or once";
+  }
+
+  bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
+    if (rules_.rules().empty()) throw Error("no rules given: rewrite{rules=FILE}");
+    std::map<std::string, int64_t> total;
+    bool changed = false;
+    for (const std::string& method : ctx.methods) {
+      std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
+      RewriteResult r = applyRules(*graph, rules_.rules(), once_, maxRounds_);
+      for (const auto& [rule, n] : r.matches) {
+        total[rule] += n;
+        changed |= n > 0;
+      }
+      if (!r.converged) {
+        ctx.warnings.push_back("the rules still matched after " +
+                               std::to_string(r.rounds) + " rounds on method '" + method +
+                               "' (a rule may undo another); raise max-rounds or use once");
+      }
+    }
+    for (const Rule& rule : rules_.rules()) {
+      ctx.stats.add("rule." + rule.name, total[rule.name]);
+      if (total[rule.name] == 0) {
+        ctx.warnings.push_back("rule '" + rule.name + "' (" + rule.location +
+                               ") matched nothing");
+      }
+    }
+    return changed;
+  }
+
+ private:
+  RulesOption rules_{*this};
+  BoolOption once_{*this, "once", "one round over the rules, not rounds until none matches",
+                   false};
+  IntOption maxRounds_{*this, "max-rounds", "rounds before giving up on a fixed point", 100, 1};
+};
+
+TSOPT_REGISTER_PASS(RewritePass);
+
+}  // namespace
+
+}  // namespace tsopt

@@ -1,0 +1,824 @@
+// Rules files: parsing (with line and column in every message), the numeric check of a rule on
+// random inputs, and applying rules to a graph.
+//
+// A rule is matched with LibTorch's subgraph matcher, but rewritten here rather than by its
+// SubgraphRewriter: the rewriter can neither count what it rewrote nor take a pattern whose
+// constants are shared with the rest of the graph (the matcher refuses a value inside the pattern
+// that has uses outside it, and constant pooling shares every `1` of a model). So scalar
+// constants of a pattern are lifted into inputs, each with an Equals condition.
+#include "passes/builtin/rewrite_rules.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/ir/subgraph_matcher.h>
+#include <torch/csrc/jit/runtime/interpreter.h>
+#include <torch/csrc/jit/runtime/operator.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <unordered_set>
+
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+#include "passes/core/registry.h"
+
+namespace tsopt {
+
+namespace {
+
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+
+/// Where a message points: a line (1-based) and a column (1-based) of the rules file.
+struct Location {
+  int line = 0, column = 1;
+};
+
+class RulesParser {
+ public:
+  RulesParser(const std::string& text, std::string path) : path_(std::move(path)) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines_.push_back(line);
+    }
+  }
+
+  std::vector<Rule> parse() {
+    std::vector<Rule> rules;
+    std::unordered_set<std::string> names;
+    size_t i = 0;
+    while (i < lines_.size()) {
+      const std::string& line = lines_[i];
+      if (isBlankOrComment(line)) {
+        ++i;
+        continue;
+      }
+      if (std::isspace(static_cast<unsigned char>(line[0]))) {
+        fail({lineNo(i), 1}, "indented text outside a 'pattern' or 'replacement' block");
+      }
+      std::string word = line.substr(0, line.find_first_of(" \t"));
+      if (word != "rule") fail({lineNo(i), 1}, "expected 'rule NAME', found '" + word + "'");
+      size_t next = i + 1;
+      while (next < lines_.size() && !startsRule(lines_[next])) ++next;
+      Rule rule = parseRule(i, next);
+      if (!names.insert(rule.name).second) {
+        fail({lineNo(i), 6}, "a second rule named '" + rule.name + "'");
+      }
+      rules.push_back(std::move(rule));
+      i = next;
+    }
+    if (rules.empty()) fail({1, 1}, "no rules (a rule starts with 'rule NAME')");
+    return rules;
+  }
+
+ private:
+  static bool isBlankOrComment(const std::string& line) {
+    size_t p = line.find_first_not_of(" \t");
+    return p == std::string::npos || line[p] == '#';
+  }
+  static bool startsRule(const std::string& line) {
+    return line.rfind("rule ", 0) == 0 || line.rfind("rule\t", 0) == 0 || line == "rule";
+  }
+  static int lineNo(size_t index) { return static_cast<int>(index) + 1; }
+
+  [[noreturn]] void fail(Location at, const std::string& what) const {
+    throw Error(path_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
+                what);
+  }
+
+  /// The rule whose `rule` line is lines_[begin], ending before lines_[end].
+  Rule parseRule(size_t begin, size_t end) {
+    Rule rule;
+    rule.location = path_ + ":" + std::to_string(lineNo(begin));
+    std::istringstream head(lines_[begin].substr(4));
+    head >> rule.name;
+    if (rule.name.empty()) fail({lineNo(begin), 5}, "a rule needs a name: 'rule NAME'");
+    std::getline(head >> std::ws, rule.description);
+    std::optional<Block> pattern, replacement;
+    std::vector<std::pair<size_t, std::string>> wheres;
+    for (size_t i = begin + 1; i < end;) {
+      const std::string& line = lines_[i];
+      if (isBlankOrComment(line)) {
+        ++i;
+        continue;
+      }
+      if (std::isspace(static_cast<unsigned char>(line[0]))) {
+        fail({lineNo(i), 1}, "indented text outside a 'pattern' or 'replacement' block");
+      }
+      std::string word = line.substr(0, line.find_first_of(" \t"));
+      std::string rest = line.size() > word.size() ? trim(line.substr(word.size())) : "";
+      if (word == "pattern" || word == "replacement") {
+        if (!rest.empty()) fail({lineNo(i), 1}, "the graph goes on the lines after '" + word + "'");
+        auto& at = word == "pattern" ? pattern : replacement;
+        if (at) fail({lineNo(i), 1}, "a second '" + word + "' in rule '" + rule.name + "'");
+        size_t j = i + 1;
+        while (j < end && (lines_[j].empty() || std::isspace(static_cast<unsigned char>(lines_[j][0])))) {
+          ++j;
+        }
+        at = block(i + 1, j);
+        i = j;
+        continue;
+      }
+      if (word == "where") {
+        wheres.emplace_back(i, rest);
+      } else if (word == "tolerance") {
+        parseTolerance(rule, rest, i);
+      } else {
+        fail({lineNo(i), 1}, "expected 'pattern', 'replacement', 'where' or 'tolerance', found '" +
+                                 word + "'");
+      }
+      ++i;
+    }
+    if (!pattern) fail({lineNo(begin), 1}, "rule '" + rule.name + "' has no 'pattern'");
+    if (!replacement) fail({lineNo(begin), 1}, "rule '" + rule.name + "' has no 'replacement'");
+    rule.pattern = parseGraph(*pattern, &rule.values);
+    rule.replacement = parseGraph(*replacement, nullptr);
+    checkShape(rule, *pattern, *replacement);
+    for (const auto& [i, text] : wheres) rule.conditions.push_back(parseCondition(rule, text, i));
+    liftConstants(rule);
+    return rule;
+  }
+
+  static std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+  }
+
+  /// The IR of a `pattern` or `replacement`: lines [first, ...) of the file with their common
+  /// indentation removed; comment lines left empty so that line numbers still count.
+  struct Block {
+    std::string text;
+    size_t first = 0, indent = 0;
+  };
+
+  Block block(size_t begin, size_t end) const {
+    size_t indent = std::string::npos;
+    for (size_t i = begin; i < end; ++i) {
+      if (!isBlankOrComment(lines_[i])) {
+        indent = std::min(indent, lines_[i].find_first_not_of(" \t"));
+      }
+    }
+    Block b;
+    b.first = begin;
+    b.indent = indent == std::string::npos ? 0 : indent;
+    for (size_t i = begin; i < end; ++i) {
+      if (!isBlankOrComment(lines_[i])) b.text += lines_[i].substr(b.indent);
+      b.text += "\n";
+    }
+    return b;
+  }
+
+  std::shared_ptr<Graph> parseGraph(const Block& b,
+                                    std::unordered_map<std::string, Value*>* names) const {
+    auto graph = std::make_shared<Graph>();
+    std::unordered_map<std::string, Value*> vmap;
+    if (b.text.find_first_not_of(" \t\n") == std::string::npos) {
+      fail({lineNo(b.first - 1), 1}, "an empty graph");
+    }
+    try {
+      torch::jit::parseIR(b.text, graph.get(), vmap);
+    } catch (const std::exception& e) {
+      fail(irErrorLocation(e.what(), b), irErrorMessage(e.what()));
+    }
+    // The parser takes any name in an operator's namespace; an unknown one would only fail
+    // when the graph runs.
+    for (Node* n : graph->nodes()) {
+      if (n->kind().is_aten() && torch::jit::getAllOperatorsFor(n->kind()).empty()) {
+        std::string name = n->kind().toQualString();
+        fail(find(b, name),
+             "unknown operator '" + name + "'" + didYouMean(name, atenOperatorNames()));
+      }
+    }
+    // The parser drops the names of values a node defines; they are put back for messages.
+    for (const auto& [name, v] : vmap) {
+      if (name.find_first_not_of("0123456789") != std::string::npos) v->setDebugName(name);
+    }
+    if (names) *names = vmap;
+    return graph;
+  }
+
+  static std::vector<std::string> atenOperatorNames() {
+    std::vector<std::string> names;
+    for (const auto& op : torch::jit::getAllOperators()) {
+      const std::string& name = op->schema().name();
+      if (name.rfind("aten::", 0) == 0) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
+
+  /// Where in the file `needle` first appears in block `b`.
+  Location find(const Block& b, const std::string& needle) const {
+    std::istringstream in(b.text);
+    int i = 0;
+    for (std::string line; std::getline(in, line); ++i) {
+      size_t col = line.find(needle);
+      if (col != std::string::npos) {
+        return {lineNo(b.first) + i, static_cast<int>(col + b.indent) + 1};
+      }
+    }
+    return {lineNo(b.first), 1};
+  }
+
+  /// LibTorch's parser shows the offending line with "~~~ <--- HERE" under it; the line is found
+  /// in the block again to give its number in the file.
+  Location irErrorLocation(const std::string& message, const Block& b) const {
+    std::vector<std::string> lines;
+    std::istringstream in(message);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (size_t i = 1; i < lines.size(); ++i) {
+      size_t mark = lines[i].find("<--- HERE");
+      if (mark == std::string::npos) continue;
+      Location at = find(b, lines[i - 1]);
+      at.column = static_cast<int>(lines[i].find('~') + b.indent) + 1;
+      return at;
+    }
+    return {lineNo(b.first), 1};
+  }
+
+  static std::string irErrorMessage(const std::string& message) {
+    std::istringstream in(message);
+    std::string line;
+    while (std::getline(in, line) && trim(line).empty()) {
+    }
+    line = trim(line);
+    for (const char* suffix : {" here:", ":"}) {
+      std::string s(suffix);
+      if (line.size() > s.size() && line.compare(line.size() - s.size(), s.size(), s) == 0) {
+        line.resize(line.size() - s.size());
+        break;
+      }
+    }
+    return "in the IR: " + line;
+  }
+
+  /// Both graphs take the same inputs and return as many values of the same kinds.
+  void checkShape(const Rule& rule, const Block& pattern, const Block& replacement) const {
+    const Graph &p = *rule.pattern, &r = *rule.replacement;
+    Location repl{lineNo(replacement.first), 1};
+    if (p.inputs().size() != r.inputs().size()) {
+      fail(repl, "the replacement takes " + std::to_string(r.inputs().size()) +
+                     " inputs, the pattern " + std::to_string(p.inputs().size()));
+    }
+    for (size_t i = 0; i < p.inputs().size(); ++i) {
+      if (*p.inputs()[i]->type() != *r.inputs()[i]->type()) {
+        fail(repl, "input " + std::to_string(i) + " is " + p.inputs()[i]->type()->repr_str() +
+                       " in the pattern but " + r.inputs()[i]->type()->repr_str() +
+                       " in the replacement");
+      }
+    }
+    auto names = [](const Graph& g) {
+      std::string out;
+      for (const Value* v : g.outputs()) out += (out.empty() ? "%" : ", %") + v->debugName();
+      return out;
+    };
+    if (p.outputs().size() != r.outputs().size()) {
+      fail(repl, "the replacement returns " + std::to_string(r.outputs().size()) + " values (" +
+                     names(r) + "), the pattern " + std::to_string(p.outputs().size()) + " (" +
+                     names(p) + ")");
+    }
+    for (size_t i = 0; i < p.outputs().size(); ++i) {
+      if (p.outputs()[i]->type()->kind() != r.outputs()[i]->type()->kind()) {
+        fail(repl, "the replacement's output %" + r.outputs()[i]->debugName() + " is " +
+                       r.outputs()[i]->type()->repr_str() + " but the pattern's %" +
+                       p.outputs()[i]->debugName() + " is " + p.outputs()[i]->type()->repr_str());
+      }
+    }
+    Location pat{lineNo(pattern.first), 1};
+    if (p.nodes().begin() == p.nodes().end()) fail(pat, "the pattern has no operations");
+    for (const Value* in : p.inputs()) {
+      if (!in->hasUses()) fail(pat, "the pattern does not use its input %" + in->debugName());
+    }
+    for (const Value* out : p.outputs()) {
+      if (out->node()->kind() == c10::prim::Param) {
+        fail(pat, "the pattern returns its input %" + out->debugName());
+      }
+    }
+    for (const Node* n : p.nodes()) {
+      for (const Value* v : n->outputs()) {
+        if (!v->hasUses()) {
+          fail(find(pattern, "%" + v->debugName()),
+               "%" + v->debugName() + " is computed but not used by what the pattern returns");
+        }
+      }
+    }
+  }
+
+  void parseTolerance(Rule& rule, const std::string& rest, size_t i) const {
+    std::istringstream in(rest);
+    for (std::string item; in >> item;) {
+      size_t eq = item.find('=');
+      std::string key = item.substr(0, eq);
+      char* end = nullptr;
+      double v = eq == std::string::npos ? -1 : std::strtod(item.c_str() + eq + 1, &end);
+      Location at{lineNo(i), static_cast<int>(lines_[i].find(item)) + 1};
+      if ((key != "rtol" && key != "atol") || !end || *end != '\0' || !(v >= 0)) {
+        fail(at, "expected 'tolerance rtol=R atol=A' with numbers >= 0, found '" + item + "'");
+      }
+      (key == "rtol" ? rule.rtol : rule.atol) = v;
+    }
+  }
+
+  /// `%name == 1`, `%p in [0, 1]`, `%x dtype float32`, `%x rank 4`, `%y one-use`.
+  RuleCondition parseCondition(const Rule& rule, const std::string& text, size_t i) const {
+    RuleCondition c;
+    c.text = text;
+    const int base = static_cast<int>(lines_[i].find(text)) + 1;
+    auto at = [&](size_t offset) { return Location{lineNo(i), base + static_cast<int>(offset)}; };
+    std::istringstream in(text);
+    std::string name, op;
+    in >> name >> op;
+    if (name.size() < 2 || name[0] != '%') fail(at(0), "expected '%NAME' after 'where'");
+    c.value = name.substr(1);
+    if (!rule.values.count(c.value)) {
+      std::vector<std::string> known;
+      for (const auto& [k, v] : rule.values) known.push_back(k);
+      std::sort(known.begin(), known.end());
+      fail(at(0), "the pattern has no value " + name + didYouMean(c.value, known));
+    }
+    std::string arg;
+    std::getline(in >> std::ws, arg);
+    arg = trim(arg);
+    const size_t argAt = text.find(arg, name.size() + op.size());
+    if (op == "==" || op == "!=") {
+      c.kind = op == "==" ? RuleCondition::Kind::Equals : RuleCondition::Kind::NotEquals;
+      auto v = parseLiteral(arg);
+      if (!v) fail(at(argAt), "expected a value (a number, true, false, None, \"text\" or [list])");
+      c.constant = *v;
+    } else if (op == "in") {
+      double lo = 0, hi = 0;
+      char open = 0, comma = 0, close = 0;
+      std::istringstream range(arg);
+      if (!(range >> open >> lo >> comma >> hi >> close) || open != '[' || comma != ',' ||
+          close != ']' || lo > hi) {
+        fail(at(argAt), "expected a range '[LOW, HIGH]' with LOW <= HIGH");
+      }
+      c.kind = RuleCondition::Kind::InRange;
+      c.low = lo;
+      c.high = hi;
+    } else if (op == "dtype") {
+      c.kind = RuleCondition::Kind::DType;
+      auto dtype = parseDtype(arg);
+      if (!dtype) fail(at(argAt), "unknown dtype '" + arg + "' (float32, float16, int64, bool, ...)");
+      c.dtype = *dtype;
+    } else if (op == "rank") {
+      c.kind = RuleCondition::Kind::Rank;
+      char* end = nullptr;
+      c.rank = std::strtoll(arg.c_str(), &end, 10);
+      if (arg.empty() || *end != '\0' || c.rank < 0) fail(at(argAt), "expected a rank >= 0");
+    } else if (op == "one-use") {
+      c.kind = RuleCondition::Kind::OneUse;
+      if (!arg.empty()) fail(at(argAt), "'one-use' takes nothing after it");
+    } else {
+      fail(at(name.size() + 1),
+           "expected '==', '!=', 'in', 'dtype', 'rank' or 'one-use', found '" + op + "'");
+    }
+    return c;
+  }
+
+  static std::optional<c10::IValue> parseLiteral(const std::string& s) {
+    if (s == "true" || s == "True") return c10::IValue(true);
+    if (s == "false" || s == "False") return c10::IValue(false);
+    if (s == "None") return c10::IValue();
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
+      return c10::IValue(s.substr(1, s.size() - 2));
+    }
+    if (s.size() >= 2 && s.front() == '[' && s.back() == ']') {
+      std::vector<int64_t> items;
+      std::istringstream in(s.substr(1, s.size() - 2));
+      for (std::string item; std::getline(in, item, ',');) {
+        auto v = parseLiteral(trim(item));
+        if (!v || !v->isInt()) return std::nullopt;
+        items.push_back(v->toInt());
+      }
+      return c10::IValue(items);
+    }
+    char* end = nullptr;
+    long long i = std::strtoll(s.c_str(), &end, 10);
+    if (!s.empty() && *end == '\0') return c10::IValue(static_cast<int64_t>(i));
+    double d = std::strtod(s.c_str(), &end);
+    if (!s.empty() && *end == '\0') return c10::IValue(d);
+    return std::nullopt;
+  }
+
+  static std::optional<c10::ScalarType> parseDtype(const std::string& s) {
+    static const std::map<std::string, c10::ScalarType> dtypes = {
+        {"float32", c10::kFloat}, {"float", c10::kFloat},   {"float64", c10::kDouble},
+        {"double", c10::kDouble}, {"float16", c10::kHalf},  {"half", c10::kHalf},
+        {"bfloat16", c10::kBFloat16}, {"int64", c10::kLong}, {"long", c10::kLong},
+        {"int32", c10::kInt},     {"int", c10::kInt},       {"int16", c10::kShort},
+        {"int8", c10::kChar},     {"uint8", c10::kByte},    {"bool", c10::kBool}};
+    auto it = dtypes.find(s);
+    if (it == dtypes.end()) return std::nullopt;
+    return it->second;
+  }
+
+  /// Turns the pattern's scalar constants into inputs (of the replacement too) with an Equals
+  /// condition each.
+  static void liftConstants(Rule& rule) {
+    std::vector<Node*> constants;
+    for (Node* n : rule.pattern->nodes()) {
+      if (n->kind() == c10::prim::Constant && !n->output()->type()->cast<c10::TensorType>()) {
+        constants.push_back(n);
+      }
+    }
+    for (Node* n : constants) {
+      Value* in = rule.pattern->addInput(n->output()->debugName());
+      in->setType(n->output()->type());
+      rule.replacement->addInput()->setType(n->output()->type());
+      RuleCondition c;
+      c.kind = RuleCondition::Kind::Equals;
+      c.constant = *torch::jit::toIValue(n->output());
+      for (auto& [name, v] : rule.values) {
+        if (v == n->output()) {
+          v = in;
+          c.value = name;
+        }
+      }
+      if (c.value.empty()) {
+        c.value = in->debugName();
+        rule.values[c.value] = in;
+      }
+      std::ostringstream shown;
+      shown << "%" << c.value << " == " << c.constant;
+      c.text = shown.str();
+      n->output()->replaceAllUsesWith(in);
+      n->destroy();
+      rule.conditions.push_back(std::move(c));
+    }
+  }
+
+  std::string path_;
+  std::vector<std::string> lines_;
+};
+
+// --- conditions ---------------------------------------------------------------------------
+
+bool sameConstant(const c10::IValue& a, const c10::IValue& b) {
+  // Strict on the kind: `x * 1` and `x * 1.` differ in the dtype of an integer tensor's result.
+  if (a.isIntList() && b.isIntList()) return a.toIntVector() == b.toIntVector();
+  if (a.isTensor() || b.isTensor()) return false;
+  return a.tagKind() == b.tagKind() && a == b;
+}
+
+bool holds(const RuleCondition& c, Value* v) {
+  using Kind = RuleCondition::Kind;
+  switch (c.kind) {
+    case Kind::Equals:
+    case Kind::NotEquals: {
+      auto constant = torch::jit::toIValue(v);
+      if (!constant) {
+        // Not a constant: only `!= None` can still be known, from the type.
+        c10::TypeKind k = v->type()->kind();
+        return c.kind == Kind::NotEquals && c.constant.isNone() &&
+               k != c10::TypeKind::NoneType && k != c10::TypeKind::OptionalType;
+      }
+      return sameConstant(*constant, c.constant) == (c.kind == Kind::Equals);
+    }
+    case Kind::InRange: {
+      auto constant = torch::jit::toIValue(v);
+      if (!constant || !(constant->isInt() || constant->isDouble())) return false;
+      double x = constant->toScalar().toDouble();
+      return x >= c.low && x <= c.high;
+    }
+    case Kind::DType: {
+      auto t = v->type()->cast<c10::TensorType>();
+      return t && t->scalarType() && *t->scalarType() == c.dtype;
+    }
+    case Kind::Rank: {
+      auto t = v->type()->cast<c10::TensorType>();
+      return t && t->dim() && static_cast<int64_t>(*t->dim()) == c.rank;
+    }
+    case Kind::OneUse:
+      return v->uses().size() == 1;
+  }
+  return false;
+}
+
+bool conditionsHold(const Rule& rule, const torch::jit::Match& match) {
+  for (const RuleCondition& c : rule.conditions) {
+    auto it = match.values_map.find(rule.values.at(c.value));
+    if (it == match.values_map.end() || !holds(c, it->second)) return false;
+  }
+  return true;
+}
+
+// --- the numeric check --------------------------------------------------------------------
+
+const std::vector<int64_t> kDefaultShape = {2, 3, 4, 5};
+
+/// Random inputs for the pattern, from the declared types and the conditions on the inputs.
+class InputMaker {
+ public:
+  InputMaker(const Rule& rule, uint64_t seed) : rule_(rule), rng_(seed), seed_(seed) {
+    gen_ = at::make_generator<at::CPUGeneratorImpl>(seed);
+  }
+
+  std::vector<c10::IValue> make() {
+    std::vector<c10::IValue> out;
+    for (Value* in : rule_.pattern->inputs()) out.push_back(make(in, in->type()));
+    return out;
+  }
+
+ private:
+  std::vector<const RuleCondition*> conditionsOn(Value* v) const {
+    std::vector<const RuleCondition*> out;
+    for (const RuleCondition& c : rule_.conditions) {
+      if (rule_.values.at(c.value) == v) out.push_back(&c);
+    }
+    return out;
+  }
+
+  c10::IValue make(Value* v, const c10::TypePtr& type) {
+    using Kind = RuleCondition::Kind;
+    auto conditions = conditionsOn(v);
+    for (const RuleCondition* c : conditions) {
+      if (c->kind == Kind::Equals) return c->constant;
+    }
+    const RuleCondition* range = nullptr;
+    for (const RuleCondition* c : conditions) {
+      if (c->kind == Kind::InRange) range = c;
+    }
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      c10::IValue value = sample(v, type, conditions, range);
+      bool excluded = false;
+      for (const RuleCondition* c : conditions) {
+        excluded |= c->kind == Kind::NotEquals && sameConstant(value, c->constant);
+      }
+      if (!excluded) return value;
+    }
+    throw Error("cannot make a value for %" + v->debugName() + " that its conditions allow");
+  }
+
+  c10::IValue sample(Value* v, const c10::TypePtr& type,
+                     const std::vector<const RuleCondition*>& conditions,
+                     const RuleCondition* range) {
+    using Kind = RuleCondition::Kind;
+    if (auto t = type->cast<c10::TensorType>()) {
+      c10::ScalarType dtype = t->scalarType().value_or(c10::kFloat);
+      std::vector<int64_t> shape = kDefaultShape;
+      if (auto sizes = t->sizes().concrete_sizes()) {
+        shape = *sizes;
+      } else {
+        c10::optional<size_t> rank = t->dim();
+        for (const RuleCondition* c : conditions) {
+          if (c->kind == Kind::Rank) rank = c->rank;
+          if (c->kind == Kind::DType) dtype = c->dtype;
+        }
+        if (rank) {
+          shape.clear();
+          for (size_t i = 0; i < *rank; ++i) shape.push_back(static_cast<int64_t>(2 + i));
+        }
+      }
+      auto options = at::TensorOptions().dtype(c10::kFloat);
+      at::Tensor x = at::randn(shape, gen_, options);
+      if (range) x = x.uniform_(range->low, range->high, gen_);
+      if (c10::isIntegralType(dtype, /*includeBool=*/true)) {
+        x = dtype == c10::kBool ? x.gt(0) : (x * 3).round();
+      }
+      return x.to(dtype);
+    }
+    std::uniform_real_distribution<double> unit(0, 1);
+    double lo = range ? range->low : -2, hi = range ? range->high : 2;
+    switch (type->kind()) {
+      case c10::TypeKind::IntType: {
+        int64_t a = range ? static_cast<int64_t>(std::ceil(lo)) : 1;
+        int64_t b = range ? static_cast<int64_t>(std::floor(hi)) : 2;
+        return std::uniform_int_distribution<int64_t>(a, std::max(a, b))(rng_);
+      }
+      case c10::TypeKind::FloatType:
+      case c10::TypeKind::NumberType:
+        return lo + (hi - lo) * unit(rng_);
+      case c10::TypeKind::BoolType:
+        return unit(rng_) < 0.5;
+      case c10::TypeKind::OptionalType:
+        return make(v, type->expectRef<c10::OptionalType>().getElementType());
+      default:
+        throw Error("cannot make a random %" + v->debugName() + " of type " + type->repr_str() +
+                    "; give its value with 'where %" + v->debugName() + " == VALUE'");
+    }
+  }
+
+  const Rule& rule_;
+  std::mt19937_64 rng_;
+  at::Generator gen_;
+  uint64_t seed_;
+};
+
+std::string describe(const c10::IValue& v) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    std::ostringstream out;
+    out << c10::toString(t.scalar_type()) << t.sizes();
+    if (t.numel() <= 6) {
+      out << " {";
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        out << (i ? ", " : "") << t.reshape(-1)[i].item<double>();
+      }
+      out << "}";
+    }
+    return out.str();
+  }
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+std::vector<c10::IValue> runGraph(Graph& graph, const std::vector<c10::IValue>& inputs) {
+  torch::jit::Stack stack;
+  for (const c10::IValue& v : inputs) stack.push_back(v.isTensor() ? v.toTensor().clone() : v);
+  torch::jit::Code code(graph.copy(), "rule");
+  torch::jit::InterpreterState(code).run(stack);
+  return stack;
+}
+
+/// Where `got` differs from `want`, in words, or "".
+std::string difference(const c10::IValue& want, const c10::IValue& got, double rtol,
+                       double atol) {
+  if (want.isTensor() != got.isTensor()) return "one is a tensor, the other is not";
+  if (!want.isTensor()) {
+    if (want.isTuple() && got.isTuple()) {
+      const auto &a = want.toTupleRef().elements(), &b = got.toTupleRef().elements();
+      if (a.size() != b.size()) return "tuples of different lengths";
+      for (size_t i = 0; i < a.size(); ++i) {
+        std::string d = difference(a[i], b[i], rtol, atol);
+        if (!d.empty()) return "element " + std::to_string(i) + ": " + d;
+      }
+      return "";
+    }
+    return sameConstant(want, got) ? "" : describe(want) + " != " + describe(got);
+  }
+  const at::Tensor &a = want.toTensor(), &b = got.toTensor();
+  if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) {
+    return "the pattern gives " + describe(a) + ", the replacement " + describe(b);
+  }
+  if (at::allclose(a.to(c10::kDouble), b.to(c10::kDouble), rtol, atol, /*equal_nan=*/true)) {
+    return "";
+  }
+  at::Tensor diff = (a.to(c10::kDouble) - b.to(c10::kDouble)).abs().nan_to_num(INFINITY);
+  int64_t flat = diff.reshape(-1).argmax().item<int64_t>();
+  std::ostringstream out;
+  out << "max abs difference " << diff.max().item<double>() << " (pattern "
+      << a.reshape(-1)[flat].item<double>() << ", replacement "
+      << b.reshape(-1)[flat].item<double>() << ", rtol " << rtol << " atol " << atol << ")";
+  return out.str();
+}
+
+// --- rewriting ----------------------------------------------------------------------------
+
+/// Rewrites every non-overlapping match of `rule` in `graph`; returns how many.
+int64_t applyRule(Graph& graph, const Rule& rule) {
+  std::vector<torch::jit::Match> matches = torch::jit::findPatternMatches(*rule.pattern, graph);
+  std::unordered_set<Node*> taken;
+  std::vector<Node*> dead;
+  std::unordered_map<Value*, Value*> rewrites;
+  std::vector<Value*> oldOutputs;
+  std::vector<Value*> inputsUsed;
+  int64_t count = 0;
+  for (const torch::jit::Match& m : matches) {
+    bool overlaps = std::any_of(m.nodes_map.begin(), m.nodes_map.end(),
+                                [&](const auto& kv) { return taken.count(kv.second) > 0; });
+    if (overlaps || !conditionsHold(rule, m)) continue;
+    // The replacement goes just before the last matched node: every input is defined by then,
+    // and the outputs must not be used before it.
+    Node* last = nullptr;
+    for (const auto& [p, n] : m.nodes_map) {
+      if (!last || last->isBefore(n)) last = n;
+    }
+    std::vector<Value*> inputs, outputs;
+    for (Value* in : rule.pattern->inputs()) inputs.push_back(m.values_map.at(in));
+    for (Value* out : rule.pattern->outputs()) outputs.push_back(m.values_map.at(out));
+    bool usedBefore = false;
+    for (Value* out : outputs) {
+      for (const torch::jit::Use& u : out->uses()) {
+        bool inMatch = std::any_of(m.nodes_map.begin(), m.nodes_map.end(),
+                                   [&](const auto& kv) { return kv.second == u.user; });
+        usedBefore |= !inMatch && !last->isBefore(u.user);
+      }
+    }
+    if (usedBefore) continue;
+    torch::jit::WithInsertPoint guard(last);
+    std::vector<Value*> replaced = torch::jit::insertGraph(graph, *rule.replacement, inputs);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      Value* now = replaced[i];
+      bool isInput = std::find(inputs.begin(), inputs.end(), now) != inputs.end();
+      if (!isInput && now->type()->cast<c10::TensorType>() &&
+          outputs[i]->type()->cast<c10::TensorType>()) {
+        now->setType(outputs[i]->type());  // keeps what the model knew of shapes and dtypes
+      }
+      rewrites[outputs[i]] = now;
+      oldOutputs.push_back(outputs[i]);
+    }
+    for (const auto& [p, n] : m.nodes_map) {
+      taken.insert(n);
+      dead.push_back(n);
+    }
+    inputsUsed.insert(inputsUsed.end(), inputs.begin(), inputs.end());
+    ++count;
+  }
+  // Outputs are replaced after every match is inserted: a later match may read an earlier one's
+  // output, and a replacement may return a value that another match replaces in turn.
+  for (Value* old : oldOutputs) {
+    Value* now = rewrites.at(old);
+    for (auto it = rewrites.find(now); it != rewrites.end(); it = rewrites.find(now)) {
+      now = it->second;
+    }
+    old->replaceAllUsesWith(now);
+  }
+  // Constants the matches read (lifted ones) go too once nothing else reads them.
+  std::unordered_set<Node*> constants;
+  for (Value* in : inputsUsed) {
+    if (!taken.count(in->node()) && in->node()->kind() == c10::prim::Constant) {
+      constants.insert(in->node());
+    }
+  }
+  for (Node* n : dead) n->removeAllInputs();
+  for (Node* n : dead) n->destroy();
+  for (Node* n : constants) {
+    if (!n->output()->hasUses()) n->destroy();
+  }
+  return count;
+}
+
+}  // namespace
+
+std::vector<Rule> parseRules(const std::string& text, const std::string& path) {
+  return RulesParser(text, path).parse();
+}
+
+std::string checkRule(const Rule& rule, int trials) {
+  for (int trial = 0; trial < trials; ++trial) {
+    std::vector<c10::IValue> inputs = InputMaker(rule, static_cast<uint64_t>(trial)).make();
+    auto shown = [&] {
+      std::string out;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        out += (i ? ", %" : "%") + rule.pattern->inputs()[i]->debugName() + " = " +
+               describe(inputs[i]);
+      }
+      return out + " (seed " + std::to_string(trial) + ")";
+    };
+    std::vector<c10::IValue> want, got;
+    try {
+      want = runGraph(*rule.pattern, inputs);
+    } catch (const std::exception& e) {
+      return "cannot check it: the pattern fails on " + shown() + ": " + describeException(e) +
+             "; declare the inputs' shapes (%x : Float(1, 3, 8, 8)) or give values (where)";
+    }
+    try {
+      got = runGraph(*rule.replacement, inputs);
+    } catch (const std::exception& e) {
+      return "the replacement fails where the pattern runs, on " + shown() + ": " +
+             describeException(e);
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      std::string d = difference(want[i], got[i], rule.rtol, rule.atol);
+      if (!d.empty()) {
+        return "the replacement computes something else: output " + std::to_string(i) + " (%" +
+               rule.pattern->outputs()[i]->debugName() + "): " + d + ", on " + shown();
+      }
+    }
+  }
+  return "";
+}
+
+std::vector<Rule> loadRules(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(unreadableFile(path));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<Rule> rules = parseRules(text.str(), path);
+  for (const Rule& rule : rules) {
+    std::string wrong = checkRule(rule);
+    if (!wrong.empty()) {
+      throw Error(rule.location + ": rule '" + rule.name + "' is refused: " + wrong);
+    }
+  }
+  return rules;
+}
+
+RewriteResult applyRules(Graph& graph, const std::vector<Rule>& rules, bool once,
+                         int64_t maxRounds) {
+  RewriteResult result;
+  for (const Rule& rule : rules) result.matches[rule.name] = 0;
+  const int64_t limit = once ? 1 : maxRounds;
+  bool changed = true;
+  while (changed && result.rounds < limit) {
+    ++result.rounds;
+    changed = false;
+    for (const Rule& rule : rules) {
+      int64_t n = applyRule(graph, rule);
+      result.matches[rule.name] += n;
+      changed |= n > 0;
+    }
+  }
+  result.converged = once || !changed;
+  return result;
+}
+
+}  // namespace tsopt
