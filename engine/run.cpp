@@ -150,6 +150,19 @@ Verdict verifyResult(const RunOptions& o, const InputSource& input, const Verifi
   return v;
 }
 
+ReproducerContext reproducerContext(const RunOptions& o, const InputSource& input,
+                                    const Verifier* verifier) {
+  ReproducerContext c;
+  c.freshInput = [&input] { return input.load(); };
+  c.pipeline = o.pipeline;
+  c.methods = o.methods;
+  c.irCheck = o.irCheck;
+  if (verifier) c.verify = verifier->options();
+  c.flags = o.reproducerFlags;
+  c.tool = o.toolPath;
+  return c;
+}
+
 }  // namespace
 
 void Phases::addRun(const RunResult& result) {
@@ -221,7 +234,22 @@ RunOutcome optimize(const RunOptions& o) {
     html.svgBefore = reportSvg(module, o.methods.front(), html.graphNote);
   }
   out.phases.reports += watch.lap();
-  out.run = pm.run(module, o.methods);
+  try {
+    out.run = pm.run(module, o.methods);
+  } catch (const PassFailure& e) {
+    if (!o.reproducer) throw;
+    PassFailureInfo failure{e.threw ? FailureKind::kCrash : FailureKind::kInvalid, e.index, e.name,
+                            e.spec, e.what()};
+    std::string note;
+    try {
+      step("writing a reproducer");
+      note = reproducerNote(
+          writeReproducer(failure, reproducerContext(o, input, verifier.get()), o.reproducerDir));
+    } catch (const std::exception& why) {
+      note = "; no reproducer: " + describeException(why);
+    }
+    throw Error(e.what() + note);
+  }
   out.phases.addRun(out.run);
   watch.lap();
 
@@ -244,6 +272,15 @@ RunOutcome optimize(const RunOptions& o) {
                    : deserializeModule(archive, "the transformed model");
     };
     out.verdict = verifyResult(o, input, *verifier, loadSaved, out.run, instruments.each.get());
+    const PassRecord* blamed =
+        out.verdict->firstFailing ? out.passAt(*out.verdict->firstFailing) : nullptr;
+    if (blamed && o.reproducer) {
+      step("writing a reproducer");
+      PassFailureInfo failure{FailureKind::kDiffers, blamed->index, blamed->name, blamed->spec,
+                              "outputs differ: " + out.verdict->result.mismatch};
+      out.verdict->reproducer =
+          writeReproducer(failure, reproducerContext(o, input, verifier.get()), o.reproducerDir);
+    }
   }
   if (!o.goldenDir.empty() && !o.updateGolden) {
     out.golden = compareGolden(o.goldenDir, instruments.recorder->stages());

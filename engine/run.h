@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ir_dump/dumper.h"
+#include "engine/reproducer.h"
 #include "ir_dump/golden.h"
 #include "passes/core/pass_manager.h"
 #include "verify/pipeline_check.h"
@@ -61,6 +62,14 @@ struct RunOptions {
   std::string goldenDir;      ///< compare the stages with the golden files here
   bool updateGolden = false;  ///< record them there instead
 
+  /// When a pass throws, leaves an invalid graph or is blamed for a difference, write its
+  /// reproducer (engine/reproducer.h) into reproducerDir, or a new temporary folder if that is "".
+  bool reproducer = true;
+  std::string reproducerDir;
+  /// The front end's settings that the reproducing `tsopt run` needs (verification's, as flags).
+  std::vector<std::string> reproducerFlags;
+  std::string toolPath = "tsopt";  ///< the tsopt executable a reproducer runs
+
   bool countNodes = true;  ///< count nodes before and after every pass (a walk of every graph)
   /// The front end's own instrumentations (progress, say), attached after the run's.
   std::vector<std::shared_ptr<PassInstrumentation>> instrumentations;
@@ -91,6 +100,7 @@ struct Verdict {
   std::optional<size_t> firstFailing;  ///< execution index of the pass to blame
   std::optional<BisectResult> bisect;
   std::vector<PassCheck> eachPass;  ///< with VerifyMode::kEach: the check after every pass
+  std::optional<Reproducer> reproducer;  ///< of the pass to blame, if one is and it was asked for
 };
 
 /// What recording golden files did.

@@ -34,6 +34,24 @@ VerifyOptions VerifySettings::options(const std::vector<std::string>& methods,
   return o;
 }
 
+std::vector<std::string> VerifySettings::flags() const {
+  std::vector<std::string> out;
+  for (const std::string& s : inputShapes) out.insert(out.end(), {"--input", s});
+  for (const std::string& r : rtol) out.insert(out.end(), {"--rtol", r});
+  for (const std::string& a : atol) out.insert(out.end(), {"--atol", a});
+  const VerifySettings defaults;
+  if (distribution != defaults.distribution) out.insert(out.end(), {"--dist", distribution});
+  if (trials != defaults.trials) out.insert(out.end(), {"--trials", std::to_string(trials)});
+  if (seed != defaults.seed) out.insert(out.end(), {"--seed", std::to_string(seed)});
+  if (scale != defaults.scale) {
+    std::ostringstream exact;
+    exact << std::setprecision(17) << scale;
+    out.insert(out.end(), {"--scale", exact.str()});
+  }
+  if (relToMax) out.push_back("--rel-to-max");
+  return out;
+}
+
 std::string shortNumber(double v) {
   std::ostringstream os;
   os << std::setprecision(3) << v;

@@ -30,6 +30,8 @@ struct VerifySettings {
   /// are any. Throws tsopt::Error for a bad value.
   VerifyOptions options(const std::vector<std::string>& methods,
                         const std::string& reference) const;
+  /// The settings that differ from the defaults, as `tsopt run` flags (inputs excepted).
+  std::vector<std::string> flags() const;
 };
 
 /// An error or difference as verdicts print it: 3 significant digits ("5.96e-08").

@@ -191,7 +191,9 @@ CommandResult runTsopt(const std::string& args) {
 CommandResult runCommand(const std::string& command) {
   std::string dir = tempDir();
   std::string outPath = dir + "/stdout", errPath = dir + "/stderr";
-  std::string cmd = command + " >" + outPath + " 2>" + errPath + " </dev/null";
+  // Temporary files of the command (reproducers, say) go into `dir` and are removed with it.
+  std::string cmd =
+      "export TMPDIR=" + dir + "; " + command + " >" + outPath + " 2>" + errPath + " </dev/null";
   int status = std::system(cmd.c_str());
   CommandResult r;
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -78,7 +78,7 @@ struct CommandResult {
 };
 /// Runs the tsopt binary with `args` (a shell-quoted string).
 CommandResult runTsopt(const std::string& args);
-/// Runs a shell command.
+/// Runs a shell command, with TMPDIR a folder removed when it ends.
 CommandResult runCommand(const std::string& command);
 /// A fresh empty directory for a test's files, removed when the test process exits.
 std::string tempDir();

@@ -8,6 +8,7 @@
 // constants of a pattern are lifted into inputs, each with an Equals condition.
 #include "passes/builtin/rewrite_rules.h"
 
+#include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/ir/subgraph_matcher.h>
@@ -516,7 +517,7 @@ const std::vector<int64_t> kDefaultShape = {2, 3, 4, 5};
 /// Random inputs for the pattern, from the declared types and the conditions on the inputs.
 class InputMaker {
  public:
-  InputMaker(const Rule& rule, uint64_t seed) : rule_(rule), rng_(seed), seed_(seed) {
+  InputMaker(const Rule& rule, uint64_t seed) : rule_(rule), rng_(seed) {
     gen_ = at::make_generator<at::CPUGeneratorImpl>(seed);
   }
 
@@ -608,7 +609,6 @@ class InputMaker {
   const Rule& rule_;
   std::mt19937_64 rng_;
   at::Generator gen_;
-  uint64_t seed_;
 };
 
 std::string describe(const c10::IValue& v) {

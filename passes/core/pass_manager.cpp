@@ -87,13 +87,14 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
                       [&](PassInstrumentation& i) { i.beforePass(pass, info, module, methods); });
 
   Statistics stats;
-  std::string failure = runAndCheck(pass, module, methods, rec, stats, result.warnings);
+  bool threw = false;
+  std::string failure = runAndCheck(pass, module, methods, rec, stats, result.warnings, threw);
   if (!failure.empty()) {
     bool recovered = false;
     eachInstrumentation(result, [&](PassInstrumentation& i) {
       recovered = i.onFailure(pass, info, failure, module) || recovered;
     });
-    if (!recovered) throw Error(failure);
+    if (!recovered) throw PassFailure(failure, info.index, rec.name, rec.spec, threw);
     rec.changed = false;
     rec.failed = true;
     rec.error = failure;
@@ -108,7 +109,8 @@ bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& mod
 
 std::string PassManager::runAndCheck(Pass& pass, torch::jit::Module& module,
                                      const std::vector<std::string>& methods, PassRecord& rec,
-                                     Statistics& stats, std::vector<std::string>& warnings) {
+                                     Statistics& stats, std::vector<std::string>& warnings,
+                                     bool& threw) {
   if (pass.kind() == Pass::Kind::Module) {
     std::vector<std::string> said;
     ModulePassContext ctx{methods, stats, said};
@@ -116,6 +118,7 @@ std::string PassManager::runAndCheck(Pass& pass, torch::jit::Module& module,
     try {
       rec.changed = static_cast<ModulePass&>(pass).run(module, ctx);
     } catch (const std::exception& e) {
+      threw = true;
       return "pass '" + pass.name() + "' failed: " + describeException(e);
     }
     rec.ms = msSince(start);
@@ -136,6 +139,7 @@ std::string PassManager::runAndCheck(Pass& pass, torch::jit::Module& module,
     try {
       rec.changed |= static_cast<GraphPass&>(pass).run(graph, ctx);
     } catch (const std::exception& e) {
+      threw = true;
       return "pass '" + pass.name() + "' failed on method '" + method +
              "': " + describeException(e);
     }

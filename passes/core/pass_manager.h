@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "passes/core/error.h"
 #include "passes/core/pipeline.h"
 
 namespace tsopt {
@@ -72,6 +73,19 @@ struct RunResult {
   std::vector<std::string> warnings;  ///< e.g. a fixed-point group that did not converge
 };
 
+/// What PassManager::run throws when a pass throws or leaves an invalid graph and no
+/// instrumentation recovers: the message, and which pass it was.
+class PassFailure : public Error {
+ public:
+  PassFailure(const std::string& message, size_t index, std::string name, std::string spec,
+              bool threw)
+      : Error(message), index(index), name(std::move(name)), spec(std::move(spec)), threw(threw) {}
+  size_t index;      ///< of the pass, in execution order
+  std::string name;  ///< the pass's name
+  std::string spec;  ///< the pass as pipeline text, options included
+  bool threw;        ///< the pass threw (else it left an invalid graph or lost a method)
+};
+
 /// How the IR is checked after every pass.
 enum class IrCheck {
   None,  ///< not at all
@@ -103,10 +117,11 @@ class PassManager {
                    RunResult& result);
   bool runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
                const std::vector<std::string>& methods, RunResult& result);
-  /// Runs `pass` over the module or each method and checks the IR; the failure in words, or "".
+  /// Runs `pass` over the module or each method and checks the IR; the failure in words, or ""
+  /// (`threw` says whether the pass threw).
   std::string runAndCheck(Pass& pass, torch::jit::Module& module,
                           const std::vector<std::string>& methods, PassRecord& rec,
-                          Statistics& stats, std::vector<std::string>& warnings);
+                          Statistics& stats, std::vector<std::string>& warnings, bool& threw);
   template <typename Hook>
   void eachInstrumentation(RunResult& result, Hook&& hook);
   /// The defect the IR check finds in `method`'s graph after `pass`, in words, or "".

@@ -222,6 +222,9 @@ py::dict run(const py::object& model, const py::dict& kw) {
   if (o.verify != VerifyMode::kNone) {
     o.verifyOptions = verifySettings(kw).options(o.methods, o.inputModule ? "" : o.input);
   }
+  o.reproducer = get<bool>(kw, "reproducer", true);
+  o.reproducerDir = get<std::string>(kw, "reproducer_dir", "");
+  o.reproducerFlags = verifySettings(kw).flags();
   o.dumpDir = get<std::string>(kw, "dump_dir", "");
   o.dumpKinds = parseDumpKinds(get<std::string>(kw, "dump", "ir,code,diff,dot"));
   o.dumpEveryPass = get<bool>(kw, "dump_all", false);

@@ -136,6 +136,12 @@ class Report:
         """The pass to blame (dict with index, name, spec) when verification found one."""
         return self._report.get("verify", {}).get("first_failing_pass")
 
+    @property
+    def reproducer(self):
+        """The repro.sh of the pass to blame (dict with script, reproduces), when one was
+        written."""
+        return self._report.get("verify", {}).get("reproducer")
+
     def to_dict(self):
         return self._report
 
@@ -178,7 +184,7 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
         output=None, verify=False, bisect=False, inputs=None, input_specs=None, rtol=None,
         atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False, lint="fast",
         keep_going=False, dump_dir=None, dump="ir,code,diff,dot", dump_all=False, report=None,
-        html=None, golden_dir=None, update_golden=False):
+        html=None, golden_dir=None, update_golden=False, reproducer=True):
     """Runs a pass pipeline over `model` and returns a Report whose .module is the result.
 
     model: a torch.jit.ScriptModule (traced or scripted), or the path of a saved one.
@@ -194,6 +200,8 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
         ("1x3x224x224"); neither: random inputs of shapes inferred from the model.
     dump_dir, dump, dump_all, report, html, golden_dir, update_golden: as on the command line;
         html=True keeps the HTML report in memory only (Report.html(), and the notebook view).
+    reproducer: where a failing pass's reproducer goes (a folder); True: a new temporary folder,
+        which the error or Report.verification names; False: none (docs/reduce.md).
     """
     if pipeline is not None and preset is not None:
         raise Error("give either a pipeline or a preset, not both")
@@ -216,7 +224,8 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
         "report": _path(report), "html": None if html in (None, True, False) else _path(html),
         "keep_html": bool(html), "golden_dir": _path(golden_dir),
         "update_golden": update_golden,
-        "overwrite": in_place,
+        "overwrite": in_place, "reproducer": reproducer is not False,
+        "reproducer_dir": "" if reproducer in (True, False, None) else _path(reproducer),
     }
     options.update(_verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
                                    rel_to_max))

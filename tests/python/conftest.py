@@ -30,6 +30,12 @@ class ConvBnRelu(torch.nn.Module):
         return self.head(self.features(x).mean((2, 3)))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_files_in_the_session(tmp_path_factory):
+    """Reproducers that runs write to a new temporary folder land in one removed with the rest."""
+    os.environ["TMPDIR"] = str(tmp_path_factory.mktemp("tmp"))
+
+
 @pytest.fixture
 def example():
     return torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))

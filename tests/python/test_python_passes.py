@@ -85,15 +85,24 @@ def test_module_pass(scripted, example):
     torch.testing.assert_close(report.module(example), scripted(example), rtol=0, atol=0)
 
 
-def test_a_failing_python_pass_is_one_error(traced):
+def test_a_failing_python_pass_is_one_error(tmp_path, traced):
     @tsopt.graph_pass("test-raises")
     def raises(graph):
         return 1 / 0
 
     with pytest.raises(tsopt.Error) as e:
-        tsopt.run(traced, "inline,test-raises")
+        tsopt.run(traced, "inline,test-raises", reproducer=tmp_path / "repro")
     assert str(e.value) == ("pass 'test-raises' failed on method 'forward': "
-                            "ZeroDivisionError: division by zero")
+                            "ZeroDivisionError: division by zero; reproducer: "
+                            + str(tmp_path / "repro" / "repro.sh"))
+    # The model before the pass, and a script that says the pass must be defined again.
+    tsopt.run(traced, "inline", output=tmp_path / "inlined.pt")
+    assert (torch.jit.load(tmp_path / "repro" / "model.pt").graph.str()
+            == torch.jit.load(tmp_path / "inlined.pt").graph.str())
+    assert "The pass is defined in Python" in (tmp_path / "repro" / "repro.sh").read_text()
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.run(traced, "inline,test-raises", reproducer=False)
+    assert str(e.value).endswith("division by zero")
     report = tsopt.run(traced, "inline,test-raises,dce", keep_going=True)
     assert [p["failed"] for p in report.passes] == [False, True, False]
 

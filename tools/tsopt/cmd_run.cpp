@@ -1,5 +1,6 @@
 // `tsopt run`: the command line of optimize() (engine/run.h). Turns the flags into RunOptions,
 // shows progress on a terminal, and prints the outcome.
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -27,6 +28,8 @@ struct RunArgs {
   bool updateGolden = false;
   bool dumpAll = false;
   IrPrintConfig print;
+  std::string reproducerDir;
+  bool noReproducer = false;
 };
 
 RunOptions runOptions(const RunArgs& a) {
@@ -57,6 +60,12 @@ RunOptions runOptions(const RunArgs& a) {
   o.html = a.html;
   o.goldenDir = a.goldenDir;
   o.updateGolden = a.updateGolden;
+  o.reproducer = !a.noReproducer;
+  o.reproducerDir = a.reproducerDir;
+  o.reproducerFlags = a.verifyArgs.flags();
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) o.toolPath = self.string();
   o.countNodes = !a.quiet || a.timePasses || !a.report.empty() || !a.html.empty();
   return o;
 }
@@ -118,6 +127,10 @@ Command addRunCommand(CLI::App& app) {
       ->check(CLI::IsMember({"fast", "full", "none"}))
       ->default_str("fast");
   run->add_flag("--no-lint", args->noLint, "the same as --lint=none");
+  run->add_option("--reproducer", args->reproducerDir,
+                  "when a pass fails or is blamed for a difference, write its reproducer here "
+                  "(default: a new temporary folder, which the error names)");
+  run->add_flag("--no-reproducer", args->noReproducer, "write no reproducer");
   run->add_flag("--keep-going", args->keepGoing,
                 "skip a pass that fails (restoring the model as before it) and go on");
   run->add_option("--dump-dir", args->dumpDir,

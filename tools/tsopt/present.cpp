@@ -114,6 +114,11 @@ void printVerdict(const RunOutcome& out) {
                                  " runs"
                            : "")
               << "\n";
+    if (v.reproducer) {
+      std::cerr << "tsopt: verify: reproducer"
+                << (v.reproducer->reproduces ? "" : " (it does not fail alone)") << ": "
+                << v.reproducer->script << "\n";
+    }
   } else if (v.bisect && v.bisect->baselineDiffers) {
     std::cerr << "tsopt: verify: the input model's own outputs differ from run to run or after "
                  "saving and loading it; no pass is to blame\n";

@@ -1,0 +1,187 @@
+// Writing a failure's reproducer, and running a pipeline to see how it fails.
+#include "engine/reproducer.h"
+
+#include <torch/serialize.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "passes/core/error.h"
+#include "passes/core/module_io.h"
+#include "passes/core/op_library.h"
+#include "passes/core/registry.h"
+
+namespace tsopt {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+torch::jit::Module copyOf(const torch::jit::Module& m) {
+  return deserializeModule(serializeModule(m), "a copy of the model");
+}
+
+std::string makeTemporaryFolder() {
+  std::string pattern = (fs::temp_directory_path() / "tsopt-repro-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) {
+    throw Error("cannot make a temporary folder for the reproducer in " +
+                fs::temp_directory_path().string());
+  }
+  return pattern;
+}
+
+std::string shellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// The `tsopt run` arguments that run `failure`'s pass alone on model.pt.
+std::vector<std::string> reproducingArgs(const PassFailureInfo& failure,
+                                         const ReproducerContext& context) {
+  std::vector<std::string> args = {"run", "model.pt", "-p", failure.spec, "-o", "result.pt"};
+  for (const OperatorLibrary& lib : loadedOperatorLibraries()) {
+    args.insert(args.end(), {"--ops", lib.path});
+  }
+  const PassInfo* info = PassRegistry::global().find(failure.name);
+  if (info && info->origin != "builtin" && info->origin != "python") {
+    args.insert(args.end(), {"--plugin", fs::absolute(info->origin).string()});
+  }
+  if (context.methods != std::vector<std::string>{"forward"}) {
+    for (const std::string& m : context.methods) args.insert(args.end(), {"--method", m});
+  }
+  if (context.irCheck != IrCheck::Fast) {
+    args.insert(args.end(), {"--lint", context.irCheck == IrCheck::Full ? "full" : "none"});
+  }
+  if (failure.kind == FailureKind::kDiffers) {
+    args.push_back("--verify-strict");
+    args.insert(args.end(), context.flags.begin(), context.flags.end());
+  }
+  return args;
+}
+
+}  // namespace
+
+const char* failureKindName(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kCrash:
+      return "crash";
+    case FailureKind::kInvalid:
+      return "invalid";
+    case FailureKind::kDiffers:
+      return "differs";
+  }
+  return "?";
+}
+
+FailureKind parseFailureKind(const std::string& name) {
+  for (FailureKind k : {FailureKind::kCrash, FailureKind::kInvalid, FailureKind::kDiffers}) {
+    if (name == failureKindName(k)) return k;
+  }
+  throw Error("unknown kind of failure '" + name + "' (known: crash, invalid, differs)");
+}
+
+std::optional<PassFailureInfo> runToFailure(const torch::jit::Module& module,
+                                            const std::string& spec,
+                                            const std::vector<std::string>& methods,
+                                            IrCheck irCheck,
+                                            const std::optional<VerifyOptions>& verify) {
+  torch::jit::Module work = copyOf(module);
+  std::unique_ptr<Verifier> verifier;
+  if (verify) verifier = std::make_unique<Verifier>(module, *verify);
+  PassManager pm(parsePipeline(spec));
+  pm.setIrCheck(irCheck);
+  RunResult run;
+  try {
+    run = pm.run(work, methods);
+  } catch (const PassFailure& e) {
+    return PassFailureInfo{e.threw ? FailureKind::kCrash : FailureKind::kInvalid, e.index, e.name,
+                           e.spec, e.what()};
+  }
+  if (!verifier || run.passes.empty()) return std::nullopt;
+  VerifyResult result = verifier->check(work);
+  if (result.passed) return std::nullopt;
+  const PassRecord& last = run.passes.back();
+  return PassFailureInfo{FailureKind::kDiffers, last.index, last.name, last.spec,
+                         "outputs differ: " + result.mismatch};
+}
+
+Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerContext& context,
+                           const std::string& dir) {
+  Reproducer r;
+  if (dir.empty()) {
+    r.dir = makeTemporaryFolder();
+  } else {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    checkFolderWritable(dir, "the reproducer folder");
+    r.dir = dir;
+  }
+  torch::jit::Module before = context.freshInput();
+  if (failure.index > 0) {
+    PassManager pm(parsePipeline(context.pipeline));
+    pm.setIrCheck(IrCheck::None);
+    pm.setPassLimit(failure.index);
+    pm.run(before, context.methods);
+  }
+  const std::string model = r.dir + "/model.pt";
+  saveModuleAtomic(before, model);
+  writeFileAtomic(r.dir + "/pipeline.txt", failure.spec + "\n");
+
+  std::optional<VerifyOptions> verify;
+  if (failure.kind == FailureKind::kDiffers && context.verify) {
+    verify = context.verify;
+    // The inputs verification used, saved beside the model where `tsopt run` looks for them.
+    const std::string inputs = r.dir + "/model.inputs.pt";
+    if (verify->inputValues) {
+      std::vector<char> bytes = torch::pickle_save(c10::ivalue::Tuple::create(*verify->inputValues));
+      writeFileAtomic(inputs, std::string(bytes.begin(), bytes.end()));
+    } else if (!verify->inputsFile.empty()) {
+      fs::copy_file(verify->inputsFile, inputs, fs::copy_options::overwrite_existing);
+    }
+    if (fs::exists(inputs)) {
+      verify->inputValues.reset();
+      verify->inputsFile = inputs;
+    }
+  }
+
+  std::vector<std::string> args = reproducingArgs(failure, context);
+  r.command = "tsopt";
+  for (const std::string& a : args) r.command += " " + shellQuote(a);
+  std::string script = "#!/bin/sh\n";
+  script += "# Reproduces: " + failure.message + "\n";
+  script += "# The model as it was just before pass " + std::to_string(failure.index + 1) +
+            " ('" + failure.spec + "') of the pipeline '" + context.pipeline +
+            "', run through that pass alone.\n";
+  script += "# Expected: a failure of kind '" + std::string(failureKindName(failure.kind)) +
+            "' (exit status " + (failure.kind == FailureKind::kDiffers ? "1" : "2") + ").\n";
+  const PassInfo* info = PassRegistry::global().find(failure.name);
+  if (info && info->origin == "python") {
+    script += "# The pass is defined in Python: run it with tsopt.run(\"model.pt\", \"" +
+              failure.spec + "\") after defining it again.\n";
+  }
+  script += "cd \"$(dirname \"$0\")\" || exit 2\nexec " + shellQuote(context.tool);
+  for (const std::string& a : args) script += " " + shellQuote(a);
+  script += "\n";
+  r.script = r.dir + "/repro.sh";
+  writeFileAtomic(r.script, script);
+  fs::permissions(r.script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add);
+
+  try {
+    std::optional<PassFailureInfo> again =
+        runToFailure(loadModule(model), failure.spec, context.methods, context.irCheck, verify);
+    r.reproduces = again && again->kind == failure.kind && again->name == failure.name;
+  } catch (const std::exception&) {
+    r.reproduces = false;  // the model before the pass does not even run: said as not failing alone
+  }
+  return r;
+}
+
+std::string reproducerNote(const Reproducer& r) {
+  return std::string("; reproducer") + (r.reproduces ? "" : " (it does not fail alone)") + ": " +
+         r.script;
+}
+
+}  // namespace tsopt
