@@ -31,16 +31,23 @@ std::string makeTemporaryFolder() {
   return pattern;
 }
 
+/// `s` as one shell word: as it is if it holds nothing the shell would read, else single-quoted.
 std::string shellQuote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_./=,:+@%") == std::string::npos) {
+    return s;
+  }
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
 
-/// The `tsopt run` arguments that run `failure`'s pass alone on model.pt.
+}  // namespace
+
 std::vector<std::string> reproducingArgs(const PassFailureInfo& failure,
-                                         const ReproducerContext& context) {
-  std::vector<std::string> args = {"run", "model.pt", "-p", failure.spec, "-o", "result.pt"};
+                                         const ReproducerContext& context,
+                                         const std::string& model) {
+  std::vector<std::string> args = {"run", model, "-p", failure.spec, "-o", "result.pt"};
   for (const OperatorLibrary& lib : loadedOperatorLibraries()) {
     args.insert(args.end(), {"--ops", lib.path});
   }
@@ -61,7 +68,11 @@ std::vector<std::string> reproducingArgs(const PassFailureInfo& failure,
   return args;
 }
 
-}  // namespace
+std::string shellCommand(const std::string& tool, const std::vector<std::string>& args) {
+  std::string out = shellQuote(tool);
+  for (const std::string& a : args) out += " " + shellQuote(a);
+  return out;
+}
 
 const char* failureKindName(FailureKind kind) {
   switch (kind) {
@@ -82,14 +93,12 @@ FailureKind parseFailureKind(const std::string& name) {
   throw Error("unknown kind of failure '" + name + "' (known: crash, invalid, differs)");
 }
 
-std::optional<PassFailureInfo> runToFailure(const torch::jit::Module& module,
-                                            const std::string& spec,
+std::optional<PassFailureInfo> runToFailure(torch::jit::Module work, const std::string& spec,
                                             const std::vector<std::string>& methods,
                                             IrCheck irCheck,
                                             const std::optional<VerifyOptions>& verify) {
-  torch::jit::Module work = copyOf(module);
   std::unique_ptr<Verifier> verifier;
-  if (verify) verifier = std::make_unique<Verifier>(module, *verify);
+  if (verify) verifier = std::make_unique<Verifier>(copyOf(work), *verify);
   PassManager pm(parsePipeline(spec));
   pm.setIrCheck(irCheck);
   RunResult run;
@@ -146,9 +155,7 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
     }
   }
 
-  std::vector<std::string> args = reproducingArgs(failure, context);
-  r.command = "tsopt";
-  for (const std::string& a : args) r.command += " " + shellQuote(a);
+  std::vector<std::string> args = reproducingArgs(failure, context, "model.pt");
   std::string script = "#!/bin/sh\n";
   script += "# Reproduces: " + failure.message + "\n";
   script += "# The model as it was just before pass " + std::to_string(failure.index + 1) +
@@ -161,9 +168,7 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
     script += "# The pass is defined in Python: run it with tsopt.run(\"model.pt\", \"" +
               failure.spec + "\") after defining it again.\n";
   }
-  script += "cd \"$(dirname \"$0\")\" || exit 2\nexec " + shellQuote(context.tool);
-  for (const std::string& a : args) script += " " + shellQuote(a);
-  script += "\n";
+  script += "cd \"$(dirname \"$0\")\" || exit 2\nexec " + shellCommand(context.tool, args) + "\n";
   r.script = r.dir + "/repro.sh";
   writeFileAtomic(r.script, script);
   fs::permissions(r.script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,

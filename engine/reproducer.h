@@ -52,8 +52,7 @@ struct ReproducerContext {
 struct Reproducer {
   std::string dir;
   std::string script;        ///< DIR/repro.sh
-  bool reproduces = false;   ///< the pass alone, run on DIR/model.pt, failed the same way
-  std::string command;       ///< the command repro.sh runs, for messages
+  bool reproduces = false;  ///< the pass alone, run on DIR/model.pt, failed the same way
 };
 
 /// Writes the reproducer of `failure` into `dir` (made if missing; "" for a new temporary
@@ -63,13 +62,22 @@ struct Reproducer {
 Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerContext& context,
                            const std::string& dir);
 
-/// Runs `spec` (one pass, or any pipeline) on `module` as `tsopt run` would, and says how it
-/// fails: nullopt if it does not. With `verify`, the result is compared with `module` as given.
-std::optional<PassFailureInfo> runToFailure(const torch::jit::Module& module,
+/// Runs `spec` (one pass, or any pipeline) on `module` itself (a handle: the caller's module
+/// changes) as `tsopt run` would, and says how it fails: nullopt if it does not. With `verify`,
+/// the result is compared with a copy of `module` as given.
+std::optional<PassFailureInfo> runToFailure(torch::jit::Module module,
                                             const std::string& spec,
                                             const std::vector<std::string>& methods,
                                             IrCheck irCheck,
                                             const std::optional<VerifyOptions>& verify);
+
+/// The `tsopt run` arguments that run `failure`'s pass alone on `model` and fail as it did.
+std::vector<std::string> reproducingArgs(const PassFailureInfo& failure,
+                                         const ReproducerContext& context,
+                                         const std::string& model);
+
+/// The arguments as one shell command line, each quoted where it needs to be.
+std::string shellCommand(const std::string& tool, const std::vector<std::string>& args);
 
 /// "; reproducer: DIR/repro.sh" (noting a reproducer that does not fail alone), for messages.
 std::string reproducerNote(const Reproducer& r);

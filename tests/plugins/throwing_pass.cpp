@@ -1,4 +1,5 @@
-// Test plugin whose pass throws, and one that breaks the graph (lint must catch it).
+// Test plugin whose passes throw (always, or on a graph with a batch norm), and one that breaks
+// the graph (lint must catch it).
 #include "passes/core/plugin_api.h"
 
 namespace {
@@ -9,6 +10,19 @@ class ThrowingPass : public tsopt::GraphPass {
   std::string description() const override { return "always throws"; }
   bool run(const std::shared_ptr<torch::jit::Graph>&, tsopt::PassContext&) override {
     throw std::runtime_error("deliberate failure");
+  }
+};
+
+/// Throws only on a graph holding aten::batch_norm: a failure `tsopt reduce` must keep one of.
+class ThrowOnBatchNormPass : public tsopt::GraphPass {
+ public:
+  std::string name() const override { return "test-throw-on-batch-norm"; }
+  std::string description() const override { return "throws if the graph has a batch norm"; }
+  bool run(const std::shared_ptr<torch::jit::Graph>& g, tsopt::PassContext&) override {
+    for (torch::jit::Node* n : g->nodes()) {
+      if (n->kind() == c10::aten::batch_norm) throw std::runtime_error("found a batch norm");
+    }
+    return false;
   }
 };
 
@@ -27,6 +41,7 @@ class BreakGraphPass : public tsopt::GraphPass {
 
 void registerPasses(tsopt::PassRegistry& registry) {
   registry.add<ThrowingPass>();
+  registry.add<ThrowOnBatchNormPass>();
   registry.add<BreakGraphPass>();
 }
 

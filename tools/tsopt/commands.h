@@ -25,6 +25,7 @@ Command addShowCommand(CLI::App& app);
 Command addVerifyCommand(CLI::App& app);
 Command addDotCommand(CLI::App& app);
 Command addRulesCommand(CLI::App& app);
+Command addReduceCommand(CLI::App& app);
 
 /// Loads every --plugin given, in order.
 void loadPlugins(const std::vector<std::string>& paths);

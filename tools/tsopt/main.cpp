@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add(addVerifyCommand);
   add(addDotCommand);
   add(addRulesCommand);
+  add(addReduceCommand);
 
   // Operator libraries, on every command: --ops and TSOPT_OPS (a colon-separated list).
   // A time limit on what a model may never finish (loading, a verification run), on every
