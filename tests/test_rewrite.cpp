@@ -89,6 +89,18 @@ graph(%x : Float(2, 3, 4, 5)):
   %y : Tensor = aten::silu(%a)
   return (%y))IR",
        "aten::silu", "aten::sigmoid"},
+      {"decompose", "silu_-as-sigmoid-mul", R"IR(
+graph(%x : Float(2, 3, 4, 5)):
+  %a : Tensor = aten::relu(%x)
+  %y : Tensor = aten::silu_(%a)
+  return (%y))IR",
+       "aten::silu_", "aten::sigmoid"},
+      {"decompose", "hardswish_-as-hardtanh", R"IR(
+graph(%x : Float(2, 3, 4, 5)):
+  %a : Tensor = aten::relu(%x)
+  %y : Tensor = aten::hardswish_(%a)
+  return (%y))IR",
+       "aten::hardswish_", "aten::hardtanh"},
       {"decompose", "hardsigmoid-as-hardtanh", R"IR(
 graph(%x : Float(2, 3, 4, 5)):
   %y : Tensor = aten::hardsigmoid(%x)
@@ -230,6 +242,19 @@ graph(%x : Float(3, 4), %w : Float(5, 4), %b : Tensor):
   %y : Tensor = aten::add(%m, %b, %one)
   return (%y))IR");
   EXPECT_EQ(applyRules(*unknown, fuse, false, 10).matches.at("linear-from-matmul-add"), 0);
+}
+
+TEST(Rewrite, AnInPlaceRuleLeavesAnInputThatIsReadAgain) {
+  std::vector<Rule> rules = loadRules(std::string(TSOPT_RULES_DIR) + "/decompose.rules");
+  auto g = parse(R"IR(
+graph(%x : Float(2, 3)):
+  %a : Tensor = aten::relu(%x)
+  %y : Tensor = aten::silu_(%a)
+  %one : int = prim::Constant[value=1]()
+  %z : Tensor = aten::add(%y, %a, %one)
+  return (%z))IR");
+  EXPECT_EQ(applyRules(*g, rules, false, 10).matches.at("silu_-as-sigmoid-mul"), 0);
+  FileCheck().check("aten::silu_(")->run(*g);
 }
 
 TEST(Rewrite, ALiftedConstantMatchesOnlyItsOwnValueAndKind) {
@@ -411,9 +436,15 @@ TEST(Rewrite, RulesCheckSaysWhichRulesAreRefused) {
   EXPECT_EQ(r.err, "tsopt: rules: 1 of 2 rules computed what their patterns compute on 3 random "
                    "input sets; 1 refused\n");
 
-  r = test::runTsopt(std::string("rules check ") + TSOPT_RULES_DIR + "/cleanup.rules " +
-                     TSOPT_RULES_DIR + "/decompose.rules " + TSOPT_RULES_DIR + "/fuse.rules");
+  // The shipped rules, by name.
+  r = test::runTsopt("rules check cleanup decompose fuse");
   EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("ok       silu-as-sigmoid-mul (" TSOPT_RULES_DIR "/decompose.rules:4)"),
+            std::string::npos)
+      << r.out;
+  r = test::runTsopt("rules check nope");
+  EXPECT_EQ(r.err, "tsopt: error: rules file 'nope': no such file, nor shipped rules of that "
+                   "name (shipped: cleanup, decompose, fuse)\n");
 
   r = test::runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
                      "/out.pt -p 'rewrite{rules=" + bad + "}'");

@@ -22,7 +22,9 @@ namespace {
 class RulesOption : public OptionBase {
  public:
   explicit RulesOption(Pass& owner)
-      : OptionBase(owner, "rules", "rules files to apply, in order (docs/rewrite.md)",
+      : OptionBase(owner, "rules",
+                   "rules files to apply, in order; a name without a folder is also looked for "
+                   "among the rules tsopt ships (decompose, fuse, cleanup)",
                    OptionKind::List) {}
 
   void set(const OptionValue& value) override {

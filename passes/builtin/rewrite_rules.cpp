@@ -8,6 +8,8 @@
 // constants of a pattern are lifted into inputs, each with an Equals condition.
 #include "passes/builtin/rewrite_rules.h"
 
+#include "passes/builtin/rules_dirs.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/jit/ir/irparser.h>
@@ -17,6 +19,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <set>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -27,6 +31,8 @@
 #include "passes/core/registry.h"
 
 namespace tsopt {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -787,12 +793,36 @@ std::string checkRule(const Rule& rule, int trials) {
   return "";
 }
 
-std::vector<Rule> loadRules(const std::string& path) {
+std::string findRulesFile(const std::string& name) {
+  if (fs::exists(name) || name.find('/') != std::string::npos) return name;
+  std::set<std::string> shipped;
+  for (const char* dir : {TSOPT_INSTALLED_RULES_DIR, TSOPT_SOURCE_RULES_DIR}) {
+    for (const std::string& file : {name + ".rules", name}) {
+      fs::path p = fs::path(dir) / file;
+      if (fs::is_regular_file(p)) return p.string();
+    }
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".rules") shipped.insert(entry.path().stem().string());
+    }
+  }
+  std::string known;
+  for (const std::string& s : shipped) known += (known.empty() ? "" : ", ") + s;
+  throw Error("rules file '" + name + "': no such file, nor shipped rules of that name" +
+              (known.empty() ? "" : " (shipped: " + known + ")"));
+}
+
+std::vector<Rule> readRulesFile(const std::string& name) {
+  const std::string path = findRulesFile(name);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(unreadableFile(path));
+  if (!in) throw Error("rules file '" + path + "': " + unreadableFile(path));
   std::stringstream text;
   text << in.rdbuf();
-  std::vector<Rule> rules = parseRules(text.str(), path);
+  return parseRules(text.str(), path);
+}
+
+std::vector<Rule> loadRules(const std::string& name) {
+  std::vector<Rule> rules = readRulesFile(name);
   for (const Rule& rule : rules) {
     std::string wrong = checkRule(rule);
     if (!wrong.empty()) {

@@ -59,8 +59,15 @@ std::vector<Rule> parseRules(const std::string& text, const std::string& path);
 /// on every trial, else why not, with the inputs that show it.
 std::string checkRule(const Rule& rule, int trials = 3);
 
-/// Reads, parses and checks the rules in `path`; throws tsopt::Error on the first problem.
-std::vector<Rule> loadRules(const std::string& path);
+/// `name` itself if it is a file or a path; else NAME.rules (or NAME) among the rules tsopt
+/// ships (installed, or in the source tree). Throws tsopt::Error naming the shipped ones if none.
+std::string findRulesFile(const std::string& name);
+
+/// Reads and parses the rules file `name` (see findRulesFile), without the numeric check.
+std::vector<Rule> readRulesFile(const std::string& name);
+
+/// Reads, parses and checks the rules file `name`; throws tsopt::Error on the first problem.
+std::vector<Rule> loadRules(const std::string& name);
 
 /// What applying rules to a graph did.
 struct RewriteResult {

@@ -1,12 +1,8 @@
 // `tsopt rules check FILE...`: parses rules files and checks every rule on random inputs, as
 // `rewrite{rules=FILE}` does before it runs, and says which rules are refused and why.
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "passes/builtin/rewrite_rules.h"
-#include "passes/core/error.h"
-#include "passes/core/module_io.h"
 #include "tools/tsopt/commands.h"
 
 namespace tsopt::cli {
@@ -21,13 +17,7 @@ struct RulesArgs {
 int checkCommand(const RulesArgs& a) {
   // Every file parses before any rule is checked: a syntax error is bad input.
   std::vector<std::vector<Rule>> files;
-  for (const std::string& path : a.files) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(unreadableFile(path));
-    std::stringstream text;
-    text << in.rdbuf();
-    files.push_back(parseRules(text.str(), path));
-  }
+  for (const std::string& name : a.files) files.push_back(readRulesFile(name));
   size_t rules = 0, refused = 0;
   for (const std::vector<Rule>& file : files) {
     for (const Rule& rule : file) {
@@ -59,7 +49,7 @@ Command addRulesCommand(CLI::App& app) {
       "Check that every rule's replacement computes what its pattern computes (exit 0 all do, 1 "
       "some do not, 2 error)");
   check->fallthrough();  // --ops and the other options every command takes belong to `rules`
-  check->add_option("files", args->files, "rules files")->required();
+  check->add_option("files", args->files, "rules files, or the names of shipped ones")->required();
   check->add_option("--trials", args->trials, "random input sets per rule")
       ->check(CLI::Range(1, 1000));
   return [args] { return checkCommand(*args); };
