@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/reduce.h"
 #include "engine/report.h"
 #include "engine/run.h"
 #include "engine/verify_settings.h"
@@ -18,6 +19,7 @@
 #include "ir_dump/diff.h"
 #include "ir_dump/dot.h"
 #include "ir_dump/ir_text.h"
+#include "passes/builtin/rewrite_rules.h"
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
@@ -196,6 +198,13 @@ VerifyMode verifyMode(const std::string& mode) {
   throw Error("unknown verification '" + mode + "' (known: none, result, strict, each)");
 }
 
+IrCheck irCheckFrom(const std::string& lint) {
+  if (lint != "fast" && lint != "full" && lint != "none") {
+    throw Error("unknown lint '" + lint + "' (known: fast, full, none)");
+  }
+  return lint == "none" ? IrCheck::None : lint == "full" ? IrCheck::Full : IrCheck::Fast;
+}
+
 /// tsopt.run(): `model` is a torch._C.ScriptModule or a path. Returns the result module, the
 /// JSON report, the HTML report (if kept) and whether it passed.
 py::dict run(const py::object& model, const py::dict& kw) {
@@ -210,11 +219,7 @@ py::dict run(const py::object& model, const py::dict& kw) {
   o.overwriteInput = get<bool>(kw, "overwrite", false);
   o.pipeline = get<std::string>(kw, "pipeline", "");
   o.methods = get<std::vector<std::string>>(kw, "methods", o.methods);
-  std::string lint = get<std::string>(kw, "lint", "fast");
-  if (lint != "fast" && lint != "full" && lint != "none") {
-    throw Error("unknown lint '" + lint + "' (known: fast, full, none)");
-  }
-  o.irCheck = lint == "none" ? IrCheck::None : lint == "full" ? IrCheck::Full : IrCheck::Fast;
+  o.irCheck = irCheckFrom(get<std::string>(kw, "lint", "fast"));
   o.keepGoing = get<bool>(kw, "keep_going", false);
   o.verify = verifyMode(get<std::string>(kw, "verify", "none"));
   o.bisect = get<bool>(kw, "bisect", false);
@@ -276,6 +281,63 @@ py::dict verify(const torch::jit::Module& reference, const torch::jit::Module& c
   return out;
 }
 
+/// tsopt.reduce(): what reduce() did, as a dict.
+py::dict reduceModel(const std::string& input, const std::string& output,
+                     const std::string& pipeline, const std::string& until, const py::dict& kw) {
+  ReduceOptions o;
+  o.input = input;
+  o.output = output;
+  o.pipeline = pipeline;
+  o.methods = get<std::vector<std::string>>(kw, "methods", o.methods);
+  o.until = parseFailureKind(until);
+  o.irCheck = irCheckFrom(get<std::string>(kw, "lint", "fast"));
+  if (o.until == FailureKind::kDiffers) {
+    VerifySettings settings = verifySettings(kw);
+    o.verify = settings.options(o.methods, input);
+    o.flags = settings.flags();
+  }
+  ReduceOutcome out;
+  {
+    py::gil_scoped_release release;
+    out = reduce(o);
+  }
+  py::dict failure;
+  failure["kind"] = failureKindName(out.failure.kind);
+  failure["index"] = out.failure.index;
+  failure["name"] = out.failure.name;
+  failure["spec"] = out.failure.spec;
+  failure["message"] = out.failure.message;
+  py::dict result;
+  result["failure"] = failure;
+  result["input_nodes"] = out.inputNodes;
+  result["start_nodes"] = out.startNodes;
+  result["nodes_after"] = out.nodesAfter;
+  result["tests"] = out.tests;
+  result["command"] = shellCommand("tsopt", out.command);
+  return result;
+}
+
+/// tsopt.check_rules(): per rule of the files, its name, where it is and what is wrong ("").
+py::list checkRules(const std::vector<std::string>& files, int trials) {
+  py::list out;
+  for (const std::string& file : files) {
+    for (const Rule& rule : readRulesFile(file)) {
+      std::string wrong;
+      {
+        py::gil_scoped_release release;
+        wrong = checkRule(rule, trials);
+      }
+      py::dict r;
+      r["name"] = rule.name;
+      r["location"] = rule.location;
+      r["description"] = rule.description;
+      r["problem"] = wrong;
+      out.append(r);
+    }
+  }
+  return out;
+}
+
 std::string irText(const torch::jit::Graph& graph, bool canonical) {
   return canonical ? canonicalIr(graph) : graphText(graph);
 }
@@ -310,6 +372,9 @@ PYBIND11_MODULE(_tsopt, m) {
 
   m.def("run", &run, py::arg("model"), py::arg("options"));
   m.def("verify", &verify, py::arg("reference"), py::arg("candidate"), py::arg("options"));
+  m.def("reduce", &reduceModel, py::arg("input"), py::arg("output"), py::arg("pipeline"),
+        py::arg("until"), py::arg("options"));
+  m.def("check_rules", &checkRules, py::arg("files"), py::arg("trials"));
   m.def("register_pass", &registerPass, py::arg("name"), py::arg("description"), py::arg("fn"),
         py::arg("on_module"));
   m.def("passes_json", [] { return passesJson(PassRegistry::global()).dump(); });

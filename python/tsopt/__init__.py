@@ -14,6 +14,7 @@ import html as _html
 import inspect as _inspect
 import json as _json
 import os as _os
+import tempfile as _tempfile
 
 import torch  # first: the extension uses LibTorch's Python types
 
@@ -22,6 +23,7 @@ from . import _tsopt
 __all__ = [
     "Error", "run", "Report", "verify", "Verification", "passes", "presets", "show", "diff",
     "dot", "Picture", "graph_pass", "load_plugin", "load_operators", "set_max_inflate_mb",
+    "reduce", "check_rules",
 ]
 
 Error = _tsopt.Error
@@ -262,6 +264,39 @@ def verify(reference, candidate, *, methods=("forward",), inputs=None, input_spe
     out = _tsopt.verify(_cpp_module(reference, "reference"),
                         _cpp_module(candidate, "candidate"), options)
     return Verification(_json.loads(out["report"]), out["summary"])
+
+
+def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast", inputs=None,
+           input_specs=None, rtol=None, atol=None, trials=3, seed=0, dist="uniform", scale=1.0,
+           rel_to_max=False):
+    """Shrinks `model` (a path, or a ScriptModule) while `pipeline` still fails on it the same
+    way, and saves the result at `output` (docs/reduce.md).
+
+    until: "crash" (a pass throws), "invalid" (a pass leaves an invalid graph) or "differs" (the
+        outputs differ after a pass; verified as with tsopt.run's inputs, rtol, ... keywords).
+    Returns a dict: failure (kind, index, name, spec, message), input_nodes, start_nodes (of the
+    model before the failing pass, where reduction starts), nodes_after, tests (candidates
+    tried), and command (the `tsopt run` that fails on the result).
+    """
+    options = _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
+                              rel_to_max)
+    options["methods"] = [methods] if isinstance(methods, str) else list(methods)
+    options["lint"] = lint
+    text = _tsopt.parse_pipeline(pipeline)
+    if isinstance(model, (str, _os.PathLike)):
+        return _tsopt.reduce(_os.fspath(model), _path(output), text, until, options)
+    with _tempfile.TemporaryDirectory(prefix="tsopt-reduce-") as folder:
+        saved = _os.path.join(folder, "model.pt")
+        torch.jit.save(model, saved)
+        return _tsopt.reduce(saved, _path(output), text, until, options)
+
+
+def check_rules(*files, trials=3):
+    """Checks every rule of the rules `files` (paths, or names of the shipped ones) on `trials`
+    random input sets, as `tsopt rules check` does. Returns a dict per rule: name, location,
+    description, problem ("" if its replacement computes what its pattern computes). A file
+    that does not parse raises tsopt.Error, with its line and column."""
+    return _tsopt.check_rules([_os.fspath(f) for f in files], trials)
 
 
 class Pass:
