@@ -23,7 +23,8 @@ using torch::jit::Value;
 /// Whether `standIn` may take the place of `v`: any tensor for a tensor (shapes are only
 /// annotations), else a value of a subtype.
 bool fits(const Value* standIn, const Value* v) {
-  if (v->type()->cast<c10::TensorType>()) return standIn->type()->cast<c10::TensorType>() != nullptr;
+  if (v->type()->cast<c10::TensorType>())
+    return standIn->type()->cast<c10::TensorType>() != nullptr;
   return standIn->type()->isSubtypeOf(*v->type());
 }
 
@@ -86,8 +87,7 @@ std::vector<Node*> walk(Graph& g) {
 
 class Reducer {
  public:
-  Reducer(const ReduceOptions& o, PassFailureInfo failure)
-      : o_(o), failure_(std::move(failure)) {
+  Reducer(const ReduceOptions& o, PassFailureInfo failure) : o_(o), failure_(std::move(failure)) {
     if (o.until == FailureKind::kDiffers) verify_ = o.verify;
   }
 
@@ -268,7 +268,8 @@ ReduceOutcome reduce(const ReduceOptions& o) {
   Reducer reducer(o, *failure);
   std::optional<std::string> start = reducer.keep(input);
   if (!start) {
-    throw Error("pass '" + failure->spec + "' does not fail alone on the model as it was before "
+    throw Error("pass '" + failure->spec +
+                "' does not fail alone on the model as it was before "
                 "it; reduce needs a failure that one pass shows");
   }
   out.startNodes = reducer.nodes(*start);

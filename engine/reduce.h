@@ -27,7 +27,7 @@ struct ReduceOptions {
   std::vector<std::string> methods{"forward"};
   FailureKind until = FailureKind::kCrash;
   IrCheck irCheck = IrCheck::Fast;
-  VerifyOptions verify;  ///< how to tell that outputs differ (kDiffers)
+  VerifyOptions verify;            ///< how to tell that outputs differ (kDiffers)
   std::vector<std::string> flags;  ///< the verification settings as flags, for the command
   /// Told what reduction does: the failure found, every step that shrank the model.
   std::function<void(const std::string&)> onProgress;

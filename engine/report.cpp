@@ -28,8 +28,7 @@ nlohmann::json verdictJson(const RunOutcome& o, nlohmann::json& passes) {
   const PassRecord* blamed = v.firstFailing ? o.passAt(*v.firstFailing) : nullptr;
   j["first_failing_pass"] = blamed ? passRef(*blamed) : nlohmann::json(nullptr);
   if (v.reproducer) {
-    j["reproducer"] = {{"script", v.reproducer->script},
-                       {"reproduces", v.reproducer->reproduces}};
+    j["reproducer"] = {{"script", v.reproducer->script}, {"reproduces", v.reproducer->reproduces}};
   }
   if (v.bisect) {
     nlohmann::json steps = nlohmann::json::array();

@@ -144,7 +144,8 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
     // The inputs verification used, saved beside the model where `tsopt run` looks for them.
     const std::string inputs = r.dir + "/model.inputs.pt";
     if (verify->inputValues) {
-      std::vector<char> bytes = torch::pickle_save(c10::ivalue::Tuple::create(*verify->inputValues));
+      std::vector<char> bytes =
+          torch::pickle_save(c10::ivalue::Tuple::create(*verify->inputValues));
       writeFileAtomic(inputs, std::string(bytes.begin(), bytes.end()));
     } else if (!verify->inputsFile.empty()) {
       fs::copy_file(verify->inputsFile, inputs, fs::copy_options::overwrite_existing);
@@ -158,8 +159,8 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
   std::vector<std::string> args = reproducingArgs(failure, context, "model.pt");
   std::string script = "#!/bin/sh\n";
   script += "# Reproduces: " + failure.message + "\n";
-  script += "# The model as it was just before pass " + std::to_string(failure.index + 1) +
-            " ('" + failure.spec + "') of the pipeline '" + context.pipeline +
+  script += "# The model as it was just before pass " + std::to_string(failure.index + 1) + " ('" +
+            failure.spec + "') of the pipeline '" + context.pipeline +
             "', run through that pass alone.\n";
   script += "# Expected: a failure of kind '" + std::string(failureKindName(failure.kind)) +
             "' (exit status " + (failure.kind == FailureKind::kDiffers ? "1" : "2") + ").\n";

@@ -51,7 +51,7 @@ struct ReproducerContext {
 /// A written reproducer.
 struct Reproducer {
   std::string dir;
-  std::string script;        ///< DIR/repro.sh
+  std::string script;       ///< DIR/repro.sh
   bool reproduces = false;  ///< the pass alone, run on DIR/model.pt, failed the same way
 };
 
@@ -65,8 +65,7 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
 /// Runs `spec` (one pass, or any pipeline) on `module` itself (a handle: the caller's module
 /// changes) as `tsopt run` would, and says how it fails: nullopt if it does not. With `verify`,
 /// the result is compared with a copy of `module` as given.
-std::optional<PassFailureInfo> runToFailure(torch::jit::Module module,
-                                            const std::string& spec,
+std::optional<PassFailureInfo> runToFailure(torch::jit::Module module, const std::string& spec,
                                             const std::vector<std::string>& methods,
                                             IrCheck irCheck,
                                             const std::optional<VerifyOptions>& verify);

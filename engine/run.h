@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "ir_dump/dumper.h"
 #include "engine/reproducer.h"
+#include "ir_dump/dumper.h"
 #include "ir_dump/golden.h"
 #include "passes/core/pass_manager.h"
 #include "verify/pipeline_check.h"
@@ -99,7 +99,7 @@ struct Verdict {
   VerifyResult result;
   std::optional<size_t> firstFailing;  ///< execution index of the pass to blame
   std::optional<BisectResult> bisect;
-  std::vector<PassCheck> eachPass;  ///< with VerifyMode::kEach: the check after every pass
+  std::vector<PassCheck> eachPass;       ///< with VerifyMode::kEach: the check after every pass
   std::optional<Reproducer> reproducer;  ///< of the pass to blame, if one is and it was asked for
 };
 

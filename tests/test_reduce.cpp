@@ -24,9 +24,9 @@ using torch::jit::testing::FileCheck;
 struct ReduceCase {
   const char* name;
   std::string plugin, pipeline, until;
-  std::string kept;      ///< what the reduced graph must still hold (FileCheck), "" for nothing
-  int exitCode;          ///< of the printed command
-  std::string failure;   ///< in its stderr
+  std::string kept;     ///< what the reduced graph must still hold (FileCheck), "" for nothing
+  int exitCode;         ///< of the printed command
+  std::string failure;  ///< in its stderr
 };
 
 void PrintTo(const ReduceCase& c, std::ostream* os) { *os << c.name; }
@@ -37,8 +37,8 @@ TEST_P(Reduce, KeepsTheFailureInASmallFractionOfTheModel) {
   const ReduceCase& c = GetParam();
   std::string dir = test::tempDir(), small = dir + "/small.pt";
   std::string model = test::fixturePath("long_chain");
-  auto r = runTsopt("reduce " + model + " -p " + c.pipeline + " --until " + c.until +
-                    " --plugin " + test::pluginPath(c.plugin) + " -o " + small);
+  auto r = runTsopt("reduce " + model + " -p " + c.pipeline + " --until " + c.until + " --plugin " +
+                    test::pluginPath(c.plugin) + " -o " + small);
   ASSERT_EQ(r.exitCode, 0) << r.err;
 
   std::smatch m;
@@ -85,8 +85,7 @@ TEST(Reduce, RefusesAPipelineThatDoesNotFailTheWayAskedAndWritesNothing) {
   std::string throwing = " --plugin " + test::pluginPath("tsopt_test_plugin_throwing_pass");
   auto r = runTsopt("reduce " + model + " -p inline,dce --until crash -o " + small);
   EXPECT_EQ(r.exitCode, 2);
-  EXPECT_EQ(r.err, "tsopt: error: the pipeline does not fail on '" + model +
-                       "' (--until crash)\n");
+  EXPECT_EQ(r.err, "tsopt: error: the pipeline does not fail on '" + model + "' (--until crash)\n");
   r = runTsopt("reduce " + model + " -p inline,test-throw --until differs -o " + small + throwing);
   EXPECT_EQ(r.exitCode, 2);
   EXPECT_EQ(r.err,

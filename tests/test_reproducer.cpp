@@ -52,7 +52,8 @@ TEST_P(ReproducerOf, IsTheModelBeforeThePassAndACommandThatFailsTheSameWay) {
   EXPECT_EQ(readFile(repro + "/pipeline.txt"), pass + "\n");
   // The model is the input run through the passes before the failing one.
   ASSERT_EQ(runTsopt("run " + model + " -q -o " + dir + "/prefix.pt -p " + c.prefix).exitCode, 0);
-  EXPECT_EQ(test::irOf(loadModule(repro + "/model.pt")), test::irOf(loadModule(dir + "/prefix.pt")));
+  EXPECT_EQ(test::irOf(loadModule(repro + "/model.pt")),
+            test::irOf(loadModule(dir + "/prefix.pt")));
 
   auto again = runCommand(repro + "/repro.sh");
   EXPECT_EQ(again.exitCode, 2);
@@ -64,7 +65,8 @@ INSTANTIATE_TEST_SUITE_P(
     Failures, ReproducerOf,
     ::testing::Values(
         FailingCase{"Throws", "tsopt_test_plugin_throwing_pass", "inline,dce,test-throw",
-                    "inline,dce", "pass 'test-throw' failed on method 'forward': deliberate failure"},
+                    "inline,dce",
+                    "pass 'test-throw' failed on method 'forward': deliberate failure"},
         FailingCase{"BreaksTheGraph", "tsopt_test_plugin_throwing_pass",
                     "inline,fold-conv-bn,test-break-graph", "inline,fold-conv-bn",
                     "pass 'test-break-graph' left an invalid graph in method 'forward': node "
@@ -86,8 +88,7 @@ TEST(Reproducer, OfAPassBlamedForADifferenceVerifiesWithTheRunsSettings) {
             (nlohmann::json{{"script", repro + "/repro.sh"}, {"reproduces", true}}));
   EXPECT_EQ(readFile(repro + "/pipeline.txt"), "unsafe-drop-relu\n");
   std::string script = readFile(repro + "/repro.sh");
-  EXPECT_NE(script.find(" --verify-strict --rtol 1e-3 --trials 2 --seed 3\n"),
-            std::string::npos)
+  EXPECT_NE(script.find(" --verify-strict --rtol 1e-3 --trials 2 --seed 3\n"), std::string::npos)
       << script;
 
   auto again = runCommand(repro + "/repro.sh");
@@ -113,7 +114,8 @@ TEST(Reproducer, GoesToANewTemporaryFolderByDefaultAndNowhereWhenNotWanted) {
 
   fs::remove_all(fs::path(script).parent_path());
   r = runCommand(tsopt + args + " --no-reproducer");
-  EXPECT_EQ(r.err, "tsopt: error: pass 'test-throw' failed on method 'forward': deliberate failure\n");
+  EXPECT_EQ(r.err,
+            "tsopt: error: pass 'test-throw' failed on method 'forward': deliberate failure\n");
   EXPECT_TRUE(fs::is_empty(dir));
 }
 

@@ -172,8 +172,8 @@ TEST_P(LibraryRule, RewritesItsPatternOnceAndComputesWhatItDid) {
   FileCheck().check_not(c.gone + "(")->run(*after);
   if (!c.now.empty()) FileCheck().check(c.now + "(")->run(*after);
 
-  const Rule& rule = *std::find_if(rules.begin(), rules.end(),
-                                   [&](const Rule& x) { return x.name == c.rule; });
+  const Rule& rule =
+      *std::find_if(rules.begin(), rules.end(), [&](const Rule& x) { return x.name == c.rule; });
   for (uint64_t seed = 0; seed < 3; ++seed) {
     std::vector<c10::IValue> inputs = inputsFor(*before, seed);
     at::Tensor want = run(before, inputs), got = run(after, inputs);
@@ -408,9 +408,9 @@ TEST(Rewrite, ThePassCountsPerRuleAndWarnsOfARuleThatMatchedNothing) {
   std::string dir = test::tempDir();
   std::string rules = dir + "/relu.rules";
   std::ofstream(rules) << kReluTwice;
-  test::CommandResult r = test::runTsopt(
-      "run " + test::fixturePath("conv2d_bn") + " -o " + dir + "/out.pt -p 'inline,rewrite{rules=" +
-      rules + "}' --stats --verify");
+  test::CommandResult r =
+      test::runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
+                     "/out.pt -p 'inline,rewrite{rules=" + rules + "}' --stats --verify");
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.err.find("tsopt: warning: pass 'rewrite': rule 'relu-twice' (" + rules +
                        ":2) matched nothing"),
@@ -433,8 +433,9 @@ TEST(Rewrite, RulesCheckSaysWhichRulesAreRefused) {
   EXPECT_NE(r.out.find("refused  wrong (" + bad + ":12): the replacement computes"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(r.err, "tsopt: rules: 1 of 2 rules computed what their patterns compute on 3 random "
-                   "input sets; 1 refused\n");
+  EXPECT_EQ(r.err,
+            "tsopt: rules: 1 of 2 rules computed what their patterns compute on 3 random "
+            "input sets; 1 refused\n");
 
   // The shipped rules, by name.
   r = test::runTsopt("rules check cleanup decompose fuse");
@@ -443,8 +444,9 @@ TEST(Rewrite, RulesCheckSaysWhichRulesAreRefused) {
             std::string::npos)
       << r.out;
   r = test::runTsopt("rules check nope");
-  EXPECT_EQ(r.err, "tsopt: error: rules file 'nope': no such file, nor shipped rules of that "
-                   "name (shipped: cleanup, decompose, fuse)\n");
+  EXPECT_EQ(r.err,
+            "tsopt: error: rules file 'nope': no such file, nor shipped rules of that "
+            "name (shipped: cleanup, decompose, fuse)\n");
 
   r = test::runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir +
                      "/out.pt -p 'rewrite{rules=" + bad + "}'");

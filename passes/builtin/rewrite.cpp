@@ -52,7 +52,8 @@ class RewritePass : public ModulePass {
  public:
   std::string name() const override { return "rewrite"; }
   std::string description() const override {
-    return "Apply the pattern rewrites of rules files (rules=FILE; docs/rewrite.md), to a fixed point or once";
+    return "Apply the pattern rewrites of rules files (rules=FILE; docs/rewrite.md), to a fixed "
+           "point or once";
   }
 
   bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
@@ -67,16 +68,15 @@ class RewritePass : public ModulePass {
         changed |= n > 0;
       }
       if (!r.converged) {
-        ctx.warnings.push_back("the rules still matched after " +
-                               std::to_string(r.rounds) + " rounds on method '" + method +
+        ctx.warnings.push_back("the rules still matched after " + std::to_string(r.rounds) +
+                               " rounds on method '" + method +
                                "' (a rule may undo another); raise max-rounds or use once");
       }
     }
     for (const Rule& rule : rules_.rules()) {
       ctx.stats.add("rule." + rule.name, total[rule.name]);
       if (total[rule.name] == 0) {
-        ctx.warnings.push_back("rule '" + rule.name + "' (" + rule.location +
-                               ") matched nothing");
+        ctx.warnings.push_back("rule '" + rule.name + "' (" + rule.location + ") matched nothing");
       }
     }
     return changed;
@@ -84,8 +84,7 @@ class RewritePass : public ModulePass {
 
  private:
   RulesOption rules_{*this};
-  BoolOption once_{*this, "once", "one round over the rules, not rounds until none matches",
-                   false};
+  BoolOption once_{*this, "once", "one round over the rules, not rounds until none matches", false};
   IntOption maxRounds_{*this, "max-rounds", "rounds before giving up on a fixed point", 100, 1};
 };
 

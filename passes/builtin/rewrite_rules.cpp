@@ -8,8 +8,6 @@
 // constants of a pattern are lifted into inputs, each with an Equals condition.
 #include "passes/builtin/rewrite_rules.h"
 
-#include "passes/builtin/rules_dirs.h"
-
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/jit/ir/irparser.h>
@@ -20,12 +18,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <set>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <unordered_set>
 
+#include "passes/builtin/rules_dirs.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 #include "passes/core/registry.h"
@@ -124,7 +123,8 @@ class RulesParser {
         auto& at = word == "pattern" ? pattern : replacement;
         if (at) fail({lineNo(i), 1}, "a second '" + word + "' in rule '" + rule.name + "'");
         size_t j = i + 1;
-        while (j < end && (lines_[j].empty() || std::isspace(static_cast<unsigned char>(lines_[j][0])))) {
+        while (j < end &&
+               (lines_[j].empty() || std::isspace(static_cast<unsigned char>(lines_[j][0])))) {
           ++j;
         }
         at = block(i + 1, j);
@@ -136,8 +136,8 @@ class RulesParser {
       } else if (word == "tolerance") {
         parseTolerance(rule, rest, i);
       } else {
-        fail({lineNo(i), 1}, "expected 'pattern', 'replacement', 'where' or 'tolerance', found '" +
-                                 word + "'");
+        fail({lineNo(i), 1},
+             "expected 'pattern', 'replacement', 'where' or 'tolerance', found '" + word + "'");
       }
       ++i;
     }
@@ -372,7 +372,8 @@ class RulesParser {
     } else if (op == "dtype") {
       c.kind = RuleCondition::Kind::DType;
       auto dtype = parseDtype(arg);
-      if (!dtype) fail(at(argAt), "unknown dtype '" + arg + "' (float32, float16, int64, bool, ...)");
+      if (!dtype)
+        fail(at(argAt), "unknown dtype '" + arg + "' (float32, float16, int64, bool, ...)");
       c.dtype = *dtype;
     } else if (op == "rank") {
       c.kind = RuleCondition::Kind::Rank;
@@ -416,11 +417,11 @@ class RulesParser {
 
   static std::optional<c10::ScalarType> parseDtype(const std::string& s) {
     static const std::map<std::string, c10::ScalarType> dtypes = {
-        {"float32", c10::kFloat}, {"float", c10::kFloat},   {"float64", c10::kDouble},
-        {"double", c10::kDouble}, {"float16", c10::kHalf},  {"half", c10::kHalf},
-        {"bfloat16", c10::kBFloat16}, {"int64", c10::kLong}, {"long", c10::kLong},
-        {"int32", c10::kInt},     {"int", c10::kInt},       {"int16", c10::kShort},
-        {"int8", c10::kChar},     {"uint8", c10::kByte},    {"bool", c10::kBool}};
+        {"float32", c10::kFloat},     {"float", c10::kFloat},  {"float64", c10::kDouble},
+        {"double", c10::kDouble},     {"float16", c10::kHalf}, {"half", c10::kHalf},
+        {"bfloat16", c10::kBFloat16}, {"int64", c10::kLong},   {"long", c10::kLong},
+        {"int32", c10::kInt},         {"int", c10::kInt},      {"int16", c10::kShort},
+        {"int8", c10::kChar},         {"uint8", c10::kByte},   {"bool", c10::kBool}};
     auto it = dtypes.find(s);
     if (it == dtypes.end()) return std::nullopt;
     return it->second;
@@ -483,8 +484,8 @@ bool holds(const RuleCondition& c, Value* v) {
       if (!constant) {
         // Not a constant: only `!= None` can still be known, from the type.
         c10::TypeKind k = v->type()->kind();
-        return c.kind == Kind::NotEquals && c.constant.isNone() &&
-               k != c10::TypeKind::NoneType && k != c10::TypeKind::OptionalType;
+        return c.kind == Kind::NotEquals && c.constant.isNone() && k != c10::TypeKind::NoneType &&
+               k != c10::TypeKind::OptionalType;
       }
       return sameConstant(*constant, c.constant) == (c.kind == Kind::Equals);
     }
@@ -645,8 +646,7 @@ std::vector<c10::IValue> runGraph(Graph& graph, const std::vector<c10::IValue>& 
 }
 
 /// Where `got` differs from `want`, in words, or "".
-std::string difference(const c10::IValue& want, const c10::IValue& got, double rtol,
-                       double atol) {
+std::string difference(const c10::IValue& want, const c10::IValue& got, double rtol, double atol) {
   if (want.isTensor() != got.isTensor()) return "one is a tensor, the other is not";
   if (!want.isTensor()) {
     if (want.isTuple() && got.isTuple()) {
