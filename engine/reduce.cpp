@@ -2,7 +2,6 @@
 #include "engine/reduce.h"
 
 #include <algorithm>
-#include <filesystem>
 
 #include "engine/run.h"
 #include "passes/builtin/builtin.h"

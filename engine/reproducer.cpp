@@ -5,7 +5,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"

@@ -9,6 +9,8 @@
 // The files are read and every rule checked when the option is set, so a wrong rule stops the
 // pipeline before the model loads. Counts "rule.NAME" per rule; a rule that matched nothing and
 // rounds that did not reach a fixed point are warnings of the run.
+#include <filesystem>
+
 #include "passes/builtin/rewrite_rules.h"
 #include "passes/core/error.h"
 #include "passes/core/pass_manager.h"
@@ -27,11 +29,17 @@ class RulesOption : public OptionBase {
                    "among the rules tsopt ships (decompose, fuse, cleanup)",
                    OptionKind::List) {}
 
+  /// A file is kept as an absolute path, so that the pass's text (in reports, a reproducer's
+  /// pipeline) names it from anywhere; a shipped file by its name.
   void set(const OptionValue& value) override {
-    files_ = value.isList ? value.items : std::vector<std::string>{value.scalar};
+    files_.clear();
     rules_.clear();
-    for (const std::string& file : files_) {
+    for (const std::string& file :
+         value.isList ? value.items : std::vector<std::string>{value.scalar}) {
       for (Rule& rule : loadRules(file)) rules_.push_back(std::move(rule));
+      bool shipped = findRulesFile(file) != file;
+      files_.push_back(shipped ? file
+                               : std::filesystem::absolute(file).lexically_normal().string());
     }
   }
   std::string valueString() const override {

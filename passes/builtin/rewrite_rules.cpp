@@ -59,15 +59,11 @@ class RulesParser {
     std::unordered_set<std::string> names;
     size_t i = 0;
     while (i < lines_.size()) {
-      const std::string& line = lines_[i];
-      if (isBlankOrComment(line)) {
+      std::string word = keywordAt(i);
+      if (word.empty()) {
         ++i;
         continue;
       }
-      if (std::isspace(static_cast<unsigned char>(line[0]))) {
-        fail({lineNo(i), 1}, "indented text outside a 'pattern' or 'replacement' block");
-      }
-      std::string word = line.substr(0, line.find_first_of(" \t"));
       if (word != "rule") fail({lineNo(i), 1}, "expected 'rule NAME', found '" + word + "'");
       size_t next = i + 1;
       while (next < lines_.size() && !startsRule(lines_[next])) ++next;
@@ -86,6 +82,16 @@ class RulesParser {
   static bool isBlankOrComment(const std::string& line) {
     size_t p = line.find_first_not_of(" \t");
     return p == std::string::npos || line[p] == '#';
+  }
+  /// The word that starts line i at column 0, or "" for a blank or comment line. Indented text
+  /// belongs to a graph, which the caller has consumed.
+  std::string keywordAt(size_t i) const {
+    const std::string& line = lines_[i];
+    if (isBlankOrComment(line)) return "";
+    if (std::isspace(static_cast<unsigned char>(line[0]))) {
+      fail({lineNo(i), 1}, "indented text outside a 'pattern' or 'replacement' block");
+    }
+    return line.substr(0, line.find_first_of(" \t"));
   }
   static bool startsRule(const std::string& line) {
     return line.rfind("rule ", 0) == 0 || line.rfind("rule\t", 0) == 0 || line == "rule";
@@ -109,14 +115,11 @@ class RulesParser {
     std::vector<std::pair<size_t, std::string>> wheres;
     for (size_t i = begin + 1; i < end;) {
       const std::string& line = lines_[i];
-      if (isBlankOrComment(line)) {
+      std::string word = keywordAt(i);
+      if (word.empty()) {
         ++i;
         continue;
       }
-      if (std::isspace(static_cast<unsigned char>(line[0]))) {
-        fail({lineNo(i), 1}, "indented text outside a 'pattern' or 'replacement' block");
-      }
-      std::string word = line.substr(0, line.find_first_of(" \t"));
       std::string rest = line.size() > word.size() ? trim(line.substr(word.size())) : "";
       if (word == "pattern" || word == "replacement") {
         if (!rest.empty()) fail({lineNo(i), 1}, "the graph goes on the lines after '" + word + "'");
