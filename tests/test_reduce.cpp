@@ -79,6 +79,23 @@ INSTANTIATE_TEST_SUITE_P(
                    "tsopt: verify: outputs differ"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+TEST(Reduce, TakesApartTheControlFlowOfAScriptedTorchvisionModel) {
+  // FCN-ResNet50, scripted: a thousand nodes once inlined, with prim::If and prim::Loop.
+  std::string dir = test::tempDir(), small = dir + "/small.pt";
+  auto r = runTsopt("reduce " TSOPT_ZOO_DIR "/fcn.scripted.pt -q -p inline,test-throw-on-batch-norm "
+                    "--until crash --plugin " +
+                    test::pluginPath("tsopt_test_plugin_throwing_pass") + " -o " + small);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("([0-9]+) -> ([0-9]+) nodes"))) << r.out;
+  EXPECT_GT(std::stoll(m[1]), 900);
+  EXPECT_LE(std::stoll(m[2]) * 20, std::stoll(m[1]));
+  std::shared_ptr<torch::jit::Graph> g = methodGraph(loadModule(small), "forward");
+  FileCheck().check_count("aten::batch_norm(", 1, true)->run(*g);
+  FileCheck().check_not("prim::If")->check_not("prim::Loop")->run(*g);
+}
+
 TEST(Reduce, RefusesAPipelineThatDoesNotFailTheWayAskedAndWritesNothing) {
   std::string dir = test::tempDir(), small = dir + "/small.pt";
   std::string model = test::fixturePath("conv2d_bn");

@@ -137,3 +137,20 @@ def test_cannot_take_a_cpp_pass_name():
         tsopt.graph_pass("dce")(lambda graph: None)
     with pytest.raises(tsopt.Error, match="not kebab-case"):
         tsopt.graph_pass("My_Pass")(lambda graph: None)
+
+
+def test_a_reproducer_that_does_not_fail_alone_says_so(tmp_path, traced):
+    calls = []
+
+    @tsopt.graph_pass("test-raises-once")
+    def raises_once(graph):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("only the first time")
+        return False
+
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.run(traced, "inline,test-raises-once", reproducer=tmp_path)
+    assert str(e.value).endswith("only the first time; reproducer (it does not fail alone): "
+                                 + str(tmp_path / "repro.sh"))
+    assert len(calls) == 2  # the run, then the pass alone on the reproducer's model
