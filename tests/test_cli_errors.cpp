@@ -85,7 +85,7 @@ const ErrorCase kCases[] = {
     {"PluginWithoutEntryPoint", kRun + "--plugin {lib}/tsopt_test_plugin_no_entry_point.so",
      "has no entry point 'tsoptGetPluginInfo'"},
     {"PluginWrongApiVersion", kRun + "--plugin {lib}/tsopt_test_plugin_bad_version.so",
-     "was built for plugin API version 1000, this tsopt has version 2"},
+     "was built for plugin API version 1001, this tsopt has version 3"},
     {"PluginNameTaken", kRun + "--plugin {lib}/tsopt_test_plugin_duplicate_name.so",
      "registers pass 'dce', which is already registered by builtin"},
     {"PluginOnPassesCommand", "passes --plugin {dir}/fake.so", "is not a loadable shared library"},

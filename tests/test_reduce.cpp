@@ -82,7 +82,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Reduce, TakesApartTheControlFlowOfAScriptedTorchvisionModel) {
   // FCN-ResNet50, scripted: a thousand nodes once inlined, with prim::If and prim::Loop.
   std::string dir = test::tempDir(), small = dir + "/small.pt";
-  auto r = runTsopt("reduce " TSOPT_ZOO_DIR "/fcn.scripted.pt -q -p inline,test-throw-on-batch-norm "
+  auto r = runTsopt("reduce " TSOPT_ZOO_DIR
+                    "/fcn.scripted.pt -q -p inline,test-throw-on-batch-norm "
                     "--until crash --plugin " +
                     test::pluginPath("tsopt_test_plugin_throwing_pass") + " -o " + small);
   ASSERT_EQ(r.exitCode, 0) << r.err;

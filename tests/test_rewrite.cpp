@@ -455,6 +455,12 @@ TEST(Rewrite, RulesCheckSaysWhichRulesAreRefused) {
             std::string::npos)
       << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/out.pt"));
+
+  // Without rules, the pipeline is refused before anything loads: no failing pass, no reproducer.
+  r = test::runTsopt("run " + test::fixturePath("conv2d_bn") + " -o " + dir + "/out.pt -p rewrite");
+  EXPECT_EQ(r.err,
+            "tsopt: error: bad pipeline at column 1: pass 'rewrite' needs rules files: "
+            "rewrite{rules=FILE}\n");
 }
 
 }  // namespace

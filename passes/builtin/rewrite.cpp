@@ -12,7 +12,6 @@
 #include <filesystem>
 
 #include "passes/builtin/rewrite_rules.h"
-#include "passes/core/error.h"
 #include "passes/core/pass_manager.h"
 #include "passes/core/registry.h"
 
@@ -64,8 +63,11 @@ class RewritePass : public ModulePass {
            "point or once";
   }
 
+  std::string checkOptions() const override {
+    return rules_.rules().empty() ? "needs rules files: rewrite{rules=FILE}" : "";
+  }
+
   bool run(torch::jit::Module& module, ModulePassContext& ctx) override {
-    if (rules_.rules().empty()) throw Error("no rules given: rewrite{rules=FILE}");
     std::map<std::string, int64_t> total;
     bool changed = false;
     for (const std::string& method : ctx.methods) {

@@ -82,6 +82,10 @@ class Pass {
   /// What it requires of the passes after it (in a fixed-point group: every pass of the group).
   virtual std::vector<LaterConstraint> constraintsOnLater() const { return {}; }
 
+  /// What is wrong with the options taken together (one that must be given, is not), or "".
+  /// The pipeline parser calls it once every option given is set.
+  virtual std::string checkOptions() const { return ""; }
+
   const std::vector<OptionBase*>& options() const { return options_; }
   /// The option called `name`, or nullptr.
   OptionBase* findOption(const std::string& name) const;

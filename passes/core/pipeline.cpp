@@ -262,6 +262,8 @@ class Parser {
         fail(err.what(), o.at);
       }
     }
+    std::string wrong = e.pass->checkOptions();
+    if (!wrong.empty()) fail("pass '" + name + "' " + wrong, at);
     if (peek() == '(') fail("only fixed-point takes a '(' group; '" + name + "' does not");
     return e;
   }

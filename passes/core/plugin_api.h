@@ -16,7 +16,7 @@
 
 /// Bumped whenever Pass, GraphPass, ModulePass, their contexts, PassRegistry or this struct change
 /// incompatibly.
-#define TSOPT_PLUGIN_API_VERSION 2
+#define TSOPT_PLUGIN_API_VERSION 3
 /// The symbol tsopt looks up in a plugin.
 #define TSOPT_PLUGIN_ENTRY_POINT_NAME "tsoptGetPluginInfo"
 
