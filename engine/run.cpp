@@ -278,8 +278,12 @@ RunOutcome optimize(const RunOptions& o) {
       step("writing a reproducer");
       PassFailureInfo failure{FailureKind::kDiffers, blamed->index, blamed->name, blamed->spec,
                               "outputs differ: " + out.verdict->result.mismatch};
-      out.verdict->reproducer =
-          writeReproducer(failure, reproducerContext(o, input, verifier.get()), o.reproducerDir);
+      try {
+        out.verdict->reproducer =
+            writeReproducer(failure, reproducerContext(o, input, verifier.get()), o.reproducerDir);
+      } catch (const std::exception& why) {
+        out.run.warnings.push_back("no reproducer: " + describeException(why));
+      }
     }
   }
   if (!o.goldenDir.empty() && !o.updateGolden) {
