@@ -137,11 +137,14 @@ class Reducer {
     }
   }
 
-  /// Accepts `m` if it still fails once saved and loaded again: returns its archive.
+  /// Accepts `m` if it still fails once saved and loaded again: returns its archive, and counts
+  /// the nodes of the loaded model.
   std::optional<std::string> keep(const torch::jit::Module& m) {
     std::string archive = serializeModule(m);
-    if (!stillFails(load(archive))) return std::nullopt;
-    ++accepted_;
+    torch::jit::Module loaded = load(archive);
+    const int64_t nodes = NodeCounts::count(loaded, o_.methods);
+    if (!stillFails(loaded)) return std::nullopt;
+    nodes_ = nodes;
     return archive;
   }
 
@@ -164,7 +167,7 @@ class Reducer {
         if (std::optional<std::string> kept = keep(*without(current, gone))) {
           current = *kept;
           progress = true;
-          say(current);
+          say();
         }
       }
       if (progress) {
@@ -187,24 +190,23 @@ class Reducer {
     return kept ? *kept : current;
   }
 
-  int64_t nodes(const std::string& archive) const {
-    return NodeCounts::count(load(archive), o_.methods);
-  }
+  /// Nodes of the model kept last.
+  int64_t nodes() const { return nodes_; }
 
-  void say(const std::string& archive) {
+  void say() {
     if (!o_.onProgress) return;
-    o_.onProgress(std::to_string(nodes(archive)) + " nodes (" + std::to_string(tests_) +
+    o_.onProgress(std::to_string(nodes_) + " nodes (" + std::to_string(tests_) +
                   " candidates tried)");
   }
 
   size_t tests() const { return tests_; }
-  size_t accepted() const { return accepted_; }
 
  private:
   const ReduceOptions& o_;
   PassFailureInfo failure_;
   std::optional<VerifyOptions> verify_;
-  size_t tests_ = 0, accepted_ = 0;
+  size_t tests_ = 0;
+  int64_t nodes_ = 0;
 };
 
 /// Runs the whole pipeline on the input and says how it fails, if it does.
@@ -225,11 +227,9 @@ std::optional<PassFailureInfo> findFailure(const ReduceOptions& o) {
     const PassRecord* blamed =
         out.verdict && out.verdict->firstFailing ? out.passAt(*out.verdict->firstFailing) : nullptr;
     if (!blamed) return std::nullopt;
-    return PassFailureInfo{FailureKind::kDiffers, blamed->index, blamed->name, blamed->spec,
-                           "outputs differ: " + out.verdict->result.mismatch};
+    return PassFailureInfo::differs(*blamed, out.verdict->result.mismatch);
   } catch (const PassFailure& e) {
-    return PassFailureInfo{e.threw ? FailureKind::kCrash : FailureKind::kInvalid, e.index, e.name,
-                           e.spec, e.what()};
+    return PassFailureInfo::of(e);
   }
 }
 
@@ -258,25 +258,19 @@ ReduceOutcome reduce(const ReduceOptions& o) {
 
   torch::jit::Module input = loadModule(o.input);
   out.inputNodes = NodeCounts::count(input, o.methods);
-  if (failure->index > 0) {
-    PassManager pm(parsePipeline(o.pipeline));
-    pm.setIrCheck(IrCheck::None);
-    pm.setPassLimit(failure->index);
-    pm.run(input, o.methods);
-  }
   Reducer reducer(o, *failure);
-  std::optional<std::string> start = reducer.keep(input);
+  std::optional<std::string> start =
+      reducer.keep(modelBefore(input, o.pipeline, o.methods, failure->index));
   if (!start) {
     throw Error("pass '" + failure->spec +
                 "' does not fail alone on the model as it was before "
                 "it; reduce needs a failure that one pass shows");
   }
-  out.startNodes = reducer.nodes(*start);
+  out.startNodes = reducer.nodes();
   say("reducing the model before it: " + std::to_string(out.startNodes) + " nodes");
   std::string result = reducer.strip(reducer.reduceNodes(*start));
-  out.nodesAfter = reducer.nodes(result);
+  out.nodesAfter = reducer.nodes();
   out.tests = reducer.tests();
-  out.accepted = reducer.accepted();
   writeFileAtomic(o.output, result);
   out.outputBytes = result.size();
   ReproducerContext context;

@@ -39,8 +39,7 @@ struct ReduceOutcome {
   /// Nodes over the methods: of the input, of the model before the failing pass (where
   /// reduction starts), and of the result.
   int64_t inputNodes = 0, startNodes = 0, nodesAfter = 0;
-  size_t tests = 0;     ///< candidates tried
-  size_t accepted = 0;  ///< candidates that still failed and were kept
+  size_t tests = 0;  ///< candidates tried
   uint64_t outputBytes = 0;
   std::vector<std::string> command;  ///< the `tsopt run` arguments that fail on the result
 };

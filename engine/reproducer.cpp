@@ -17,10 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-torch::jit::Module copyOf(const torch::jit::Module& m) {
-  return deserializeModule(serializeModule(m), "a copy of the model");
-}
-
 std::string makeTemporaryFolder() {
   std::string pattern = (fs::temp_directory_path() / "tsopt-repro-XXXXXX").string();
   if (!mkdtemp(pattern.data())) {
@@ -58,7 +54,7 @@ std::vector<std::string> reproducingArgs(const PassFailureInfo& failure,
     for (const std::string& m : context.methods) args.insert(args.end(), {"--method", m});
   }
   if (context.irCheck != IrCheck::Fast) {
-    args.insert(args.end(), {"--lint", context.irCheck == IrCheck::Full ? "full" : "none"});
+    args.insert(args.end(), {"--lint", irCheckName(context.irCheck)});
   }
   if (failure.kind == FailureKind::kDiffers) {
     args.push_back("--verify-strict");
@@ -97,51 +93,61 @@ std::optional<PassFailureInfo> runToFailure(torch::jit::Module work, const std::
                                             IrCheck irCheck,
                                             const std::optional<VerifyOptions>& verify) {
   std::unique_ptr<Verifier> verifier;
-  if (verify) verifier = std::make_unique<Verifier>(copyOf(work), *verify);
+  if (verify) verifier = std::make_unique<Verifier>(roundTrip(work), *verify);
   PassManager pm(parsePipeline(spec));
   pm.setIrCheck(irCheck);
   RunResult run;
   try {
     run = pm.run(work, methods);
   } catch (const PassFailure& e) {
-    return PassFailureInfo{e.threw ? FailureKind::kCrash : FailureKind::kInvalid, e.index, e.name,
-                           e.spec, e.what()};
+    return PassFailureInfo::of(e);
   }
   if (!verifier || run.passes.empty()) return std::nullopt;
   VerifyResult result = verifier->check(work);
   if (result.passed) return std::nullopt;
-  const PassRecord& last = run.passes.back();
-  return PassFailureInfo{FailureKind::kDiffers, last.index, last.name, last.spec,
-                         "outputs differ: " + result.mismatch};
+  return PassFailureInfo::differs(run.passes.back(), result.mismatch);
+}
+
+PassFailureInfo PassFailureInfo::of(const PassFailure& e) {
+  return {e.threw ? FailureKind::kCrash : FailureKind::kInvalid, e.index, e.name, e.spec, e.what()};
+}
+
+PassFailureInfo PassFailureInfo::differs(const PassRecord& blamed, const std::string& mismatch) {
+  return {FailureKind::kDiffers, blamed.index, blamed.name, blamed.spec,
+          "outputs differ: " + mismatch};
+}
+
+torch::jit::Module modelBefore(torch::jit::Module module, const std::string& pipeline,
+                               const std::vector<std::string>& methods, size_t passes) {
+  if (passes == 0) return module;
+  PassManager pm(parsePipeline(pipeline));
+  pm.setIrCheck(IrCheck::None);
+  pm.setPassLimit(passes);
+  pm.run(module, methods);
+  return module;
 }
 
 Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerContext& context,
                            const std::string& dir) {
   Reproducer r;
-  if (dir.empty()) {
-    r.dir = makeTemporaryFolder();
+  std::string folder = dir;
+  if (folder.empty()) {
+    folder = makeTemporaryFolder();
   } else {
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    checkFolderWritable(dir, "the reproducer folder");
-    r.dir = dir;
+    fs::create_directories(folder, ec);
+    checkFolderWritable(folder, "the reproducer folder");
   }
-  torch::jit::Module before = context.freshInput();
-  if (failure.index > 0) {
-    PassManager pm(parsePipeline(context.pipeline));
-    pm.setIrCheck(IrCheck::None);
-    pm.setPassLimit(failure.index);
-    pm.run(before, context.methods);
-  }
-  const std::string model = r.dir + "/model.pt";
-  saveModuleAtomic(before, model);
-  writeFileAtomic(r.dir + "/pipeline.txt", failure.spec + "\n");
+  const std::string model = folder + "/model.pt";
+  saveModuleAtomic(
+      modelBefore(context.freshInput(), context.pipeline, context.methods, failure.index), model);
+  writeFileAtomic(folder + "/pipeline.txt", failure.spec + "\n");
 
   std::optional<VerifyOptions> verify;
   if (failure.kind == FailureKind::kDiffers && context.verify) {
     verify = context.verify;
     // The inputs verification used, saved beside the model where `tsopt run` looks for them.
-    const std::string inputs = r.dir + "/model.inputs.pt";
+    const std::string inputs = folder + "/model.inputs.pt";
     if (verify->inputValues) {
       std::vector<char> bytes =
           torch::pickle_save(c10::ivalue::Tuple::create(*verify->inputValues));
@@ -169,7 +175,7 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
               failure.spec + "\") after defining it again.\n";
   }
   script += "cd \"$(dirname \"$0\")\" || exit 2\nexec " + shellCommand(context.tool, args) + "\n";
-  r.script = r.dir + "/repro.sh";
+  r.script = folder + "/repro.sh";
   writeFileAtomic(r.script, script);
   fs::permissions(r.script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
                   fs::perm_options::add);

@@ -34,6 +34,11 @@ struct PassFailureInfo {
   size_t index = 0;  ///< of the pass, in execution order
   std::string name, spec;
   std::string message;  ///< the error, or the verification's verdict
+
+  /// The pass that threw or left an invalid graph.
+  static PassFailureInfo of(const PassFailure& e);
+  /// The pass `blamed` for outputs that differ as `mismatch` says.
+  static PassFailureInfo differs(const PassRecord& blamed, const std::string& mismatch);
 };
 
 /// What a failure's reproducer needs beyond the failure.
@@ -50,10 +55,14 @@ struct ReproducerContext {
 
 /// A written reproducer.
 struct Reproducer {
-  std::string dir;
   std::string script;       ///< DIR/repro.sh
   bool reproduces = false;  ///< the pass alone, run on DIR/model.pt, failed the same way
 };
+
+/// `module` (changed in place: a handle) run through the first `passes` passes of `pipeline`,
+/// unchecked: the model a failing pass started from.
+torch::jit::Module modelBefore(torch::jit::Module module, const std::string& pipeline,
+                               const std::vector<std::string>& methods, size_t passes);
 
 /// Writes the reproducer of `failure` into `dir` (made if missing; "" for a new temporary
 /// folder): model.pt (the input run through the passes before the failing one), pipeline.txt,

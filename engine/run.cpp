@@ -238,13 +238,11 @@ RunOutcome optimize(const RunOptions& o) {
     out.run = pm.run(module, o.methods);
   } catch (const PassFailure& e) {
     if (!o.reproducer) throw;
-    PassFailureInfo failure{e.threw ? FailureKind::kCrash : FailureKind::kInvalid, e.index, e.name,
-                            e.spec, e.what()};
     std::string note;
     try {
       step("writing a reproducer");
-      note = reproducerNote(
-          writeReproducer(failure, reproducerContext(o, input, verifier.get()), o.reproducerDir));
+      note = reproducerNote(writeReproducer(
+          PassFailureInfo::of(e), reproducerContext(o, input, verifier.get()), o.reproducerDir));
     } catch (const std::exception& why) {
       note = "; no reproducer: " + describeException(why);
     }
@@ -276,11 +274,10 @@ RunOutcome optimize(const RunOptions& o) {
         out.verdict->firstFailing ? out.passAt(*out.verdict->firstFailing) : nullptr;
     if (blamed && o.reproducer) {
       step("writing a reproducer");
-      PassFailureInfo failure{FailureKind::kDiffers, blamed->index, blamed->name, blamed->spec,
-                              "outputs differ: " + out.verdict->result.mismatch};
       try {
         out.verdict->reproducer =
-            writeReproducer(failure, reproducerContext(o, input, verifier.get()), o.reproducerDir);
+            writeReproducer(PassFailureInfo::differs(*blamed, out.verdict->result.mismatch),
+                            reproducerContext(o, input, verifier.get()), o.reproducerDir);
       } catch (const std::exception& why) {
         out.run.warnings.push_back("no reproducer: " + describeException(why));
       }

@@ -35,8 +35,9 @@ class RulesOption : public OptionBase {
     rules_.clear();
     for (const std::string& file :
          value.isList ? value.items : std::vector<std::string>{value.scalar}) {
-      for (Rule& rule : loadRules(file)) rules_.push_back(std::move(rule));
-      bool shipped = findRulesFile(file) != file;
+      const std::string path = findRulesFile(file);
+      for (Rule& rule : loadRules(path)) rules_.push_back(std::move(rule));
+      const bool shipped = path != file;
       files_.push_back(shipped ? file
                                : std::filesystem::absolute(file).lexically_normal().string());
     }

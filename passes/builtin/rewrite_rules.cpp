@@ -338,7 +338,6 @@ class RulesParser {
   /// `%name == 1`, `%p in [0, 1]`, `%x dtype float32`, `%x rank 4`, `%y one-use`.
   RuleCondition parseCondition(const Rule& rule, const std::string& text, size_t i) const {
     RuleCondition c;
-    c.text = text;
     const int base = static_cast<int>(lines_[i].find(text)) + 1;
     auto at = [&](size_t offset) { return Location{lineNo(i), base + static_cast<int>(offset)}; };
     std::istringstream in(text);
@@ -456,9 +455,6 @@ class RulesParser {
         c.value = in->debugName();
         rule.values[c.value] = in;
       }
-      std::ostringstream shown;
-      shown << "%" << c.value << " == " << c.constant;
-      c.text = shown.str();
       n->output()->replaceAllUsesWith(in);
       n->destroy();
       rule.conditions.push_back(std::move(c));

@@ -32,7 +32,6 @@ struct RuleCondition {
   double low = 0, high = 0;
   c10::ScalarType dtype = c10::ScalarType::Float;
   int64_t rank = 0;
-  std::string text;  ///< as written, for messages
 };
 
 /// One rule of a rules file.

@@ -168,4 +168,23 @@ std::string PassManager::check(const Pass& pass, const torch::jit::Module& modul
   return "pass '" + pass.name() + "' left an invalid graph in method '" + method + "': " + why;
 }
 
+IrCheck parseIrCheck(const std::string& name) {
+  for (IrCheck c : {IrCheck::Fast, IrCheck::Full, IrCheck::None}) {
+    if (name == irCheckName(c)) return c;
+  }
+  throw Error("unknown lint '" + name + "' (known: fast, full, none)");
+}
+
+const char* irCheckName(IrCheck check) {
+  switch (check) {
+    case IrCheck::None:
+      return "none";
+    case IrCheck::Fast:
+      return "fast";
+    case IrCheck::Full:
+      return "full";
+  }
+  return "?";
+}
+
 }  // namespace tsopt

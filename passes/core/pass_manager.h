@@ -93,6 +93,11 @@ enum class IrCheck {
   Full,  ///< findGraphDefect and LibTorch's Graph::lint() (which grows faster than the graph)
 };
 
+/// The check named "fast", "full" or "none"; throws tsopt::Error for another name.
+IrCheck parseIrCheck(const std::string& name);
+/// "fast", "full" or "none".
+const char* irCheckName(IrCheck check);
+
 /// Runs a pipeline. Not thread-safe; one run at a time.
 class PassManager {
  public:

@@ -198,13 +198,6 @@ VerifyMode verifyMode(const std::string& mode) {
   throw Error("unknown verification '" + mode + "' (known: none, result, strict, each)");
 }
 
-IrCheck irCheckFrom(const std::string& lint) {
-  if (lint != "fast" && lint != "full" && lint != "none") {
-    throw Error("unknown lint '" + lint + "' (known: fast, full, none)");
-  }
-  return lint == "none" ? IrCheck::None : lint == "full" ? IrCheck::Full : IrCheck::Fast;
-}
-
 /// tsopt.run(): `model` is a torch._C.ScriptModule or a path. Returns the result module, the
 /// JSON report, the HTML report (if kept) and whether it passed.
 py::dict run(const py::object& model, const py::dict& kw) {
@@ -219,7 +212,7 @@ py::dict run(const py::object& model, const py::dict& kw) {
   o.overwriteInput = get<bool>(kw, "overwrite", false);
   o.pipeline = get<std::string>(kw, "pipeline", "");
   o.methods = get<std::vector<std::string>>(kw, "methods", o.methods);
-  o.irCheck = irCheckFrom(get<std::string>(kw, "lint", "fast"));
+  o.irCheck = parseIrCheck(get<std::string>(kw, "lint", "fast"));
   o.keepGoing = get<bool>(kw, "keep_going", false);
   o.verify = verifyMode(get<std::string>(kw, "verify", "none"));
   o.bisect = get<bool>(kw, "bisect", false);
@@ -290,7 +283,7 @@ py::dict reduceModel(const std::string& input, const std::string& output,
   o.pipeline = pipeline;
   o.methods = get<std::vector<std::string>>(kw, "methods", o.methods);
   o.until = parseFailureKind(until);
-  o.irCheck = irCheckFrom(get<std::string>(kw, "lint", "fast"));
+  o.irCheck = parseIrCheck(get<std::string>(kw, "lint", "fast"));
   if (o.until == FailureKind::kDiffers) {
     VerifySettings settings = verifySettings(kw);
     o.verify = settings.options(o.methods, input);

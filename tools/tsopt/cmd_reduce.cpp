@@ -27,7 +27,7 @@ int reduceCommand(const ReduceArgs& a) {
   o.pipeline = parsePipeline(resolvePipelineArgument(a.pipeline)).str();
   if (!a.methods.empty()) o.methods = a.methods;
   o.until = parseFailureKind(a.until);
-  o.irCheck = a.lint == "none" ? IrCheck::None : a.lint == "full" ? IrCheck::Full : IrCheck::Fast;
+  o.irCheck = parseIrCheck(a.lint);
   if (o.until == FailureKind::kDiffers) {
     o.verify = a.verify.options(o.methods, a.input);
     o.flags = a.verify.flags();

@@ -41,9 +41,7 @@ RunOptions runOptions(const RunArgs& a) {
   o.pipeline = a.pipeline ? parsePipeline(resolvePipelineArgument(*a.pipeline)).str()
                           : findPreset(a.level.empty() ? kDefaultPreset : a.level).pipeline;
   if (!a.methods.empty()) o.methods = a.methods;
-  o.irCheck = a.noLint || a.lint == "none" ? IrCheck::None
-              : a.lint == "full"           ? IrCheck::Full
-                                           : IrCheck::Fast;
+  o.irCheck = a.noLint ? IrCheck::None : parseIrCheck(a.lint);
   o.keepGoing = a.keepGoing;
   o.verify = a.verifyEach           ? VerifyMode::kEach
              : a.verifyStrict       ? VerifyMode::kStrict
