@@ -244,6 +244,33 @@ graph(%x : Float(3, 4), %w : Float(5, 4), %b : Tensor):
   EXPECT_EQ(applyRules(*unknown, fuse, false, 10).matches.at("linear-from-matmul-add"), 0);
 }
 
+TEST(Rewrite, RangeAndDtypeConditionsHoldOnlyForWhatTheyAllow) {
+  std::vector<Rule> rules = rulesFrom(R"(
+rule small-leaky-relu-of-float
+pattern
+  graph(%x : Tensor, %slope : float):
+    %y : Tensor = aten::leaky_relu(%x, %slope)
+    return (%y)
+replacement
+  graph(%x : Tensor, %slope : float):
+    %y : Tensor = aten::leaky_relu(%x, %slope)
+    return (%y)
+where %slope in [0, 0.5]
+where %x dtype float32
+)");
+  auto g = parse(R"IR(
+graph(%f : Float(2, 3), %d : Double(2, 3), %u : Tensor):
+  %small : float = prim::Constant[value=0.1]()
+  %big : float = prim::Constant[value=0.9]()
+  %a : Tensor = aten::leaky_relu(%f, %small)
+  %b : Tensor = aten::leaky_relu(%f, %big)
+  %c : Tensor = aten::leaky_relu(%d, %small)
+  %e : Tensor = aten::leaky_relu(%u, %small)
+  return (%a, %b, %c, %e))IR");
+  // Only %a: %b's slope is out of range, %c is float64, %e's dtype is unknown.
+  EXPECT_EQ(applyRules(*g, rules, true, 1).matches.at("small-leaky-relu-of-float"), 1);
+}
+
 TEST(Rewrite, AnInPlaceRuleLeavesAnInputThatIsReadAgain) {
   std::vector<Rule> rules = loadRules(std::string(TSOPT_RULES_DIR) + "/decompose.rules");
   auto g = parse(R"IR(
