@@ -1,7 +1,10 @@
 // inline: expands prim::CallMethod and prim::CallFunction recursively, in nested blocks too.
 // Each callee is prepared (its own calls expanded) once per remaining depth and then copied into
 // every call site, so the work is linear in the size of the result. A callee without calls
-// needs no preparing: its own graph is copied into the call site directly.
+// needs no preparing: its own graph is copied into the call site directly. Every inlined node
+// keeps where it came from as LibTorch's inliner records it (an InlinedCallStack naming the
+// submodule, e.g. layer1 -> 0 -> conv1), so views can group nodes by module; the IR text and the
+// saved model do not show it.
 //
 //   %c = prim::GetAttr[name="conv"](%self)          %c = prim::GetAttr[name="conv"](%self)
 //   %y = prim::CallMethod[name="forward"](%c, %x) -> %w = prim::GetAttr[name="weight"](%c)
@@ -13,6 +16,12 @@
 
 #include "passes/builtin/builtin.h"
 #include "passes/core/registry.h"
+
+// LibTorch 1.13 declares this constructor in its headers but does not export it from its library;
+// defined here as LibTorch defines it.
+torch::jit::ModuleInstanceInfo::ModuleInstanceInfo(c10::ClassTypePtr module_type,
+                                                   std::string instance_name)
+    : module_type_(std::move(module_type)), instance_name_(std::move(instance_name)) {}
 
 namespace tsopt {
 
@@ -111,10 +120,13 @@ class Inliner {
     auto args = call->inputs().slice(isMethod ? 0 : 1);
     Graph& graph = *call->owningGraph();
     std::vector<torch::jit::Value*> outs;
+    Node* before = call->prev();
     {
       torch::jit::WithInsertPoint guard(call);
       outs = torch::jit::insertGraph(graph, *callee.graph, args);
     }
+    CallSite site{graphFn, call->sourceRange(), moduleInstance(call), {}};
+    for (Node* n = before->next(); n != call; n = n->next()) site.mark(n);
     for (size_t i = 0; i < outs.size(); ++i) call->output(i)->replaceAllUsesWith(outs[i]);
     Node* fnConstant = isMethod ? nullptr : call->input(0)->node();
     call->destroy();
@@ -123,6 +135,38 @@ class Inliner {
     stats.merge(callee.stats);
     return true;
   }
+
+  /// The submodule a CallMethod calls into, named as LibTorch's inliner names it.
+  static c10::optional<torch::jit::ModuleInstanceInfo> moduleInstance(const Node* call) {
+    if (call->kind() != c10::prim::CallMethod) return c10::nullopt;
+    const torch::jit::Value* self = call->input(0);
+    std::string name = self->node()->kind() == c10::prim::GetAttr ? self->node()->s(c10::attr::name)
+                       : self == call->owningGraph()->inputs().at(0) ? "SELF"
+                                                                     : "INSTANCE_NAME_UNKNOWN";
+    return torch::jit::ModuleInstanceInfo(self->type()->expect<c10::ClassType>(), name);
+  }
+
+  /// Prefixes the call stacks of the nodes one call inlined with that call.
+  struct CallSite {
+    torch::jit::Function* fn;
+    torch::jit::SourceRange range;
+    c10::optional<torch::jit::ModuleInstanceInfo> module;
+    // Nodes from one callee share their call stacks; so do their prefixed ones.
+    std::map<const torch::jit::InlinedCallStack*, torch::jit::InlinedCallStackPtr> prefixed;
+
+    void mark(Node* n) {
+      auto inner = n->callstack();
+      torch::jit::InlinedCallStackPtr& cs = prefixed[inner ? inner->get() : nullptr];
+      if (!cs) {
+        cs = inner ? c10::make_intrusive<torch::jit::InlinedCallStack>(*inner, fn, range, module)
+                   : c10::make_intrusive<torch::jit::InlinedCallStack>(fn, range, module);
+      }
+      n->setCallStack(cs);
+      for (Block* b : n->blocks()) {
+        for (Node* inside : b->nodes()) mark(inside);
+      }
+    }
+  };
 
   const Prepared& prepare(GraphFunction* fn, int64_t depth) {
     auto key = std::make_pair(fn, depth);
