@@ -10,9 +10,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "ir_dump/node_text.h"
 #include "passes/core/child_process.h"
 #include "passes/core/error.h"
-#include "passes/core/graph_utils.h"
 
 namespace tsopt {
 
@@ -21,14 +21,6 @@ namespace {
 using torch::jit::Block;
 using torch::jit::Node;
 using torch::jit::Value;
-
-const std::unordered_map<std::string, std::string>& familyColours() {
-  static const std::unordered_map<std::string, std::string> colours = {
-      {"convolution", "#9ecae1"}, {"normalisation", "#a1d99b"}, {"activation", "#fdae6b"},
-      {"shape", "#d9d9d9"},       {"control", "#f4a6c6"},       {"attribute", "#fff3a0"},
-      {"call", "#c6b3e6"},        {"other", "#ffffff"}};
-  return colours;
-}
 
 std::string escape(const std::string& s) {
   std::string out;
@@ -41,54 +33,6 @@ std::string escape(const std::string& s) {
     out += c;
   }
   return out;
-}
-
-std::string shortened(std::string s, size_t max = 40) {
-  if (s.size() > max) s = s.substr(0, max - 3) + "...";
-  return s;
-}
-
-/// A type as a label shows it: tensors with dtype and sizes where known, classes by last name.
-std::string typeText(const c10::TypePtr& type) {
-  if (auto t = type->cast<c10::TensorType>()) {
-    std::string s = "Tensor";
-    auto sizes = t->sizes().concrete_sizes();
-    if (sizes || t->scalarType()) {
-      s += "(";
-      if (sizes) {
-        for (size_t i = 0; i < sizes->size(); ++i)
-          s += (i ? "x" : "") + std::to_string((*sizes)[i]);
-      }
-      if (t->scalarType()) s += std::string(sizes ? ", " : "") + c10::toString(*t->scalarType());
-      s += ")";
-    }
-    return s;
-  }
-  if (auto c = type->cast<c10::ClassType>()) {
-    std::string name = c->name() ? c->name()->name() : c->str();
-    return name;
-  }
-  return shortened(type->annotation_str(), 30);
-}
-
-std::string constantText(const Node* constant) {
-  std::ostringstream os;
-  if (!constant->hasAttribute(c10::attr::value)) return "None";
-  switch (constant->kindOf(c10::attr::value)) {
-    case torch::jit::AttributeKind::t: {
-      const at::Tensor& t = constant->t(c10::attr::value);
-      os << "Tensor(";
-      for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "x" : "") << t.size(i);
-      os << ")";
-      break;
-    }
-    case torch::jit::AttributeKind::s:
-      os << "\"" << constant->s(c10::attr::value) << "\"";
-      break;
-    default:
-      os << *torch::jit::toIValue(constant->output());
-  }
-  return shortened(os.str());
 }
 
 /// Above this many drawn nodes the layout effort is bounded.
@@ -164,22 +108,10 @@ class DotWriter {
   void writeNode(const Node* n, const std::string& id, const std::string& indent) {
     const std::string kind = n->kind().toQualString();
     std::string label = kind;
-    if (n->kind() == c10::prim::GetAttr || n->kind() == c10::prim::SetAttr) {
-      label += "\n" + n->s(c10::attr::name);
-    }
-    const c10::FunctionSchema* schema = n->maybeSchema();
-    for (size_t i = 0; i < n->inputs().size(); ++i) {
-      const Value* in = n->inputs()[i];
-      std::optional<std::string> value = inlineText(in);
-      if (!value) continue;
-      std::string arg = schema && i < schema->arguments().size() ? schema->arguments()[i].name()
-                                                                 : "#" + std::to_string(i);
-      label += "\n" + arg + " = " + *value;
-    }
+    for (const std::string& line : argumentLines(n)) label += "\n" + line;
     for (const Value* o : n->outputs()) label += "\n: " + typeText(o->type());
-    std::string family = opFamily(kind);
     os_ << indent << id << " [label=\"" << escape(label) << "\", fillcolor=\""
-        << familyColours().at(family) << "\"";
+        << familyColour(opFamily(kind)) << "\"";
     if (highlighted(n)) os_ << ", color=\"#d62728\", penwidth=3";
     os_ << "];\n";
   }
@@ -191,29 +123,6 @@ class DotWriter {
       if (inlineText(in) && options_.highlight.count(in->node())) return true;
     }
     return false;
-  }
-
-  /// How a value drawn in its users' labels rather than as a node reads: a constant, a list of
-  /// constants ("[1, 1]"), or a prim::GetAttr chain rooted at self ("self.layer1.0.conv1.weight").
-  /// nullopt for values drawn as nodes.
-  static std::optional<std::string> inlineText(const Value* v) {
-    const Node* n = v->node();
-    if (n->kind() == c10::prim::Constant) return constantText(n);
-    if (n->kind() == c10::prim::ListConstruct) {
-      std::string text = "[";
-      for (size_t i = 0; i < n->inputs().size(); ++i) {
-        const Node* item = n->inputs()[i]->node();
-        if (item->kind() != c10::prim::Constant) return std::nullopt;
-        text += (i ? ", " : "") + constantText(item);
-      }
-      return shortened(text + "]");
-    }
-    if (n->kind() != c10::prim::GetAttr) return std::nullopt;
-    auto path = attrPath(const_cast<Value*>(v));
-    if (!path) return std::nullopt;
-    std::string text = "self";
-    for (const std::string& p : *path) text += "." + p;
-    return shortened(text, 48);
   }
 
   void edgesInto(const Node* n, const std::string& id) {
@@ -266,32 +175,6 @@ int collectGraphvizError(char* message) {
 }
 
 }  // namespace
-
-std::string opFamily(const std::string& kind) {
-  auto has = [&](const char* part) { return kind.find(part) != std::string::npos; };
-  if (has("conv")) return "convolution";
-  if (has("_norm") || has("batch_norm")) return "normalisation";
-  static const std::unordered_set<std::string> activations = {
-      "aten::relu",        "aten::relu_",    "aten::relu6",       "aten::sigmoid",
-      "aten::tanh",        "aten::gelu",     "aten::silu",        "aten::hardswish",
-      "aten::hardsigmoid", "aten::hardtanh", "aten::hardtanh_",   "aten::leaky_relu",
-      "aten::elu",         "aten::softmax",  "aten::log_softmax", "aten::mish"};
-  if (activations.count(kind)) return "activation";
-  static const std::unordered_set<std::string> shapes = {
-      "aten::view",          "aten::reshape",    "aten::flatten",
-      "aten::size",          "aten::cat",        "aten::permute",
-      "aten::transpose",     "aten::squeeze",    "aten::unsqueeze",
-      "aten::expand",        "aten::slice",      "aten::select",
-      "aten::contiguous",    "aten::dim",        "aten::len",
-      "prim::ListConstruct", "prim::ListUnpack", "prim::TupleConstruct",
-      "prim::TupleUnpack",   "prim::TupleIndex", "prim::DictConstruct",
-      "aten::__getitem__"};
-  if (shapes.count(kind)) return "shape";
-  if (kind == "prim::If" || kind == "prim::Loop") return "control";
-  if (kind == "prim::GetAttr" || kind == "prim::SetAttr") return "attribute";
-  if (kind == "prim::CallMethod" || kind == "prim::CallFunction") return "call";
-  return "other";
-}
 
 std::string graphToDot(const torch::jit::Graph& graph, const DotOptions& options) {
   return DotWriter(graph, options).write();

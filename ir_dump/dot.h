@@ -23,10 +23,6 @@ struct DotOptions {
 /// cluster; op families coloured (see docs/dumps.md).
 std::string graphToDot(const torch::jit::Graph& graph, const DotOptions& options = {});
 
-/// The op family a node kind belongs to ("convolution", "normalisation", "activation", "shape",
-/// "control", "attribute", "call", "other"), as the colours in DOT show it.
-std::string opFamily(const std::string& kind);
-
 /// Lays `dot` out with Graphviz's dot engine and renders it as `format` ("svg" or "png"), in a
 /// child process, so that an abort inside Graphviz is an error and not the end of tsopt. Throws
 /// tsopt::Error if Graphviz rejects the text, cannot render the format, or crashes.

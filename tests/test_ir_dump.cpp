@@ -6,6 +6,7 @@
 
 #include "ir_dump/diff.h"
 #include "ir_dump/dot.h"
+#include "ir_dump/node_text.h"
 #include "ir_dump/ir_text.h"
 #include "passes/builtin/builtin.h"
 #include "passes/core/error.h"
