@@ -20,7 +20,6 @@ namespace tsopt {
 namespace {
 
 /// Graphs in the HTML report are drawn up to this many nodes.
-constexpr size_t kHtmlMaxNodes = 1500;
 
 /// Measures wall time between laps.
 class Stopwatch {
@@ -62,21 +61,6 @@ void checkPaths(const RunOptions& o) {
   if (o.print.any() && !o.printTo) throw Error("printing the IR needs a stream to print to");
 }
 
-/// The first method's graph as SVG for the HTML report, drawn up to kHtmlMaxNodes nodes.
-std::string reportSvg(const torch::jit::Module& module, const std::string& method,
-                      std::string& note) {
-  std::shared_ptr<torch::jit::Graph> g = methodGraph(module, method);
-  size_t nodes = 0;
-  forEachNode(g->block(), [&](torch::jit::Node* n) { nodes += n->kind() != c10::prim::Constant; });
-  DotOptions options;
-  options.maxNodes = kHtmlMaxNodes;
-  if (nodes > kHtmlMaxNodes && note.empty()) {
-    note = "Graphs are drawn up to " + std::to_string(kHtmlMaxNodes) +
-           " nodes; `tsopt dot` draws a whole graph.";
-  }
-  return renderDot(graphToDot(*g, options), "svg");
-}
-
 bool wantsHtml(const RunOptions& o) { return !o.html.empty() || o.keepHtml; }
 
 /// Fresh copies of the input model, sharing nothing with each other or with a live input.
@@ -99,6 +83,7 @@ class InputSource {
 struct Instruments {
   std::shared_ptr<StageIr> stages;
   std::shared_ptr<StageRecorder> recorder;
+  std::shared_ptr<GraphViewRecorder> views;
   std::shared_ptr<VerifyEachPass> each;
 
   Instruments(const RunOptions& o, PassManager& pm, const Verifier* verifier) {
@@ -119,6 +104,10 @@ struct Instruments {
     if (keepStages || keepDiffs) {
       recorder = std::make_shared<StageRecorder>(*stages, keepStages, keepDiffs);
       pm.addInstrumentation(recorder);
+    }
+    if (keepDiffs) {
+      views = std::make_shared<GraphViewRecorder>();
+      pm.addInstrumentation(views);
     }
     if (o.verify == VerifyMode::kEach) {
       each = std::make_shared<VerifyEachPass>(*verifier);
@@ -229,11 +218,6 @@ RunOutcome optimize(const RunOptions& o) {
   pm.setIrCheck(o.irCheck);
   Instruments instruments(o, pm, verifier.get());
   HtmlReport html;
-  if (wantsHtml(o)) {
-    step("drawing the input graph");
-    html.svgBefore = reportSvg(module, o.methods.front(), html.graphNote);
-  }
-  out.phases.reports += watch.lap();
   try {
     out.run = pm.run(module, o.methods);
   } catch (const PassFailure& e) {
@@ -293,10 +277,7 @@ RunOutcome optimize(const RunOptions& o) {
   out.phases.save += watch.lap();
   out.inputBytes = input.bytes();
 
-  if (wantsHtml(o)) {
-    step("drawing the result");
-    html.svgAfter = reportSvg(module, o.methods.front(), html.graphNote);
-  }
+  if (wantsHtml(o)) html.views = instruments.views->finish(module, o.methods);
   out.phases.reports += watch.lap();
   out.phases.total = total.lap();
   if (!o.report.empty() || wantsHtml(o)) {

@@ -9,29 +9,7 @@ namespace tsopt {
 
 namespace {
 
-std::string html(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string html(const std::string& s) { return htmlEscape(s); }
 
 std::string fixed(double v, int digits) {
   std::ostringstream os;
@@ -43,12 +21,6 @@ std::string sci(double v) {
   std::ostringstream os;
   os << std::setprecision(3) << v;
   return os.str();
-}
-
-/// Graphviz's SVG without its XML prologue and doctype, to inline in HTML.
-std::string inlineSvg(const std::string& svg) {
-  size_t start = svg.find("<svg");
-  return start == std::string::npos ? "" : svg.substr(start);
 }
 
 std::string diffHtml(const std::string& diff) {
@@ -96,25 +68,8 @@ pre { background: #fafafa; border: 1px solid #ddd; padding: .6em; overflow: auto
 .add { color: #1a7f37; background: #e6ffec; } .del { color: #cf222e; background: #ffebe9; }
 .hunk { color: #8250df; } .file { color: #666; }
 .pass { color: #1a7f37; font-weight: bold; } .fail { color: #cf222e; font-weight: bold; }
-.graphs { display: flex; gap: 1em; flex-wrap: wrap; }
-.graph { flex: 1 1 45%; border: 1px solid #ddd; overflow: auto; max-height: 60em; }
-.graph h3 { margin: .3em .6em; font-size: 1em; }
-.graph svg { max-width: none; }
 details { margin: .3em 0; } summary { cursor: pointer; }
 )css";
-
-// Marks the page once laid out, for headless checks: how many graphs have a size.
-const char* kScript = R"js(
-window.addEventListener('load', function () {
-  var drawn = 0;
-  document.querySelectorAll('.graph svg').forEach(function (s) {
-    var r = s.getBoundingClientRect();
-    if (r.width > 0 && r.height > 0) drawn++;
-  });
-  document.body.setAttribute('data-rendered', 'yes');
-  document.body.setAttribute('data-graphs-drawn', String(drawn));
-});
-)js";
 
 void summary(std::ostream& os, const HtmlReport& r) {
   int64_t before = r.run.passes.empty() ? 0 : r.run.passes.front().nodesBefore;
@@ -177,13 +132,15 @@ void diffSection(std::ostream& os, const HtmlReport& r) {
 }
 
 void graphSection(std::ostream& os, const HtmlReport& r) {
-  os << "<h2>Graph of " << html(r.methods.empty() ? "" : r.methods.front())
-     << " before and after</h2>\n";
-  if (!r.graphNote.empty()) os << "<p>" << html(r.graphNote) << "</p>\n";
-  if (r.svgBefore.empty() && r.svgAfter.empty()) return;
-  os << "<div class=\"graphs\">\n"
-     << "<div class=\"graph\"><h3>before</h3>" << inlineSvg(r.svgBefore) << "</div>\n"
-     << "<div class=\"graph\"><h3>after</h3>" << inlineSvg(r.svgAfter) << "</div>\n</div>\n";
+  os << "<h2>Graph of " << html(r.methods.empty() ? "" : r.methods.front()) << "</h2>\n";
+  if (r.views.stages.empty()) return;
+  os << "<p>"
+     << (r.views.passes.empty() ? "No pass changed the graph."
+                                : "Choose a pass to see the graph before and after it: "
+                                  "nodes it added are green, removed red (dashed), "
+                                  "changed yellow.")
+     << "</p>\n"
+     << viewerFragment(r.views, "graph-viewer");
 }
 
 void verifySection(std::ostream& os, const nlohmann::json& v) {
@@ -227,7 +184,7 @@ std::string renderHtmlReport(const HtmlReport& r) {
   std::ostringstream os;
   os << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
      << "<title>tsopt: " << html(r.input) << "</title>\n<style>" << kStyle << "</style>\n"
-     << "<script>" << kScript << "</script>\n</head>\n<body>\n"
+     << "</head>\n<body>\n"
      << "<h1>tsopt report</h1>\n";
   summary(os, r);
   passTable(os, r);

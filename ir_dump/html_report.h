@@ -1,5 +1,6 @@
 // The HTML report of a run (--html): one self-contained page with the pipeline, a table of the
-// passes, every pass's IR diff, the graph before and after as inline SVG, and the verdict.
+// passes, every pass's IR diff, the interactive viewer with the graph before and after each pass,
+// and the verdict.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "ir_dump/stages.h"
+#include "ir_dump/viewer_page.h"
 #include "passes/core/pass_manager.h"
 
 namespace tsopt {
@@ -16,10 +18,9 @@ struct HtmlReport {
   std::string input, output, pipeline;
   std::vector<std::string> methods;
   RunResult run;
-  std::vector<PassDiff> diffs;      ///< from a StageRecorder that keeps diffs
-  std::string svgBefore, svgAfter;  ///< the first method's graph; "" if not drawn
-  std::string graphNote;            ///< why a graph is not drawn, or is drawn in part
-  nlohmann::json verify;            ///< the report's "verify" object, or null
+  std::vector<PassDiff> diffs;  ///< from a StageRecorder that keeps diffs
+  ViewerData views;             ///< the first method's graph, from a GraphViewRecorder
+  nlohmann::json verify;        ///< the report's "verify" object, or null
 };
 
 /// The page: no scripts or styles from elsewhere, no external files.

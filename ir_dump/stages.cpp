@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <regex>
 
 #include "ir_dump/diff.h"
+#include "ir_dump/graph_view.h"
 
 namespace tsopt {
 
@@ -100,6 +102,56 @@ void StageRecorder::afterPass(const Pass& pass, const PassRunInfo& info, PassRec
                               const std::vector<std::string>& /*methods*/) {
   if (keepStages_) stages_.push_back({stageIr_.stem(), stageIr_.ir(), record.changed});
   if (keepDiffs_) diffs_.push_back({info.index, pass.name(), record.changed, stageIr_.diff()});
+}
+
+bool GraphViewRecorder::keep(const torch::jit::Module& module, const std::string& method,
+                             const std::string& name) {
+  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
+  nlohmann::json view = graphView(*graph);
+  size_t nodes = view["nodes"].size();
+  if (kept_ + nodes > budget_ && !data_.stages.empty()) return false;
+  kept_ += nodes;
+  if (graph != last_) ++graphId_;
+  last_ = graph;
+  data_.stages.push_back({name, graphId_, std::move(view)});
+  return true;
+}
+
+void GraphViewRecorder::beforeRun(torch::jit::Module& module,
+                                  const std::vector<std::string>& methods) {
+  data_ = {};
+  kept_ = 0;
+  complete_ = true;
+  keep(module, methods.front(), "00-input");
+}
+
+void GraphViewRecorder::afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
+                                  torch::jit::Module& module,
+                                  const std::vector<std::string>& methods) {
+  if (!record.changed || !complete_) return;
+  if (!keep(module, methods.front(), stageStem(info.index, pass.name()))) {
+    complete_ = false;
+    return;
+  }
+  size_t after = data_.stages.size() - 1;
+  data_.passes.push_back({data_.stages[after].name + ": " + pass.str(), after - 1, after});
+}
+
+ViewerData GraphViewRecorder::finish(const torch::jit::Module& module,
+                                     const std::vector<std::string>& methods) {
+  if (!complete_) {
+    budget_ = std::numeric_limits<size_t>::max();
+    keep(module, methods.front(), "final");
+  }
+  ViewerData out = std::move(data_);
+  if (out.stages.size() > 1) {
+    out.passes.insert(out.passes.begin(),
+                      {"the whole run: " + out.stages.front().name + " to " +
+                           out.stages.back().name + (complete_ ? "" : " (stages between not kept)"),
+                       0, out.stages.size() - 1});
+  }
+  data_ = {};
+  return out;
 }
 
 }  // namespace tsopt

@@ -12,6 +12,7 @@
 
 #include "ir_dump/golden.h"
 #include "ir_dump/ir_text.h"
+#include "ir_dump/viewer_page.h"
 #include "passes/core/pass_manager.h"
 
 namespace tsopt {
@@ -110,6 +111,29 @@ class StageRecorder : public PassInstrumentation {
   bool keepStages_, keepDiffs_;
   std::vector<Stage> stages_;
   std::vector<PassDiff> diffs_;
+};
+
+/// Keeps the first method's graph, as the viewer reads it, before the run and after every pass
+/// that changed the model, for the HTML report's before-and-after views. Past `nodeBudget` nodes
+/// kept in all, it stops keeping stages; finish() then adds the final one.
+class GraphViewRecorder : public PassInstrumentation {
+ public:
+  explicit GraphViewRecorder(size_t nodeBudget = 250000) : budget_(nodeBudget) {}
+  void beforeRun(torch::jit::Module& module, const std::vector<std::string>& methods) override;
+  void afterPass(const Pass& pass, const PassRunInfo& info, PassRecord& record,
+                 torch::jit::Module& module, const std::vector<std::string>& methods) override;
+  /// After the run: the views, the whole run first, then each pass kept.
+  ViewerData finish(const torch::jit::Module& module, const std::vector<std::string>& methods);
+
+ private:
+  /// Keeps the graph now as stage `name`; false past the budget.
+  bool keep(const torch::jit::Module& module, const std::string& method, const std::string& name);
+
+  size_t budget_, kept_ = 0;
+  ViewerData data_;
+  bool complete_ = true;                     ///< every changed stage was kept
+  std::shared_ptr<torch::jit::Graph> last_;  ///< held, so that a new graph has a new address
+  int64_t graphId_ = 0;
 };
 
 }  // namespace tsopt

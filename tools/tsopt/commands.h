@@ -24,6 +24,7 @@ Command addPassesCommand(CLI::App& app);
 Command addShowCommand(CLI::App& app);
 Command addVerifyCommand(CLI::App& app);
 Command addDotCommand(CLI::App& app);
+Command addViewCommand(CLI::App& app);
 Command addRulesCommand(CLI::App& app);
 Command addReduceCommand(CLI::App& app);
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add(addShowCommand);
   add(addVerifyCommand);
   add(addDotCommand);
+  add(addViewCommand);
   add(addRulesCommand);
   add(addReduceCommand);
 
