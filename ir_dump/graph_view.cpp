@@ -107,7 +107,7 @@ class ViewBuilder {
       for (size_t b = 0; b < n->blocks().size(); ++b) {
         const Block* inner = n->blocks()[b];
         int bg = newGroup("block" + std::to_string(b), "block", n->kind().toQualString(), g,
-                          groups_[g].key + "/" + keyText(nodeKey(n)) + ".b" + std::to_string(b));
+                          subKey(g, keyText(nodeKey(n)) + ".b" + std::to_string(b)));
         groups_[g].members.push_back(-(bg + 1));
         for (const Value* p : inner->inputs()) valueId(p, id);  // block parameters: from the owner
         addBlock(inner, bg, path);
@@ -141,11 +141,17 @@ class ViewBuilder {
       }
     }
     int calls = ++groups_[group].calls[name];
-    std::string key = (groups_[group].key.empty() ? "" : groups_[group].key + "/") + name +
-                      (calls > 1 ? "~" + std::to_string(calls) : "");
-    int g = newGroup(name, kind, type, group, key);
+    int g = newGroup(name, kind, type, group,
+                     subKey(group, name + (calls > 1 ? "~" + std::to_string(calls) : "")));
     groups_[group].members.push_back(-(g + 1));
     return g;
+  }
+
+  /// A group's key names its path from the root ("layer1/0/relu~2"): the panes of a pass keep
+  /// the same groups open by it.
+  std::string subKey(int parent, const std::string& part) const {
+    const std::string& key = groups_[parent].key;
+    return key.empty() ? part : key + "/" + part;
   }
 
   int newGroup(const std::string& name, const std::string& kind, const std::string& type,
@@ -245,7 +251,7 @@ class ViewBuilder {
       while ((members.size() + per - 1) / per > limit) per *= limit;
       for (size_t start = 0; start < members.size(); start += per) {
         size_t end = std::min(members.size(), start + per);
-        int run = newGroup("", "run", "", g, groups_[g].key + "/#" + std::to_string(start / per));
+        int run = newGroup("", "run", "", g, subKey(g, "#" + std::to_string(start / per)));
         groups_[run].name = "members " + std::to_string(start + 1) + "-" + std::to_string(end);
         groups_[run].members.assign(members.begin() + start, members.begin() + end);
         for (int m : groups_[run].members) {

@@ -164,8 +164,9 @@ TEST(CliHtml, ReportIsSelfContainedAndRendersInChromium) {
                     "/o.pt --html " + dir + "/r.html --verify");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   std::string page = readFile(dir + "/r.html");
-  for (const char* part : {"<h2>Passes</h2>", "<h2>Verification</h2>", "Outputs equal",
-                           "<code>fold-conv-bn</code>", "class=\"diff\"", "<svg"}) {
+  for (const char* part :
+       {"<h2>Passes</h2>", "<h2>Verification</h2>", "Outputs equal", "<code>fold-conv-bn</code>",
+        "class=\"diff\"", "class=\"tsopt-viewer\""}) {
     EXPECT_NE(page.find(part), std::string::npos) << part;
   }
   // Nothing is fetched: no external scripts, styles, images or links.
@@ -177,8 +178,10 @@ TEST(CliHtml, ReportIsSelfContainedAndRendersInChromium) {
       "--dump-dom file://" +
       dir + "/r.html");
   ASSERT_EQ(dom.exitCode, 0) << dom.err;
-  EXPECT_NE(dom.out.find("<body data-rendered=\"yes\" data-graphs-drawn=\"2\">"), std::string::npos)
-      << dom.out.substr(0, 2000);
+  // The viewer ran: the whole run's before and after, side by side.
+  EXPECT_NE(dom.out.find("data-ready=\"yes\""), std::string::npos) << dom.out.substr(0, 2000);
+  EXPECT_NE(dom.out.find("data-panes=\"2\""), std::string::npos);
+  EXPECT_NE(dom.out.find("class=\"tv-node"), std::string::npos);
 }
 
 }  // namespace

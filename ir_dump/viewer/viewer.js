@@ -379,7 +379,7 @@
     fit() {
       const L = this.layout(0);
       const r = this.svg.getBoundingClientRect();
-      const k = Math.min(1.5, Math.max(0.05, Math.min((r.width - 40) / L.w, (r.height - 40) / L.h)));
+      const k = Math.min(1, Math.max(0.05, Math.min((r.width - 40) / L.w, (r.height - 40) / L.h)));
       this.setTransform({ x: (r.width - L.w * k) / 2, y: 20, k }, true);
     }
 

@@ -18,7 +18,9 @@
 #include "engine/views.h"
 #include "ir_dump/diff.h"
 #include "ir_dump/dot.h"
+#include "ir_dump/graph_view.h"
 #include "ir_dump/ir_text.h"
+#include "ir_dump/viewer_page.h"
 #include "passes/builtin/rewrite_rules.h"
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
@@ -397,6 +399,13 @@ PYBIND11_MODULE(_tsopt, m) {
           options.title = title;
           options.maxNodes = maxNodes;
           return graphToDot(*g, options);
+        });
+  m.def("viewer_page",
+        [](const torch::jit::Module& module, const std::vector<std::string>& methods, bool inlined,
+           const std::string& title) { return viewerPageOf(module, methods, inlined, title); });
+  m.def("graph_viewer_page",
+        [](const std::shared_ptr<torch::jit::Graph>& g, const std::string& title) {
+          return viewerPage(ViewerData{{{title, 0, graphView(*g)}}, {}, 0}, title);
         });
   m.def("render", [](const std::string& dot, const std::string& format) {
     std::string out;

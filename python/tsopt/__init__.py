@@ -22,7 +22,7 @@ from . import _tsopt
 
 __all__ = [
     "Error", "run", "Report", "verify", "Verification", "passes", "presets", "show", "diff",
-    "dot", "Picture", "graph_pass", "load_plugin", "load_operators", "set_max_inflate_mb",
+    "dot", "Picture", "view", "View", "graph_pass", "load_plugin", "load_operators", "set_max_inflate_mb",
     "reduce", "check_rules",
 ]
 
@@ -406,6 +406,42 @@ def dot(model, method="forward", *, inline=False, max_nodes=_PICTURE_MAX_NODES, 
     """The graph of `method` (or a torch._C.Graph) as a Picture, as `tsopt dot` draws it."""
     graph = _graph(model, method, inline)
     return Picture(_tsopt.dot(graph, title if title is not None else method, max_nodes))
+
+
+class View:
+    """The interactive viewer's page of a graph (as `tsopt view` writes it): shows itself in a
+    notebook, saves as a self-contained .html file."""
+
+    def __init__(self, page):
+        self.html = page  #: the whole page
+
+    def _repr_html_(self):
+        """In a frame of its own, so that the page's script and style stay in it."""
+        import html as _html
+        return (f'<iframe srcdoc="{_html.escape(self.html)}" '
+                'style="width:100%;height:720px;border:1px solid #ccc"></iframe>')
+
+    def save(self, path):
+        """Writes the page (any name; .html is what a browser expects)."""
+        path = _os.fspath(path)
+        tmp = f"{path}.tmp{_os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.html)
+        _os.replace(tmp, path)
+
+    def __repr__(self):
+        return f"<View: {len(self.html)} bytes of HTML>"
+
+
+def view(model, method="forward", *, inline=True, title=None):
+    """The interactive viewer of `method` (a name, or a list of names the page can switch
+    between) of a ScriptModule, or of a torch._C.Graph, as `tsopt view` writes it. Calls are
+    inlined first unless inline=False, so that nodes group by the submodules they came from."""
+    if isinstance(model, torch._C.Graph):
+        return View(_tsopt.graph_viewer_page(model, title or "graph"))
+    methods = [method] if isinstance(method, str) else list(method)
+    return View(_tsopt.viewer_page(_cpp_module(model), methods, inline,
+                                   title or f"tsopt view: {', '.join(methods)}"))
 
 
 def graph_pass(name, *, description=None, on_module=None):

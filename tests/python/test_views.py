@@ -1,4 +1,9 @@
-"""tsopt.show, diff, dot, verify and passes: what `tsopt show`, `dot`, `verify` and `passes` do."""
+"""tsopt.show, diff, dot, view, verify and passes: what `tsopt show`, `dot`, `view`, `verify` and
+`passes` do."""
+import html
+import json
+import re
+
 import pytest
 import torch
 
@@ -52,6 +57,41 @@ def test_dot(tmp_path, traced):
     assert tsopt.dot(traced.graph).dot == tsopt.dot(traced).dot
     assert "more nodes not drawn (drawn up to 3)" in tsopt.dot(traced, inline=True,
                                                                max_nodes=3).dot
+
+
+def _viewer_data(page):
+    return json.loads(re.search(r'<script type="application/json" id="viewer-data">(.*?)</script>',
+                                page, re.S).group(1))
+
+
+def test_view_is_the_clis(tmp_path, cli, traced):
+    traced.save(str(tmp_path / "m.pt"))
+    page = tsopt.view(torch.jit.load(str(tmp_path / "m.pt")))
+    cli("view", tmp_path / "m.pt", "-o", tmp_path / "m.html", "-q")
+    cli_page = (tmp_path / "m.html").read_text()
+    assert _viewer_data(page.html) == _viewer_data(cli_page)
+    # Grouped by submodule: the Sequential's modules (a single node each, shown as the node).
+    graph = _viewer_data(page.html)["stages"][0]["graph"]
+    assert [(g["key"], g["type"]) for g in graph["groups"]] == [("", ""), ("features", "Sequential")]
+    features = [n["kind"] for n in graph["nodes"] if n["g"] == 1]
+    assert features == ["aten::_convolution", "aten::batch_norm", "aten::relu"] * 2
+    page.save(tmp_path / "v.html")
+    assert (tmp_path / "v.html").read_text() == page.html
+    frame = page._repr_html_()
+    prefix = '<iframe srcdoc="'
+    assert frame.startswith(prefix) and html.unescape(frame[len(prefix):]).startswith(page.html)
+
+
+def test_view_methods_graphs_and_bad_names(traced):
+    not_inlined = _viewer_data(tsopt.view(traced, inline=False).html)["stages"][0]["graph"]
+    assert [n["kind"] for n in not_inlined["nodes"]].count("prim::CallMethod") == 2
+    of_graph = _viewer_data(tsopt.view(traced.graph).html)["stages"][0]["graph"]
+    assert of_graph == not_inlined
+    scripted = torch.jit.script(ConvBnRelu().eval())
+    stages = _viewer_data(tsopt.view(scripted, ["forward", "forward"]).html)["stages"]
+    assert [s["name"] for s in stages] == ["forward", "forward"]
+    with pytest.raises(tsopt.Error, match="no method 'nope'"):
+        tsopt.view(traced, "nope")
 
 
 def test_verify(traced, example):

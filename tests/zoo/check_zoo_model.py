@@ -90,7 +90,7 @@ def main():
     assert verdict["passed"], verdict
     assert "saved beside the model" in json.dumps(verdict["inputs"]), verdict["inputs"]
     page = open(html).read()
-    assert "<svg" in page and "fold-conv-bn" in page, "the HTML report shows no graph"
+    assert 'class="tsopt-viewer"' in page and "fold-conv-bn" in page, "the HTML report shows no graph"
     tsopt(binary, "run", model, "-O2", "-o", o2, "--verify")
     svg = os.path.join(work, "default.svg")
     tsopt(binary, "dot", default, "-o", svg)
