@@ -37,6 +37,7 @@ bool shownOnPath(torch::jit::Function* fn,
 struct Group {
   std::string name, kind, type, key;
   int parent = -1;
+  int owner = -1;                    ///< a block's prim::If or prim::Loop node
   std::vector<int> members;          ///< >= 0: a node; < 0: -(group + 1)
   std::map<std::string, int> calls;  ///< groups made so far for each name
 };
@@ -47,7 +48,7 @@ class ViewBuilder {
       : graph_(graph), options_(options) {}
 
   json build() {
-    groups_.push_back(Group{"", "root", "", "", -1, {}, {}});
+    newGroup("", "root", "", -1, "");
     const Block* top = graph_.block();
     for (const Value* in : top->inputs()) {
       auto cls = in->type()->cast<c10::ClassType>();
@@ -78,6 +79,7 @@ class ViewBuilder {
                         {"type", group.type},
                         {"parent", group.parent < 0 ? -1 : index[group.parent]},
                         {"key", group.key}});
+      if (group.owner >= 0) groups.back()["owner"] = group.owner;
       // A node's group is the one that lists it (dissolving and splitting moved some).
       for (int m : group.members) {
         if (m >= 0) nodes_[m]["g"] = index[g];
@@ -109,6 +111,7 @@ class ViewBuilder {
         int bg = newGroup("block" + std::to_string(b), "block", n->kind().toQualString(), g,
                           subKey(g, keyText(nodeKey(n)) + ".b" + std::to_string(b)));
         groups_[g].members.push_back(-(bg + 1));
+        groups_[bg].owner = id;
         for (const Value* p : inner->inputs()) valueId(p, id);  // block parameters: from the owner
         addBlock(inner, bg, path);
         int ret = addNode("block return", bg, {}, "");
@@ -156,7 +159,13 @@ class ViewBuilder {
 
   int newGroup(const std::string& name, const std::string& kind, const std::string& type,
                int parent, const std::string& key) {
-    groups_.push_back(Group{name, kind, type, key, parent, {}, {}});
+    Group g;
+    g.name = name;
+    g.kind = kind;
+    g.type = type;
+    g.key = key;
+    g.parent = parent;
+    groups_.push_back(std::move(g));
     return static_cast<int>(groups_.size()) - 1;
   }
 

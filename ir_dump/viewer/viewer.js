@@ -69,10 +69,19 @@
       this.nodes.forEach((n) => {
         for (const g of this.chain[n.g]) this.groups[g].count++;
       });
-      // Edges from producer to consumer, and for each group the edges between its members.
+      // Edges from producer to consumer, and for each group the edges between its members. A
+      // block hangs below its prim::If or prim::Loop by an edge of its own (drawn dotted).
       this.edges = [];
+      this.blockEdges = [];
       this.users = this.nodes.map(() => []);
       this.levelEdges = this.groups.map(() => []);
+      const level = (p, chainA, c, chainB) => {
+        let d = 0;
+        while (d + 1 < chainA.length && d + 1 < chainB.length && chainA[d + 1] === chainB[d + 1]) d++;
+        const ma = d + 1 < chainA.length ? -(chainA[d + 1] + 1) : p;
+        const mb = d + 1 < chainB.length ? -(chainB[d + 1] + 1) : c;
+        if (ma !== mb) this.levelEdges[chainA[d]].push([ma, mb]);
+      };
       const seen = new Set();
       this.nodes.forEach((n, c) => {
         for (const v of n.in) {
@@ -83,13 +92,13 @@
           seen.add(id);
           this.edges.push([p, c]);
           this.users[p].push(c);
-          const a = this.chain[this.nodes[p].g], b = this.chain[n.g];
-          let d = 0;
-          while (d + 1 < a.length && d + 1 < b.length && a[d + 1] === b[d + 1]) d++;
-          const ma = d + 1 < a.length ? -(a[d + 1] + 1) : p;
-          const mb = d + 1 < b.length ? -(b[d + 1] + 1) : c;
-          if (ma !== mb) this.levelEdges[a[d]].push([ma, mb]);
+          level(p, this.chain[this.nodes[p].g], c, this.chain[n.g]);
         }
+      });
+      this.groups.forEach((g, i) => {
+        if (g.owner === undefined) return;
+        this.blockEdges.push([g.owner, -(i + 1)]);
+        level(g.owner, this.chain[this.nodes[g.owner].g], -(i + 1), this.chain[i]);
       });
     }
     nodeByKey(k) {
@@ -345,6 +354,14 @@
       return i;
     }
 
+    // The box that shows group g now: g, or its outermost closed ancestor.
+    shownAsGroup(g) {
+      for (const a of this.model.chain[g]) {
+        if (a !== g && !this.isOpen(a)) return -(a + 1);
+      }
+      return -(g + 1);
+    }
+
     drawEdges(layer) {
       const drawn = new Set();
       let d = '';
@@ -361,6 +378,13 @@
         d += 'M' + x1 + ',' + y1 + 'C' + x1 + ',' + (y1 + dy) + ' ' + x2 + ',' + (y2 - dy) + ' ' + x2 + ',' + y2;
       }
       el('path', { d, class: 'tv-edge' }, layer);
+      let dotted = '';
+      for (const [owner, block] of this.model.blockEdges) {
+        const a = this.shownAs(owner), B = this.pos.get(block), A = this.pos.get(a);
+        if (!A || !B || a === this.shownAsGroup(-block - 1)) continue;
+        dotted += 'M' + (A.x + A.w / 2) + ',' + (A.y + A.h) + 'L' + (B.x + B.w / 2) + ',' + B.y;
+      }
+      el('path', { d: dotted, class: 'tv-edge block' }, layer);
       this.visibleEdges = drawn.size;
     }
 
