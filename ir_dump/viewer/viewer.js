@@ -400,11 +400,17 @@
       if (propagate) this.shared.transformed(this);
     }
 
+    // Fits the widest pane's graph to its width (a tall graph is then panned down), no smaller
+    // than text stays readable; every pane gets the same view.
     fit() {
-      const L = this.layout(0);
+      let k = 1;
+      for (const p of this.shared.panes) {
+        const w = p.svg.getBoundingClientRect().width;
+        k = Math.min(k, (w - 40) / p.layout(0).w);
+      }
+      k = Math.max(0.4, k);
       const r = this.svg.getBoundingClientRect();
-      const k = Math.min(1, Math.max(0.05, Math.min((r.width - 40) / L.w, (r.height - 40) / L.h)));
-      this.setTransform({ x: (r.width - L.w * k) / 2, y: 20, k }, true);
+      this.setTransform({ x: Math.max(20, (r.width - this.layout(0).w * k) / 2), y: 20, k }, true);
     }
 
     centerOn(member) {
@@ -534,7 +540,8 @@
 
   function mount(root, data) {
     const started = performance.now();
-    const models = data.stages.map((s) => new GraphModel(s.graph));
+    const models = [];  // built when first shown
+    const model = (i) => (models[i] ??= new GraphModel(data.stages[i].graph));
     const bar = html('div', { class: 'tv-bar' }, root);
     // A menu of passes (two panes each), or of methods (one pane each) when there are several.
     const byPass = data.passes.length > 0;
@@ -562,11 +569,11 @@
       shared = new Shared();
       let pairs;
       if (!byPass) {
-        pairs = [[models[choice], new Map(), null]];
+        pairs = [[model(choice), new Map(), null]];
         note.textContent = '';
       } else {
         const p = data.passes[choice];
-        const a = models[p.before], b = models[p.after];
+        const a = model(p.before), b = model(p.after);
         const same = data.stages[p.before].gid === data.stages[p.after].gid;
         const [mb, ma] = same ? compare(a, b) : [new Map(), new Map()];
         note.textContent = same ? '' : 'the pass made a new graph: its nodes are not matched';
