@@ -275,24 +275,25 @@
       }
     }
 
+    // Draws what is open: open groups' frames at the back, then the edges, then boxes on top.
     render() {
-      const started = performance.now();
       const layer = this.layer;
       layer.textContent = '';
       this.pos = new Map();  // member -> absolute box
       this.visibleNodes = 0;
       this.visibleGroups = 0;
-      const edgesLayer = el('g', { class: 'tv-edges' });  // above the groups' boxes
-      const place = (g, x, y, parent) => {
+      const frames = el('g', {}, layer), edges = el('g', { class: 'tv-edges' }, layer);
+      const boxes = el('g', {}, layer);
+      const place = (g, x, y) => {
         const L = this.layout(g);
         const grp = this.model.groups[g];
         if (g !== 0) {
-          const gEl = el('g', { class: 'tv-group open kind-' + grp.kind, 'data-key': grp.key }, parent);
-          el('rect', { x, y, width: L.w, height: L.h, rx: 6 }, gEl);
-          const head = el('g', { class: 'tv-head' }, gEl);
+          const cls = 'tv-group open kind-' + grp.kind;
+          el('rect', { x, y, width: L.w, height: L.h, rx: 6 },
+            el('g', { class: cls, 'data-key': grp.key }, frames));
+          const head = el('g', { class: 'tv-head', 'data-key': grp.key }, boxes);
           el('rect', { x, y, width: L.w, height: HEADER - 4, rx: 6 }, head);
-          const t = el('text', { x: x + 8, y: y + 13 }, head);
-          t.textContent = '\u2212 ' + this.groupLines(g)[0];
+          el('text', { x: x + 8, y: y + 13 }, head).textContent = '\u2212 ' + this.groupLines(g)[0];
           head.addEventListener('click', (e) => { e.stopPropagation(); this.shared.toggle(grp.key, this); });
           this.pos.set(-(g + 1), { x, y, w: L.w, h: L.h });
           this.visibleGroups++;
@@ -300,17 +301,14 @@
         const ox = x + L.pad, oy = y + L.top;
         for (const it of L.items) {
           const ax = ox + it.x, ay = oy + it.y;
-          if (it.sub) place(-it.m - 1, ax, ay, parent);
-          else if (it.m < 0) this.drawGroup(-it.m - 1, ax, ay, it, parent);
-          else this.drawNode(it.m, ax, ay, it, parent);
+          if (it.sub) place(-it.m - 1, ax, ay);
+          else if (it.m < 0) this.drawGroup(-it.m - 1, ax, ay, it, boxes);
+          else this.drawNode(it.m, ax, ay, it, boxes);
         }
       };
-      const groupsLayer = el('g', {}, layer);
-      layer.appendChild(edgesLayer);
-      place(0, 0, 0, groupsLayer);
-      this.drawEdges(edgesLayer);
+      place(0, 0, 0);
+      this.drawEdges(edges);
       this.applyTransform();
-      this.layoutMs = performance.now() - started;
       this.box.dataset.visibleNodes = this.visibleNodes;
       this.box.dataset.visibleGroups = this.visibleGroups;
     }
