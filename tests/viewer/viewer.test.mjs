@@ -4,70 +4,24 @@
 // shown after opening, expanding and collapsing a group, searching and selecting, that the
 // console stays free of errors, and keeps a screenshot of each state (docs/dumps.md shows them).
 //
-// Environment: TSOPT_CLI, TSOPT_PYTHON, TSOPT_FIXTURE_DIR, TSOPT_VIEWER_PACKAGES (the folder of
-// ir_dump/viewer/package.json), TSOPT_VIEWER_WORK (a folder for pages and screenshots),
-// TSOPT_CHROMIUM (default /usr/bin/chromium).
-import { test, before, after } from 'node:test';
+// Environment: TSOPT_CLI, TSOPT_PYTHON, TSOPT_FIXTURE_DIR, and browser.mjs's.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
+import { env, open, pageData, paneState, work } from './browser.mjs';
+
 const cli = env('TSOPT_CLI');
 const fixtures = env('TSOPT_FIXTURE_DIR');
-const work = env('TSOPT_VIEWER_WORK');
-const shots = path.join(work, 'screenshots');
-const { chromium } = createRequire(path.resolve(env('TSOPT_VIEWER_PACKAGES'), 'package.json'))(
-  'playwright-core');
-
-let browser;
-before(async () => {
-  fs.rmSync(work, { recursive: true, force: true });
-  fs.mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.TSOPT_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu'],
-  });
-});
-after(async () => browser && browser.close());
-
 const tsopt = (...args) => execFileSync(cli, args, { encoding: 'utf8' });
-
-/// The page's own data, as the viewer reads it.
-function pageData(file) {
-  const html = fs.readFileSync(file, 'utf8');
-  const m = html.match(/<script type="application\/json" id="[^"]*-data">(.*?)<\/script>/s);
-  return JSON.parse(m[1]);
-}
-
-/// Opens a page; returns it with the console's errors (and the page's uncaught exceptions).
-async function open(file) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const errors = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('request', (r) => !r.url().startsWith('file:') && errors.push('fetched ' + r.url()));
-  await page.goto('file://' + file);
-  await page.waitForSelector('.tsopt-viewer[data-ready=yes]', { timeout: 30000 });
-  return { page, errors };
-}
-
-const paneState = (page) => page.$$eval('.tv-pane', (panes) => panes.map((p) => ({
-  nodes: Number(p.dataset.visibleNodes),
-  groups: Number(p.dataset.visibleGroups),
-  kinds: [...p.querySelectorAll('.tv-node text.title')].map((t) => t.textContent),
-  closed: [...p.querySelectorAll('.tv-group.closed')].map((g) => g.dataset.key),
-  open: [...p.querySelectorAll('.tv-group.open')].map((g) => g.dataset.key),
-})));
-
-const shot = (page, name) => page.screenshot({ path: path.join(shots, name + '.png') });
+const shots = path.join(work, 'screenshots');
+const shot = (page, name) => {
+  fs.mkdirSync(shots, { recursive: true });
+  return page.screenshot({ path: path.join(shots, name + '.png') });
+};
 
 test('a small scripted model: blocks of if and loop open and close, search, details', async () => {
   const file = path.join(work, 'control_flow.html');
