@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "tests/test_paths.h"
 #include "tests/test_util.h"
 
 namespace tsopt {
@@ -182,6 +183,35 @@ TEST(CliHtml, ReportIsSelfContainedAndRendersInChromium) {
   EXPECT_NE(dom.out.find("data-ready=\"yes\""), std::string::npos) << dom.out.substr(0, 2000);
   EXPECT_NE(dom.out.find("data-panes=\"2\""), std::string::npos);
   EXPECT_NE(dom.out.find("class=\"tv-node"), std::string::npos);
+}
+
+TEST(CliView, WritesThePageOrOneInTheTemporaryFolder) {
+  std::string dir = test::tempDir();
+  auto r = runTsopt("view " + test::fixturePath("nested") + " -o " + dir + "/v.html");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "tsopt: wrote " + dir + "/v.html (open it in a browser)\n");
+  std::string page = readFile(dir + "/v.html");
+  for (const char* part :
+       {"<!DOCTYPE html>", "class=\"tsopt-viewer\"", "\"key\":\"m1/a\"", "dagre"}) {
+    EXPECT_NE(page.find(part), std::string::npos) << part;
+  }
+  for (const char* external : {"src=\"http", "href=\"http", "<link", "url(http", "@import"}) {
+    EXPECT_EQ(page.find(external), std::string::npos) << external;
+  }
+  // Without -o: tsopt-view/ in the temporary folder, never beside the user's files.
+  auto tmp = test::runCommand("(cd " + dir + " && " + std::string(TSOPT_BIN_DIR) + "/tsopt view " +
+                              test::fixturePath("nested") +
+                              " && cmp -s $TMPDIR/tsopt-view/nested.traced.html v.html && "
+                              "ls | tr '\\n' ' ')");
+  ASSERT_EQ(tmp.exitCode, 0) << tmp.err;
+  EXPECT_NE(tmp.out.find("/tsopt-view/nested.traced.html (open it in a browser)\n"),
+            std::string::npos)
+      << tmp.out;
+  EXPECT_EQ(tmp.out.substr(tmp.out.find('\n') + 1), "v.html ");
+  auto noTmp = test::runCommand("TMPDIR=" + dir + "/gone " + std::string(TSOPT_BIN_DIR) +
+                                "/tsopt view " + test::fixturePath("nested"));
+  EXPECT_EQ(noTmp.exitCode, 2);
+  EXPECT_NE(noTmp.err.find("give one with -o PAGE.html"), std::string::npos) << noTmp.err;
 }
 
 }  // namespace

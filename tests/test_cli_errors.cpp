@@ -42,6 +42,8 @@ const ErrorCase kCases[] = {
     {"ShowModelEmpty", "show {dir}/empty.pt", "the file is empty"},
     {"ShowMethodMissing", "show {model} --method nosuch", "no method 'nosuch'"},
     {"DotModelTruncated", "dot {dir}/truncated.pt -o {dir}/g.svg", "not a TorchScript archive"},
+    {"ViewModelJunk", "view {dir}/junk.pt -o {dir}/v.html", "not a TorchScript archive"},
+    {"ViewMethodMissing", "view {model} --method nosuch -o {dir}/v.html", "no method 'nosuch'"},
     {"VerifySecondModelMissing", "verify {model} {dir}/missing.pt",
      "cannot load model '{dir}/missing.pt': no such file"},
 
@@ -111,6 +113,10 @@ const ErrorCase kCases[] = {
      "files"},
     {"DotOutputIsAFifo", "dot {model} -o {dir}/fifo.svg",
      "the output '{dir}/fifo.svg' is a FIFO, not a regular file: tsopt writes only files"},
+    {"ViewPageIsTheModel", "view {model} -o {model}",
+     "the page '{model}' is the model ({model}): tsopt does not overwrite what it reads"},
+    {"ViewFolderMissing", "view {model} -o {dir}/no/v.html",
+     "cannot write '{dir}/no/v.html': folder '{dir}/no' does not exist"},
 
     // Operator libraries (--ops, TSOPT_OPS) and models that need one.
     {"OpsNotASharedLibrary", kRun + "--ops {dir}/fake.so",

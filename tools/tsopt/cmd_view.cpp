@@ -20,8 +20,13 @@ struct ViewArgs {
 /// Where a page goes without -o: a folder of tsopt's own under the temporary folder, so that no
 /// file of the user's is touched.
 std::string defaultOutput(const std::string& input) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "tsopt-view";
-  std::filesystem::create_directories(dir);
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(ec) / "tsopt-view";
+  if (!ec) std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw Error("cannot make a folder for the page in the temporary folder (" + ec.message() +
+                "): give one with -o PAGE.html");
+  }
   return (dir / std::filesystem::path(input).filename().replace_extension(".html")).string();
 }
 
