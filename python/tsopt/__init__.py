@@ -159,8 +159,7 @@ class Report:
 
     def _repr_html_(self):
         if self._page:
-            return ('<iframe style="width:100%;height:600px;border:0" srcdoc="'
-                    f'{_html.escape(self._page, quote=True)}"></iframe>')
+            return _frame(self._page, 600)
         rows = "".join(
             f"<tr><td>{p['index'] + 1}</td><td><code>{_html.escape(p['spec'])}</code></td>"
             f"<td>{'yes' if p['changed'] else ''}</td><td>{p['nodes_before']}</td>"
@@ -408,6 +407,13 @@ def dot(model, method="forward", *, inline=False, max_nodes=_PICTURE_MAX_NODES, 
     return Picture(_tsopt.dot(graph, title if title is not None else method, max_nodes))
 
 
+def _frame(page, height):
+    """A whole page shown in a notebook: in a frame of its own, so that its script and style
+    stay in it."""
+    return (f'<iframe style="width:100%;height:{height}px;border:0" '
+            f'srcdoc="{_html.escape(page, quote=True)}"></iframe>')
+
+
 class View:
     """The interactive viewer's page of a graph (as `tsopt view` writes it): shows itself in a
     notebook, saves as a self-contained .html file."""
@@ -416,10 +422,7 @@ class View:
         self.html = page  #: the whole page
 
     def _repr_html_(self):
-        """In a frame of its own, so that the page's script and style stay in it."""
-        import html as _html
-        return (f'<iframe srcdoc="{_html.escape(self.html)}" '
-                'style="width:100%;height:720px;border:1px solid #ccc"></iframe>')
+        return _frame(self.html, 720)
 
     def save(self, path):
         """Writes the page (any name; .html is what a browser expects)."""

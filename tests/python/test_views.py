@@ -78,7 +78,7 @@ def test_view_is_the_clis(tmp_path, cli, traced):
     page.save(tmp_path / "v.html")
     assert (tmp_path / "v.html").read_text() == page.html
     frame = page._repr_html_()
-    prefix = '<iframe srcdoc="'
+    prefix = '<iframe style="width:100%;height:720px;border:0" srcdoc="'
     assert frame.startswith(prefix) and html.unescape(frame[len(prefix):]).startswith(page.html)
 
 
