@@ -24,5 +24,7 @@ def test_notebook_runs(tmp_path):
     assert any("<table>" in d.get("text/html", "") and "fold-conv-bn" in d["text/html"]
                for d in shown)
     assert any("'name': 'drop-relu'" in d.get("text/plain", "") for d in shown)
+    assert any(d.get("text/html", "").startswith("<iframe") and "tsopt-viewer" in d["text/html"]
+               for d in shown), "the viewer is shown in a frame"
     assert "{'folded': 20}" in [d.get("text/plain") for d in shown]
     assert [d.get("text/plain") for d in shown][-1] == "True"
