@@ -106,6 +106,7 @@ class ViewBuilder {
       for (const Value* o : n->outputs()) nodes_[id]["out"].push_back(valueId(o, id));
       nodes_[id]["k"] = nodeKey(n);
       nodes_[id]["s"] = digest(n);
+      if (n->hasAttributes()) nodes_[id]["attrs"] = attributeLines(n);
       for (size_t b = 0; b < n->blocks().size(); ++b) {
         const Block* inner = n->blocks()[b];
         int bg = newGroup("block" + std::to_string(b), "block", n->kind().toQualString(), g,

@@ -16,17 +16,28 @@ std::string shortened(std::string s, size_t max = 40) {
   return s;
 }
 
+std::string tensorText(const at::Tensor& t) {
+  std::string s = "Tensor(";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "x" : "") + std::to_string(t.size(i));
+  return s + ")";
+}
+
+template <typename T>
+std::string listText(const std::vector<T>& items) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < items.size(); ++i) os << (i ? ", " : "") << items[i];
+  os << "]";
+  return os.str();
+}
+
 std::string constantText(const torch::jit::Node* constant) {
   std::ostringstream os;
   if (!constant->hasAttribute(c10::attr::value)) return "None";
   switch (constant->kindOf(c10::attr::value)) {
-    case torch::jit::AttributeKind::t: {
-      const at::Tensor& t = constant->t(c10::attr::value);
-      os << "Tensor(";
-      for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "x" : "") << t.size(i);
-      os << ")";
+    case torch::jit::AttributeKind::t:
+      os << tensorText(constant->t(c10::attr::value));
       break;
-    }
     case torch::jit::AttributeKind::s:
       os << "\"" << constant->s(c10::attr::value) << "\"";
       break;
@@ -89,6 +100,51 @@ std::vector<std::string> argumentLines(const torch::jit::Node* n) {
     std::string arg = schema && i < schema->arguments().size() ? schema->arguments()[i].name()
                                                                : "#" + std::to_string(i);
     lines.push_back(arg + " = " + *value);
+  }
+  return lines;
+}
+
+std::vector<std::string> attributeLines(const torch::jit::Node* n) {
+  using torch::jit::AttributeKind;
+  std::vector<std::string> lines;
+  for (c10::Symbol name : n->attributeNames()) {
+    std::string value;
+    switch (n->kindOf(name)) {
+      case AttributeKind::s:
+        value = "\"" + n->s(name) + "\"";
+        break;
+      case AttributeKind::i:
+        value = std::to_string(n->i(name));
+        break;
+      case AttributeKind::f: {
+        std::ostringstream os;
+        os << n->f(name);
+        value = os.str();
+        break;
+      }
+      case AttributeKind::is:
+        value = listText(n->is(name));
+        break;
+      case AttributeKind::fs:
+        value = listText(n->fs(name));
+        break;
+      case AttributeKind::ss:
+        value = listText(n->ss(name));
+        break;
+      case AttributeKind::t:
+        value = tensorText(n->t(name));
+        break;
+      case AttributeKind::ty:
+        value = n->ty(name)->annotation_str();
+        break;
+      case AttributeKind::g:
+      case AttributeKind::gs:
+        value = "<graph>";
+        break;
+      default:
+        value = "...";
+    }
+    lines.push_back(std::string(name.toUnqualString()) + " = " + shortened(value, 80));
   }
   return lines;
 }

@@ -23,6 +23,10 @@ std::optional<std::string> inlineText(const torch::jit::Value* v);
 /// shown inline as "ARG = TEXT" (argument names from the schema where there is one).
 std::vector<std::string> argumentLines(const torch::jit::Node* n);
 
+/// A node's attributes as "NAME = VALUE" lines (prim::CallMethod's `name = forward`, a fused
+/// group's subgraph as "<graph>"); tensors by their sizes.
+std::vector<std::string> attributeLines(const torch::jit::Node* n);
+
 /// The op family a node kind belongs to ("convolution", "normalisation", "activation", "shape",
 /// "control", "attribute", "call", "other"), as the colours of pictures show it.
 std::string opFamily(const std::string& kind);

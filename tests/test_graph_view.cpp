@@ -129,6 +129,22 @@ TEST(GraphView, BlocksOfIfAndLoopAreGroupsUnderTheirNodesGroup) {
   }
 }
 
+TEST(GraphView, AttributesAndArgumentsAreShown) {
+  json view = viewOf("nested", "traced", false);
+  size_t calls = 0;
+  for (const json& n : view["nodes"]) {
+    if (n["kind"] != "prim::CallMethod") continue;
+    ++calls;
+    // The method the call names (tracing calls a module's forward "forward1" when its type is
+    // traced more than once).
+    ASSERT_EQ(n["attrs"].size(), 1u);
+    EXPECT_EQ(n["attrs"][0].get<std::string>().rfind("name = \"forward", 0), 0u) << n["attrs"];
+    ASSERT_EQ(n["args"].size(), 1u);  // the submodule it calls, as its users read it
+    EXPECT_TRUE(n["args"][0] == "#0 = self.m1" || n["args"][0] == "#0 = self.m2") << n["args"];
+  }
+  EXPECT_EQ(calls, 2u);
+}
+
 TEST(GraphView, LongGroupsSplitIntoRunsAndNoNodeIsLost) {
   json whole = viewOf("long_chain", "traced");
   json split = viewOf("long_chain", "traced", true, GraphViewOptions{4});

@@ -512,6 +512,7 @@
         }
       };
       list('arguments', (n.args || []).map((a) => [a]));
+      list('attributes', (n.attrs || []).map((a) => [a]));
       list('inputs', n.in.map((v) => {
         const val = m.values[v];
         if (val.p < 0) return ['%' + val.n + ' : ' + val.t + (val.c ? ' = ' + val.c : '')];
