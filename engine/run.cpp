@@ -7,19 +7,15 @@
 #include <functional>
 
 #include "engine/report.h"
-#include "ir_dump/dot.h"
 #include "ir_dump/html_report.h"
 #include "ir_dump/stages.h"
 #include "passes/core/error.h"
-#include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
 #include "passes/core/module_io.h"
 
 namespace tsopt {
 
 namespace {
-
-/// Graphs in the HTML report are drawn up to this many nodes.
 
 /// Measures wall time between laps.
 class Stopwatch {
