@@ -294,7 +294,7 @@
           const head = el('g', { class: 'tv-head', 'data-key': grp.key }, boxes);
           el('rect', { x, y, width: L.w, height: HEADER - 4, rx: 6 }, head);
           el('text', { x: x + 8, y: y + 13 }, head).textContent = '\u2212 ' + this.groupLines(g)[0];
-          head.addEventListener('click', (e) => { e.stopPropagation(); this.shared.toggle(grp.key, this); });
+          head.addEventListener('click', (e) => this.clicked(e) && this.shared.toggle(grp.key, this));
           this.pos.set(-(g + 1), { x, y, w: L.w, h: L.h });
           this.visibleGroups++;
         }
@@ -323,7 +323,7 @@
         const t = el('text', { x: x + 8, y: y + 15 + i * LINE, class: i ? 'sub' : 'title' }, gEl);
         t.textContent = (i ? '' : '+ ') + l;
       });
-      gEl.addEventListener('click', (e) => { e.stopPropagation(); this.shared.toggle(grp.key, this); });
+      gEl.addEventListener('click', (e) => this.clicked(e) && this.shared.toggle(grp.key, this));
       this.pos.set(-(g + 1), { x, y, w: it.w, h: it.h });
       this.visibleGroups++;
     }
@@ -339,9 +339,15 @@
         const t = el('text', { x: x + 8, y: y + 15 + j * LINE, class: j ? 'sub' : 'title' }, gEl);
         t.textContent = l;
       });
-      gEl.addEventListener('click', (e) => { e.stopPropagation(); this.select(i, true); });
+      gEl.addEventListener('click', (e) => this.clicked(e) && this.select(i, true));
       this.pos.set(i, { x, y, w: it.w, h: it.h });
       this.visibleNodes++;
+    }
+
+    // Whether a click on a box is one (not the end of a drag).
+    clicked(e) {
+      e.stopPropagation();
+      return !this.dragged;
     }
 
     // The box that shows node i now: the node, or its outermost closed group.
@@ -423,6 +429,7 @@
       let drag = null;
       this.svg.addEventListener('pointerdown', (e) => {
         drag = { x: e.clientX, y: e.clientY, t: Object.assign({}, this.t), moved: false };
+        this.dragged = false;
       });
       window.addEventListener('pointermove', (e) => {
         if (!drag) return;
@@ -430,7 +437,11 @@
         if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
         this.setTransform({ x: drag.t.x + dx, y: drag.t.y + dy, k: drag.t.k }, true);
       });
-      window.addEventListener('pointerup', () => { drag = null; });
+      // A drag that ends over a box is no click on it.
+      window.addEventListener('pointerup', () => {
+        if (drag) this.dragged = drag.moved;
+        drag = null;
+      });
       this.svg.addEventListener('wheel', (e) => {
         e.preventDefault();
         const r = this.svg.getBoundingClientRect();

@@ -38,8 +38,21 @@ test('a small scripted model: blocks of if and loop open and close, search, deta
   assert.deepEqual(pane.closed.sort(), [...blocks].sort());
   assert.ok(top.includes('prim::If') && top.includes('prim::Loop'));
 
-  // The loop's body opens: its nodes appear, and the rest stays.
+  // A drag that starts and ends on the loop's block moves the view and opens nothing.
   const loop = graph.groups.find((g) => g.parent === 0 && g.type === 'prim::Loop');
+  const transform = () => page.$eval('.tv-svg > g', (g) => g.getAttribute('transform'));
+  const moved = await transform();
+  const at = await page.locator(`.tv-group.closed[data-key="${loop.key}"]`).boundingBox();
+  await page.mouse.move(at.x + 10, at.y + 10);
+  await page.mouse.down();
+  await page.mouse.move(at.x + 40, at.y + 30, { steps: 3 });
+  await page.mouse.move(at.x + 12, at.y + 12, { steps: 3 });
+  await page.mouse.up();
+  assert.notEqual(await transform(), moved);
+  [pane] = await paneState(page);
+  assert.deepEqual(pane.open, []);
+
+  // A click opens the loop's body: its nodes appear, and the rest stays.
   const body = graph.nodes.filter((n) => graph.groups[n.g] === loop).map((n) => n.kind);
   await page.click(`.tv-group.closed[data-key="${loop.key}"]`);
   [pane] = await paneState(page);
