@@ -8,7 +8,9 @@
 
 #include "engine/views.h"
 #include "ir_dump/graph_view.h"
+#include "ir_dump/stages.h"
 #include "passes/core/module_io.h"
+#include "passes/core/pipeline.h"
 #include "tests/test_util.h"
 
 namespace tsopt {
@@ -185,6 +187,52 @@ TEST(GraphView, KeysMatchNodesAcrossAPassAndDigestsTellWhatChanged) {
     }
   }
   EXPECT_EQ(changed, 1u);
+}
+
+/// The views a run's report gets: the recorder after StageIr, as the engine attaches them.
+ViewerData recordRun(const std::string& pipeline, size_t budget) {
+  torch::jit::Module m = loadModule(test::fixturePath("nested"));
+  auto stages = std::make_shared<StageIr>(false);
+  auto views = std::make_shared<GraphViewRecorder>(budget);
+  PassManager pm(parsePipeline(pipeline));
+  pm.addInstrumentation(stages);
+  pm.addInstrumentation(views);
+  pm.run(m, {"forward"});
+  return views->finish(m, {"forward"});
+}
+
+std::vector<std::string> stageNames(const ViewerData& d) {
+  std::vector<std::string> names;
+  for (const ViewerStage& s : d.stages) names.push_back(s.name);
+  return names;
+}
+
+TEST(GraphViewRecorder, KeepsTheInputAndEveryStageThatChanged) {
+  ViewerData d = recordRun("inline,dce,fold-conv-bn,dce", 1000000);
+  // The first dce finds nothing dead after inlining: no stage.
+  EXPECT_EQ(stageNames(d),
+            (std::vector<std::string>{"00-input", "01-inline", "03-fold-conv-bn", "04-dce"}));
+  ASSERT_EQ(d.passes.size(), 4u);
+  EXPECT_EQ(d.passes[0].name, "the whole run: 00-input to 04-dce");
+  EXPECT_EQ(d.passes[2].name, "03-fold-conv-bn: fold-conv-bn");
+  EXPECT_EQ(std::make_pair(d.passes[2].before, d.passes[2].after), std::make_pair(1ul, 2ul));
+  // One graph throughout (inline changes it in place): its nodes can be matched.
+  for (const ViewerStage& s : d.stages) EXPECT_EQ(s.graphId, d.stages[0].graphId);
+  // torch-freeze makes a new graph: nothing to match across it.
+  ViewerData frozen = recordRun("inline,torch-freeze", 1000000);
+  ASSERT_EQ(frozen.stages.size(), 3u);
+  EXPECT_EQ(frozen.stages[0].graphId, frozen.stages[1].graphId);
+  EXPECT_NE(frozen.stages[1].graphId, frozen.stages[2].graphId);
+}
+
+TEST(GraphViewRecorder, PastItsBudgetKeepsTheInputAndTheResult) {
+  ViewerData all = recordRun("inline,fold-conv-bn,dce", 1000000);
+  size_t input = all.stages[0].graph["nodes"].size();
+  size_t inlined = all.stages[1].graph["nodes"].size();
+  ViewerData some = recordRun("inline,fold-conv-bn,dce", input + inlined);
+  EXPECT_EQ(stageNames(some), (std::vector<std::string>{"00-input", "01-inline", "final"}));
+  EXPECT_EQ(some.passes.front().name, "the whole run: 00-input to final (stages between not kept)");
+  EXPECT_EQ(some.stages.back().graph, all.stages.back().graph);
 }
 
 }  // namespace
