@@ -34,6 +34,42 @@ bool shownOnPath(torch::jit::Function* fn,
   return fn != nullptr;
 }
 
+/// One level of where a node came from: a submodule ("layer1", kind module, type Sequential) or a
+/// called function ("interpolate()", kind function, its qualified name).
+struct Level {
+  std::string name, kind, type;
+  bool operator==(const Level& other) const { return name == other.name; }
+};
+
+/// The levels a node was inlined from, outermost first: its call stack's submodules and
+/// functions, or, in a traced graph without one, its scope ("__module.layer1/__module.layer1.0":
+/// the last names the whole path).
+std::vector<Level> levelsOf(const Node* node) {
+  std::vector<Level> path;
+  if (auto stack = node->callstack()) {
+    for (auto& [fn, range, module] : (*stack)->vec()) {
+      if (!shownOnPath(fn, module)) continue;
+      if (module) {
+        path.push_back({module->instance_name(), "module", className(module->class_type())});
+      } else {
+        path.push_back({fn->name() + "()", "function", fn->qualname().qualifiedName()});
+      }
+    }
+    return path;
+  }
+  std::string scope = const_cast<Node*>(node)->scopeName();
+  if (scope.empty()) return path;
+  scope = scope.substr(scope.rfind('/') + 1);
+  if (scope.rfind("__module.", 0) == 0) scope = scope.substr(9);
+  for (size_t start = 0; start <= scope.size();) {
+    size_t dot = scope.find('.', start);
+    if (dot == std::string::npos) dot = scope.size();
+    if (dot > start) path.push_back({scope.substr(start, dot - start), "module", ""});
+    start = dot + 1;
+  }
+  return path;
+}
+
 struct Group {
   std::string name, kind, type, key;
   int parent = -1;
@@ -93,14 +129,14 @@ class ViewBuilder {
  private:
   /// Adds `block`'s nodes to `group`, whose nodes came from `base` (the path of the node that
   /// owns the block); a node from deeper calls goes into subgroups named by the rest of its path.
-  void addBlock(const Block* block, int group, const std::vector<std::string>& base) {
+  void addBlock(const Block* block, int group, const std::vector<Level>& base) {
     for (const Node* n : block->nodes()) {
       if (n->outputs().size() == 1 && inlineText(n->output())) continue;  // shown in labels
-      std::vector<std::string> path = inlinedFrom(n);
+      std::vector<Level> path = levelsOf(n);
       size_t common = 0;
       while (common < base.size() && common < path.size() && base[common] == path[common]) ++common;
       int g = group;
-      for (size_t i = common; i < path.size(); ++i) g = child(g, path[i], i, n);
+      for (size_t i = common; i < path.size(); ++i) g = child(g, path[i]);
       int id = addNode(n->kind().toQualString(), g, argumentLines(n), source(n));
       readInputs(n, id);
       for (const Value* o : n->outputs()) nodes_[id]["out"].push_back(valueId(o, id));
@@ -122,31 +158,17 @@ class ViewBuilder {
     }
   }
 
-  /// The subgroup of `group` for path element `name` (the `depth`-th of node `n`'s path). Nodes
-  /// inlined from one call sit together, so a node joins the group of the node before it when
-  /// both came from `name`; a second call of the same submodule (a ReLU module used three times)
-  /// is a group of its own.
-  int child(int group, const std::string& name, size_t depth, const Node* n) {
+  /// The subgroup of `group` for `level`. Nodes inlined from one call sit together, so a node
+  /// joins the group of the node before it when both came from the same level; a second call of
+  /// the same submodule (a ReLU module used three times) is a group of its own.
+  int child(int group, const Level& level) {
     const std::vector<int>& members = groups_[group].members;
-    if (!members.empty() && members.back() < 0 && groups_[-members.back() - 1].name == name) {
+    if (!members.empty() && members.back() < 0 && groups_[-members.back() - 1].name == level.name) {
       return -members.back() - 1;
     }
-    std::string kind = "module", type;
-    if (auto stack = n->callstack()) {
-      size_t shown = 0;
-      for (auto& [fn, range, module] : (*stack)->vec()) {
-        if (!shownOnPath(fn, module) || shown++ != depth) continue;
-        if (module) {
-          type = className(module->class_type());
-        } else {
-          kind = "function";
-          type = fn->qualname().qualifiedName();
-        }
-      }
-    }
-    int calls = ++groups_[group].calls[name];
-    int g = newGroup(name, kind, type, group,
-                     subKey(group, name + (calls > 1 ? "~" + std::to_string(calls) : "")));
+    int calls = ++groups_[group].calls[level.name];
+    int g = newGroup(level.name, level.kind, level.type, group,
+                     subKey(group, level.name + (calls > 1 ? "~" + std::to_string(calls) : "")));
     groups_[group].members.push_back(-(g + 1));
     return g;
   }
@@ -281,30 +303,6 @@ class ViewBuilder {
 };
 
 }  // namespace
-
-std::vector<std::string> inlinedFrom(const Node* node) {
-  std::vector<std::string> path;
-  if (auto stack = node->callstack()) {
-    for (auto& [fn, range, module] : (*stack)->vec()) {
-      if (!shownOnPath(fn, module)) continue;
-      path.push_back(module ? module->instance_name() : fn->name() + "()");
-    }
-    return path;
-  }
-  // Traced graphs may carry scopes instead: "__module.layer1/__module.layer1.0" (the last names
-  // the whole path).
-  std::string scope = const_cast<Node*>(node)->scopeName();
-  if (scope.empty()) return path;
-  scope = scope.substr(scope.rfind('/') + 1);
-  if (scope.rfind("__module.", 0) == 0) scope = scope.substr(9);
-  for (size_t start = 0; start <= scope.size();) {
-    size_t dot = scope.find('.', start);
-    if (dot == std::string::npos) dot = scope.size();
-    if (dot > start) path.push_back(scope.substr(start, dot - start));
-    start = dot + 1;
-  }
-  return path;
-}
 
 json graphView(const torch::jit::Graph& graph, const GraphViewOptions& options) {
   return ViewBuilder(graph, options).build();

@@ -21,16 +21,13 @@ struct GraphViewOptions {
 /// The graph as JSON (the format is described in docs/dumps.md):
 ///   groups: [{name, kind: root|module|function|block|run, type, parent, key, owner}], group 0
 ///           the root, `owner` the prim::If or prim::Loop node of a block;
-///   nodes:  [{g, kind, fam, args, attrs, in, out, src, k, s}], the graph's inputs and return as nodes of
+///   nodes:  [{g, kind, fam, args, attrs, in, out, src, k, s}], the graph's inputs and return as
+///   nodes of
 ///           kind "input" and "return", each block's return as "block return";
 ///   values: [{n, t, p}] (p: the producing node, -1 for constants shown in their users' labels).
 /// `k` is the number of the node's first output (Value::unique(), which a value keeps while
 /// passes change the graph around it), `s` a digest of what the node reads: the same k with
 /// another s is a node a pass changed.
 nlohmann::json graphView(const torch::jit::Graph& graph, const GraphViewOptions& options = {});
-
-/// The module path a node was inlined from, as the viewer groups it: submodule names
-/// ("layer1", "0", "conv1") and called functions ("interpolate()"), outermost first.
-std::vector<std::string> inlinedFrom(const torch::jit::Node* node);
 
 }  // namespace tsopt

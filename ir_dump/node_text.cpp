@@ -2,7 +2,6 @@
 #include "ir_dump/node_text.h"
 
 #include <sstream>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "passes/core/graph_utils.h"
@@ -175,12 +174,14 @@ std::string opFamily(const std::string& kind) {
   return "other";
 }
 
-const std::string& familyColour(const std::string& family) {
-  static const std::unordered_map<std::string, std::string> colours = {
+const std::map<std::string, std::string>& familyColours() {
+  static const std::map<std::string, std::string> colours = {
       {"convolution", "#9ecae1"}, {"normalisation", "#a1d99b"}, {"activation", "#fdae6b"},
       {"shape", "#d9d9d9"},       {"control", "#f4a6c6"},       {"attribute", "#fff3a0"},
       {"call", "#c6b3e6"},        {"other", "#ffffff"}};
-  return colours.at(family);
+  return colours;
 }
+
+const std::string& familyColour(const std::string& family) { return familyColours().at(family); }
 
 }  // namespace tsopt

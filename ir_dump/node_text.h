@@ -5,6 +5,7 @@
 
 #include <torch/csrc/jit/ir/ir.h>
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -31,7 +32,10 @@ std::vector<std::string> attributeLines(const torch::jit::Node* n);
 /// "control", "attribute", "call", "other"), as the colours of pictures show it.
 std::string opFamily(const std::string& kind);
 
-/// The fill colour of an op family, as "#rrggbb".
+/// The fill colour of every op family, as "#rrggbb".
+const std::map<std::string, std::string>& familyColours();
+
+/// The fill colour of an op family.
 const std::string& familyColour(const std::string& family);
 
 }  // namespace tsopt

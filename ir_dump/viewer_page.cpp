@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include "ir_dump/node_text.h"
+
 namespace tsopt {
 
 namespace {
@@ -54,13 +56,10 @@ std::string viewerFragment(const ViewerData& data, const std::string& id) {
   for (const ViewerStage& s : data.stages) {
     j["stages"].push_back({{"name", s.name}, {"gid", s.graphId}, {"graph", s.graph}});
   }
-  for (size_t i = 0; i < data.passes.size(); ++i) {
-    const ViewerPass& p = data.passes[i];
-    j["passes"].push_back({{"name", p.name},
-                           {"before", p.before},
-                           {"after", p.after},
-                           {"initial", i == data.initialPass}});
+  for (const ViewerPass& p : data.passes) {
+    j["passes"].push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
   }
+  j["families"] = familyColours();
   std::ostringstream os;
   os << "<style>" << viewerStyle() << "</style>\n"
      << "<script type=\"application/json\" id=\"" << id << "-data\">" << scriptSafeJson(j)

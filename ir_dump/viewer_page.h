@@ -26,8 +26,7 @@ struct ViewerPass {
 /// What the viewer shows: one stage alone, or the passes' before and after.
 struct ViewerData {
   std::vector<ViewerStage> stages;
-  std::vector<ViewerPass> passes;  ///< empty: the first stage alone
-  size_t initialPass = 0;          ///< the pass shown first
+  std::vector<ViewerPass> passes;  ///< shown first: the first; none: a menu of the stages
 };
 
 /// The viewer's markup, data and code, to place in a page's body; `id` names it in the page.

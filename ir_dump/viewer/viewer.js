@@ -15,10 +15,6 @@
   const PAD = 10;       // px inside an open group
   const HEADER = 22;    // px of an open group's title bar
   const MAX_CHARS = 44; // characters shown per line
-  const FAMILY = {
-    convolution: '#9ecae1', normalisation: '#a1d99b', activation: '#fdae6b', shape: '#d9d9d9',
-    control: '#f4a6c6', attribute: '#fff3a0', call: '#c6b3e6', other: '#ffffff'
-  };
 
   function el(tag, attrs, parent) {
     const e = document.createElementNS(SVGNS, tag);
@@ -132,7 +128,8 @@
   // ---- State shared by the panes of one view: what is open, the transform, the selection. ----
 
   class Shared {
-    constructor() {
+    constructor(colours) {
+      this.colours = colours;  // op family -> fill, as DOT pictures colour them
       this.open = new Set(['']);
       this.panes = [];
     }
@@ -148,7 +145,7 @@
       for (const p of this.panes) if (p !== from) p.setTransform(from.t, false);
     }
     selected(from, key) {
-      for (const p of this.panes) if (p !== from) p.selectKey(key, false);
+      for (const p of this.panes) if (p !== from) p.selectKey(key);
     }
   }
 
@@ -260,13 +257,14 @@
       for (const a of this.model.chain[g]) this.cache.delete(a);
     }
 
+    // Lays out and draws again after groups opened or closed: only around `anchorKey`'s group
+    // when that is the one that changed, which then stays where it was on screen.
     refresh(anchorKey) {
-      if (anchorKey !== null && anchorKey !== undefined) this.invalidate(anchorKey);
+      if (anchorKey) this.invalidate(anchorKey);
       else this.cache.clear();
-      const anchor = anchorKey != null ? this.model.byKey.get(anchorKey) : undefined;
+      const anchor = anchorKey ? this.model.byKey.get(anchorKey) : undefined;
       const was = anchor !== undefined && this.pos ? this.pos.get(-(anchor + 1)) : null;
       this.render();
-      // Keep the group that was clicked where it was on screen.
       const now = anchor !== undefined ? this.pos.get(-(anchor + 1)) : null;
       if (was && now) {
         this.t.x += (was.x - now.x) * this.t.k;
@@ -333,13 +331,13 @@
       const mark = this.marks.get(i);
       const cls = 'tv-node' + (mark ? ' mark-' + mark : '') + (i === this.selected ? ' selected' : '') + (this.matches.has(i) ? ' match' : '');
       const gEl = el('g', { class: cls, 'data-node': i }, parent);
-      const fill = n.kind === 'input' || n.kind === 'return' ? '#e5f5e0' : n.kind === 'block return' ? '#f0f0f0' : FAMILY[n.fam] || '#fff';
+      const fill = n.kind === 'input' || n.kind === 'return' ? '#e5f5e0' : n.kind === 'block return' ? '#f0f0f0' : this.shared.colours[n.fam] || '#fff';
       el('rect', { x, y, width: it.w, height: it.h, rx: 4, fill }, gEl);
       this.nodeLines(i).forEach((l, j) => {
         const t = el('text', { x: x + 8, y: y + 15 + j * LINE, class: j ? 'sub' : 'title' }, gEl);
         t.textContent = l;
       });
-      gEl.addEventListener('click', (e) => this.clicked(e) && this.select(i, true));
+      gEl.addEventListener('click', (e) => this.clicked(e) && this.select(i));
       this.pos.set(i, { x, y, w: it.w, h: it.h });
       this.visibleNodes++;
     }
@@ -389,7 +387,6 @@
         dotted += 'M' + (A.x + A.w / 2) + ',' + (A.y + A.h) + 'L' + (B.x + B.w / 2) + ',' + B.y;
       }
       el('path', { d: dotted, class: 'tv-edge block' }, layer);
-      this.visibleEdges = drawn.size;
     }
 
     // ---- Pan, zoom, fit. ----
@@ -464,31 +461,26 @@
       return true;
     }
 
-    select(i, propagate) {
+    // Selects node i here, shows its details, and selects the same node in the other pane.
+    select(i) {
       this.selected = i;
       this.reveal(i) || this.render();
       this.showDetails(i);
-      if (propagate) this.shared.selected(this, this.model.nodes[i].k);
+      this.shared.selected(this, this.model.nodes[i].k);
     }
 
-    selectKey(key, propagate) {
+    // Selects the node with `key`, if this graph has it (a removed node is only in one pane).
+    selectKey(key) {
       const i = this.model.nodeByKey(key);
-      if (i === undefined) {
-        this.selected = -1;
-        this.render();
-        return;
-      }
-      this.selected = i;
-      this.reveal(i) || this.render();
-      if (propagate) this.shared.selected(this, key);
+      this.selected = i === undefined ? -1 : i;
+      if (i === undefined || !this.reveal(i)) this.render();
     }
 
     search(query) {
       this.matches = new Set();
       const q = query.trim().toLowerCase();
       if (q) {
-        const strip = (s) => s.replace(/^%/, '');
-        const qv = strip(q);
+        const qv = q.replace(/^%/, '');
         this.model.nodes.forEach((n, i) => {
           if (n.kind.toLowerCase().includes(q)) { this.matches.add(i); return; }
           for (const v of n.out) {
@@ -518,7 +510,7 @@
           if (target === undefined) li.textContent = text;
           else {
             const a = html('a', { href: '#' }, li, text);
-            a.addEventListener('click', (e) => { e.preventDefault(); this.select(target, true); this.centerOn(this.shownAs(target)); });
+            a.addEventListener('click', (e) => { e.preventDefault(); this.select(target); this.centerOn(this.shownAs(target)); });
           }
         }
       };
@@ -576,7 +568,7 @@
 
     function show(choice) {
       panesBox.textContent = '';
-      shared = new Shared();
+      shared = new Shared(data.families);
       let pairs;
       if (!byPass) {
         pairs = [[model(choice), new Map(), null]];
@@ -610,15 +602,21 @@
       if (!hits.length) return;
       at = (at + dir + hits.length) % hits.length;
       const pane = panes[panes.length - 1];
-      pane.select(hits[at], true);
+      pane.select(hits[at]);
       pane.centerOn(pane.shownAs(hits[at]));
       found.textContent = (at + 1) + ' of ' + hits.length;
     }
 
+    // Enter searches a new query, then steps through its matches (Shift+Enter back).
+    let searched = null;
+    const searchNow = () => { searched = search.value; runSearch(); };
     search.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') { e.preventDefault(); if (hits.length && e.target.dataset.last === search.value) step(e.shiftKey ? -1 : 1); else { e.target.dataset.last = search.value; runSearch(); } }
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      if (hits.length && searched === search.value) step(e.shiftKey ? -1 : 1);
+      else searchNow();
     });
-    search.addEventListener('search', () => { search.dataset.last = search.value; runSearch(); });
+    search.addEventListener('search', searchNow);
     prev.addEventListener('click', () => step(-1));
     next.addEventListener('click', () => step(1));
     fit.addEventListener('click', () => panes[0].fit());
@@ -628,13 +626,11 @@
       panes[0].fit();
     });
     if (select) {
-      select.value = String(Math.max(0, data.passes.findIndex((p) => p.initial)));
       select.addEventListener('change', () => show(Number(select.value)));
     }
     show(select ? Number(select.value) : 0);
     root.dataset.ready = 'yes';
     root.dataset.openMs = Math.round(performance.now() - started);
-    root.tsoptViewer = { panes: () => panes, shared: () => shared, show };
   }
 
   function start() {
