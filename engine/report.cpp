@@ -27,13 +27,22 @@ nlohmann::json verdictJson(const RunOutcome& o, nlohmann::json& passes) {
   nlohmann::json j = verifyJson(*o.verifier, v.result);
   const PassRecord* blamed = v.firstFailing ? o.passAt(*v.firstFailing) : nullptr;
   j["first_failing_pass"] = blamed ? passRef(*blamed) : nlohmann::json(nullptr);
+  if (v.divergence) {
+    const Divergence& d = *v.divergence;
+    j["divergence"] = d.found ? nlohmann::json{{"method", d.method},
+                                               {"value", d.value},
+                                               {"node", d.node},
+                                               {"mismatch", d.mismatch},
+                                               {"compared", d.compared}}
+                              : nlohmann::json{{"compared", d.compared}};
+  }
   if (v.reproducer) {
     j["reproducer"] = {{"script", v.reproducer->script}, {"reproduces", v.reproducer->reproduces}};
   }
   if (v.bisect) {
     nlohmann::json steps = nlohmann::json::array();
     for (const BisectStep& s : v.bisect->steps) {
-      steps.push_back({{"passes", s.passes}, {"passed", s.passed}});
+      steps.push_back({{"passes", s.passes}, {"passed", s.passed}, {"error_ratio", s.errorRatio}});
     }
     j["bisect"] = {{"baseline_differs", v.bisect->baselineDiffers}, {"steps", steps}};
   }
@@ -43,6 +52,7 @@ nlohmann::json verdictJson(const RunOutcome& o, nlohmann::json& passes) {
       p["verify"] = {{"passed", c.result.passed},
                      {"max_abs_diff", c.result.maxAbsDiff},
                      {"max_rel_diff", c.result.maxRelDiff},
+                     {"error_ratio", c.result.errorRatio},
                      {"mismatch", c.result.passed ? nlohmann::json(nullptr)
                                                   : nlohmann::json(c.result.mismatch)}};
     }
@@ -61,9 +71,13 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) 
   }
   nlohmann::json inputs = nlohmann::json::object();
   nlohmann::json nondeterministic = nlohmann::json::object();
+  nlohmann::json noFloat64 = nlohmann::json::object();
+  nlohmann::json discrete = nlohmann::json::object();
   for (const MethodInputs& m : verifier.inputs()) {
     inputs[m.method] = m.described;
     if (!m.nondeterministic.empty()) nondeterministic[m.method] = m.nondeterministic;
+    if (!m.noFloat64.empty()) noFloat64[m.method] = m.noFloat64;
+    for (const auto& [path, why] : m.discrete) discrete[m.method][path] = why;
   }
   nlohmann::json outputs = nlohmann::json::array();
   for (const OutputDiff& d : result.outputs) {
@@ -80,6 +94,14 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) 
          {"bad_elements", d.badElements},
          {"rtol", d.tol.rtol},
          {"atol", d.tol.atol},
+         {"rule", d.rule},
+         {"rule_note", d.ruleNote.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.ruleNote)},
+         {"reference_error", d.referenceError},
+         {"exact_error", d.exactError},
+         {"bound", d.bound},
+         {"error_ratio", d.errorRatio},
+         {"discrete", d.discrete.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.discrete)},
+         {"agreement", d.agreement},
          {"mismatch", d.passed ? nlohmann::json(nullptr) : nlohmann::json(d.mismatch)}});
   }
   nlohmann::json j = {
@@ -93,6 +115,12 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) 
       {"tolerances", tolerances},
       {"inputs", inputs},
       {"nondeterministic", nondeterministic},
+      {"rule", tol.float64.enabled ? "float64" : "tolerance"},
+      {"float64",
+       {{"factor", tol.float64.factor}, {"ulps", tol.float64.ulps}, {"unavailable", noFloat64}}},
+      {"discrete", discrete},
+      {"error_ratio", result.errorRatio},
+      {"warnings", verifier.warnings()},
       {"mismatch", result.passed ? nlohmann::json(nullptr) : nlohmann::json(result.mismatch)},
       {"outputs", outputs}};
   if (options.inputValues) {
@@ -101,6 +129,10 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) 
     j["distribution"] =
         options.generation.distribution == Distribution::kNormal ? "normal" : "uniform";
     j["scale"] = options.generation.scale;
+    nlohmann::json scales = nlohmann::json::array();
+    for (int t = 0; t < result.trials; ++t)
+      scales.push_back(options.generation.scale * trialScale(t));
+    j["trial_scales"] = scales;
     j["seed"] = options.generation.seed;
   } else {
     j["inputs_file"] = options.inputsFile;

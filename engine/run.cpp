@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include "engine/report.h"
 #include "ir_dump/html_report.h"
@@ -58,6 +59,24 @@ void checkPaths(const RunOptions& o) {
 }
 
 bool wantsHtml(const RunOptions& o) { return !o.html.empty() || o.keepHtml; }
+
+/// One warning for a run whose folds were skipped because the model is in training mode (a
+/// BatchNorm in training mode normalises by the batch, so it cannot be folded): the result
+/// still computes what the input does, so verification cannot tell the user.
+void warnTraining(RunResult& run) {
+  std::map<std::string, int64_t> skipped;
+  for (const PassRecord& r : run.passes) {
+    auto it = r.stats.find("skipped.training");
+    if (it != r.stats.end() && it->second > 0) skipped[r.name] += it->second;
+  }
+  if (skipped.empty()) return;
+  std::string which;
+  for (const auto& [pass, n] : skipped) {
+    which += (which.empty() ? "" : ", ") + pass + " skipped " + std::to_string(n);
+  }
+  run.warnings.push_back("the model is in training mode, so its BatchNorms were not folded (" +
+                         which + "): call model.eval() before tracing or saving it");
+}
 
 /// Fresh copies of the input model, sharing nothing with each other or with a live input.
 class InputSource {
@@ -205,7 +224,11 @@ RunOutcome optimize(const RunOptions& o) {
   out.phases.load = watch.lap();
   std::shared_ptr<Verifier> verifier;
   if (o.verify != VerifyMode::kNone) {
-    verifier = std::make_shared<Verifier>(input.load(), o.verifyOptions);
+    VerifyOptions options = o.verifyOptions;
+    // A live traced module's graph records its inputs' shapes; the copy through its archive
+    // does not.
+    if (o.inputModule && !options.shapeSource) options.shapeSource = *o.inputModule;
+    verifier = std::make_shared<Verifier>(input.load(), options);
   }
   out.verifier = verifier;
   out.phases.verify += watch.lap();
@@ -229,6 +252,7 @@ RunOutcome optimize(const RunOptions& o) {
     throw Error(e.what() + note);
   }
   out.phases.addRun(out.run);
+  warnTraining(out.run);
   watch.lap();
 
   // The result is verified as saved: loaded back from the file, or from the archive in memory.
@@ -252,6 +276,17 @@ RunOutcome optimize(const RunOptions& o) {
     out.verdict = verifyResult(o, input, *verifier, loadSaved, out.run, instruments.each.get());
     const PassRecord* blamed =
         out.verdict->firstFailing ? out.passAt(*out.verdict->firstFailing) : nullptr;
+    if (blamed) {
+      step("finding where the outputs part");
+      try {
+        const size_t index = *out.verdict->firstFailing;
+        out.verdict->divergence = verifier->locate(
+            modelBefore(input.load(), o.pipeline, o.methods, index),
+            modelBefore(input.load(), o.pipeline, o.methods, index + 1), out.verdict->result);
+      } catch (const std::exception& why) {
+        out.run.warnings.push_back("where the outputs part is unknown: " + describeException(why));
+      }
+    }
     if (blamed && o.reproducer) {
       step("writing a reproducer");
       try {

@@ -101,6 +101,8 @@ struct Verdict {
   std::optional<BisectResult> bisect;
   std::vector<PassCheck> eachPass;       ///< with VerifyMode::kEach: the check after every pass
   std::optional<Reproducer> reproducer;  ///< of the pass to blame, if one is and it was asked for
+  /// Where the blamed pass's output first parts from its input's, if a pass is blamed.
+  std::optional<Divergence> divergence;
 };
 
 /// What recording golden files did.

@@ -1,6 +1,7 @@
 // Verification settings checked into VerifyOptions, and the one-line verdict.
 #include "engine/verify_settings.h"
 
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
 
@@ -31,6 +32,11 @@ VerifyOptions VerifySettings::options(const std::vector<std::string>& methods,
   for (const std::string& r : rtol) o.tolerances.set(r, true);
   for (const std::string& a : atol) o.tolerances.set(a, false);
   o.tolerances.relToMax = relToMax;
+  if (rule != "" && rule != "float64" && rule != "tolerance") {
+    throw Error("unknown rule '" + rule + "' (known: float64, tolerance)", Setting::kRule);
+  }
+  o.tolerances.float64.enabled =
+      rule == "float64" || (rule.empty() && rtol.empty() && atol.empty() && !relToMax);
   return o;
 }
 
@@ -49,6 +55,7 @@ std::vector<std::string> VerifySettings::flags() const {
     out.insert(out.end(), {"--scale", exact.str()});
   }
   if (relToMax) out.push_back("--rel-to-max");
+  if (!rule.empty()) out.insert(out.end(), {"--rule", rule});
   return out;
 }
 
@@ -69,11 +76,38 @@ std::string verifySummary(const Verifier& verifier, const VerifyResult& result) 
   if (!skipped.empty()) {
     skipped = "; not compared, as the reference model is not deterministic there: " + skipped;
   }
-  if (!result.passed) return "outputs differ: " + result.mismatch + skipped;
+  std::string warnings;
+  for (const std::string& w : verifier.warnings()) warnings += "; warning: " + w;
+  if (!result.passed) return "outputs differ: " + result.mismatch + skipped + warnings;
+  // Which rules decided the floating-point outputs, and why tolerances where float64 could not.
+  int byFloat64 = 0, byTolerance = 0, discrete = 0;
+  double agreement = 1;
+  std::string why;
+  for (const OutputDiff& d : result.outputs) {
+    if (d.skipped) continue;
+    byFloat64 += d.rule == "float64";
+    byTolerance += d.rule == "tolerance";
+    if (!d.discrete.empty()) {
+      ++discrete;
+      agreement = std::min(agreement, d.agreement);
+    }
+    if (d.rule == "tolerance" && why.empty()) why = d.ruleNote;
+  }
+  auto outputs = [](int n) { return std::to_string(n) + (n == 1 ? " output" : " outputs"); };
+  std::string rules;
+  if (byFloat64) rules += "; " + outputs(byFloat64) + " held to the float64 answer";
+  if (byTolerance) {
+    rules += "; " + outputs(byTolerance) + " to tolerances" + (why.empty() ? "" : " (" + why + ")");
+  }
+  if (discrete) {
+    rules += "; " + outputs(discrete) + " from discrete decisions, " +
+             shortNumber(100 * agreement) + "% of elements agreeing at least";
+  }
   return "outputs equal over " + std::to_string(result.trials) +
          (result.trials == 1 ? " trial" : " trials") + " (max abs diff " +
-         shortNumber(result.maxAbsDiff) + ", max rel diff " + shortNumber(result.maxRelDiff) + ")" +
-         skipped;
+         shortNumber(result.maxAbsDiff) + ", max rel diff " + shortNumber(result.maxRelDiff) +
+         ", largest error " + shortNumber(result.errorRatio) + " of the allowed" + rules + ")" +
+         skipped + warnings;
 }
 
 }  // namespace tsopt

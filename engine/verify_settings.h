@@ -24,6 +24,9 @@ struct VerifySettings {
   uint64_t seed = 0;
   double scale = 1.0;
   bool relToMax = false;
+  /// "float64" (float32 outputs against the float64 answer where the model has one), "tolerance"
+  /// (rtol/atol everywhere), or "": float64 unless tolerances are given.
+  std::string rule;
 
   /// Checked options for `methods` of the model at `reference` (a path, or "" for a model in
   /// memory): without inputs or specs, the inputs saved beside it (MODEL.inputs.pt) if there
@@ -37,8 +40,9 @@ struct VerifySettings {
 /// An error or difference as verdicts print it: 3 significant digits ("5.96e-08").
 std::string shortNumber(double v);
 
-/// "outputs equal over 3 trials (max abs diff ..., max rel diff ...)" or "outputs differ: <first
-/// mismatch>", naming the outputs not compared because the reference is not deterministic there.
+/// "outputs equal over 3 trials (max abs diff ..., max rel diff ..., ...)" or "outputs differ:
+/// <first mismatch>", with the rules that decided, the outputs not compared because the reference
+/// is not deterministic there, and the verifier's warnings.
 std::string verifySummary(const Verifier& verifier, const VerifyResult& result);
 
 }  // namespace tsopt

@@ -3,7 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "passes/core/error.h"
@@ -183,9 +185,12 @@ void OutputComparison::fail(OutputDiff& d, const std::string& why) {
   d.passed = false;
 }
 
+int64_t discreteAllowance(int64_t elements) { return std::max<int64_t>(1, elements / 100); }
+
 void OutputComparison::add(const std::string& method, int trial, const c10::IValue& expected,
-                           const c10::IValue& actual) {
-  compare(method, trial, expected, actual, "out");
+                           const c10::IValue& actual, const c10::IValue* exact,
+                           const std::string& exactNote) {
+  compare(method, trial, expected, actual, Exact{exact, exactNote}, "out");
 }
 
 void OutputComparison::addFailure(const std::string& method, int trial, const std::string& why) {
@@ -209,8 +214,19 @@ std::string OutputComparison::firstMismatch() const {
   return "";
 }
 
+std::string OutputComparison::discreteAt(const std::string& method, const std::string& path) const {
+  for (const auto& [where, why] : discrete_) {
+    const std::string& p = where.second;
+    if (where.first == method && path.compare(0, p.size(), p) == 0 &&
+        (path.size() == p.size() || path[p.size()] == '[' || path[p.size()] == '.')) {
+      return why;
+    }
+  }
+  return "";
+}
+
 void OutputComparison::compare(const std::string& method, int trial, const c10::IValue& e,
-                               const c10::IValue& a, const std::string& path) {
+                               const c10::IValue& a, const Exact& x, const std::string& path) {
   if (skipped_.count({method, path})) {
     leaf(method, path, kindOf(e)).skipped = true;
     return;
@@ -219,21 +235,41 @@ void OutputComparison::compare(const std::string& method, int trial, const c10::
     return fail(leaf(method, path, e.tagKind()),
                 "expected " + e.tagKind() + ", got " + a.tagKind());
   }
+  // The float64 answer for a child of this container: `held` keeps the values it points to.
+  std::vector<c10::IValue> held;
+  const bool sameShape = x.value && x.value->tagKind() == e.tagKind();
+  auto child = [&](const std::function<std::optional<c10::IValue>()>& find) {
+    std::optional<c10::IValue> v = sameShape ? find() : std::nullopt;
+    if (!v) {
+      return Exact{nullptr,
+                   x.value ? "the float64 run's output has another structure here" : x.note};
+    }
+    held.push_back(std::move(*v));
+    return Exact{&held.back(), ""};
+  };
   if (e.isTensor()) {
-    return compareTensors(leaf(method, path, kindOf(e)), trial, e.toTensor(), a.toTensor());
+    OutputDiff& d = leaf(method, path, kindOf(e));
+    if (d.discrete.empty()) d.discrete = discreteAt(method, path);
+    return compareTensors(d, trial, e.toTensor(), a.toTensor(), x);
   }
   if (e.isTuple() || e.isList()) {
-    std::vector<c10::IValue> ev =
-        e.isTuple() ? e.toTupleRef().elements().vec() : e.toListRef().vec();
-    std::vector<c10::IValue> av =
-        a.isTuple() ? a.toTupleRef().elements().vec() : a.toListRef().vec();
+    auto items = [](const c10::IValue& v) {
+      return v.isTuple() ? v.toTupleRef().elements().vec() : v.toListRef().vec();
+    };
+    std::vector<c10::IValue> ev = items(e), av = items(a);
+    std::vector<c10::IValue> xv = sameShape ? items(*x.value) : std::vector<c10::IValue>{};
     if (ev.size() != av.size()) {
       return fail(
           leaf(method, path, e.tagKind()),
           "expected " + std::to_string(ev.size()) + " elements, got " + std::to_string(av.size()));
     }
+    held.reserve(ev.size());
     for (size_t i = 0; i < ev.size(); ++i) {
-      compare(method, trial, ev[i], av[i], path + "[" + std::to_string(i) + "]");
+      Exact xi = child([&]() -> std::optional<c10::IValue> {
+        if (xv.size() == ev.size()) return xv[i];
+        return std::nullopt;
+      });
+      compare(method, trial, ev[i], av[i], xi, path + "[" + std::to_string(i) + "]");
     }
     return;
   }
@@ -246,8 +282,14 @@ void OutputComparison::compare(const std::string& method, int trial, const c10::
                                                     e.type()->annotation_str() + ", got " +
                                                     a.type()->annotation_str());
     }
+    held.reserve(eo.slots().size());
     for (size_t i = 0; i < eo.type()->numAttributes() && i < ao.slots().size(); ++i) {
-      compare(method, trial, eo.getSlot(i), ao.getSlot(i),
+      Exact xi = child([&]() -> std::optional<c10::IValue> {
+        const auto& xo = x.value->toObjectRef();
+        if (i < xo.slots().size()) return xo.getSlot(i);
+        return std::nullopt;
+      });
+      compare(method, trial, eo.getSlot(i), ao.getSlot(i), xi,
               path + "." + eo.type()->getAttributeName(i));
     }
     return;
@@ -259,41 +301,80 @@ void OutputComparison::compare(const std::string& method, int trial, const c10::
         return fail(leaf(method, path, "Dict"), "unexpected key " + keyText(entry.key()));
       }
     }
+    held.reserve(ed.size());
     for (const auto& entry : ed) {
       std::string key = path + "[" + keyText(entry.key()) + "]";
       if (!ad.contains(entry.key())) return fail(leaf(method, path, "Dict"), "missing key " + key);
-      compare(method, trial, entry.value(), ad.at(entry.key()), key);
+      Exact xi = child([&]() -> std::optional<c10::IValue> {
+        auto xd = x.value->toGenericDict();
+        if (xd.contains(entry.key())) return xd.at(entry.key());
+        return std::nullopt;
+      });
+      compare(method, trial, entry.value(), ad.at(entry.key()), xi, key);
     }
     return;
   }
   OutputDiff& d = leaf(method, path, e.tagKind());
   if (e.isDouble()) {
-    double x = e.toDouble(), y = a.toDouble();
+    const double r = e.toDouble(), c = a.toDouble();  // the reference's and the candidate's
     d.tol = tol_.of(at::kDouble);
-    double diff = std::abs(x - y);
-    if (x == y || (std::isnan(x) && std::isnan(y))) return;
-    auto here = [&] { return ErrorLocation{trial, {}, x, y}; };
+    d.rule = "tolerance";
+    d.ruleNote = "a Python float";
+    double diff = std::abs(r - c);
+    if (r == c || (std::isnan(r) && std::isnan(c))) return;
+    auto here = [&] { return ErrorLocation{trial, {}, r, c}; };
     keepLargest(diff, here, d.maxAbsDiff, d.maxAbsAt);
-    if (x != 0) keepLargest(diff / std::abs(x), here, d.maxRelDiff, d.maxRelAt);
-    if (!(diff <= d.tol.atol + d.tol.rtol * std::abs(x))) {
+    if (r != 0) keepLargest(diff / std::abs(r), here, d.maxRelDiff, d.maxRelAt);
+    d.errorRatio = std::max(d.errorRatio, diff / (d.tol.atol + d.tol.rtol * std::abs(r)));
+    if (!(diff <= d.tol.atol + d.tol.rtol * std::abs(r))) {
       ++d.badElements;
-      fail(d, "expected " + num(x) + ", got " + num(y) + " (trial " + std::to_string(trial) + ")");
+      fail(d, "expected " + num(r) + ", got " + num(c) + " (trial " + std::to_string(trial) + ")");
     }
     return;
   }
+  d.rule = "exact";
   if (!(e == a)) {
     fail(d, "expected " + keyText(e) + ", got " + keyText(a) + " (trial " + std::to_string(trial) +
                 ")");
   }
 }
 
+namespace {
+
+/// Sparse and MKLDNN tensors as dense ones.
+at::Tensor dense(const at::Tensor& t) { return t.is_sparse() || t.is_mkldnn() ? t.to_dense() : t; }
+
+/// The float64 answer to hold a float32 output `e` against (as a contiguous CPU double tensor),
+/// or an undefined tensor with `why` said.
+at::Tensor float64Answer(const at::Tensor& e, const c10::IValue* x, const Float64Rule& rule,
+                         std::string& why) {
+  if (!rule.enabled) {
+    why = "tolerances were given";
+  } else if (e.scalar_type() != at::kFloat) {
+    why = "float64 answers are kept for float32 outputs, this one is " + dtypeName(e.scalar_type());
+  } else if (!x) {
+    if (why.empty()) why = "no float64 run";
+  } else if (!x->isTensor()) {
+    why = "the float64 run gives " + x->tagKind() + " here";
+  } else {
+    at::Tensor t = dense(x->toTensor());
+    if (t.is_quantized() || t.scalar_type() != at::kDouble) {
+      why = "the float64 run computes this output in " + dtypeName(t.scalar_type()) +
+            " (a cast on the way)";
+    } else if (t.sizes() != e.sizes()) {
+      why = "the float64 run gives shape " + shapeText(t.sizes()) + " here";
+    } else {
+      return t.detach().cpu().contiguous();
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor& expected,
-                                      const at::Tensor& actual) {
-  // Sparse and MKLDNN tensors by their dense values; quantized ones by their quantization and
-  // then their dequantized values.
-  auto dense = [](const at::Tensor& t) {
-    return t.is_sparse() || t.is_mkldnn() ? t.to_dense() : t;
-  };
+                                      const at::Tensor& actual, const Exact& x) {
+  // Quantized tensors are compared by their quantization and then their dequantized values.
   at::Tensor e = dense(expected), a = dense(actual);
   if (e.is_quantized() || a.is_quantized()) {
     if (e.is_quantized() != a.is_quantized() || e.qscheme() != a.qscheme()) {
@@ -329,13 +410,16 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
     }
     return fail(d, why);
   }
-  if (e.numel() == 0) return;
+  const bool floating = e.is_floating_point() || e.is_complex();
+  if (e.numel() == 0) {
+    if (d.rule.empty()) d.rule = floating ? "tolerance" : "exact";
+    return;
+  }
   at::Tensor ec = e.detach().cpu(), ac = a.detach().cpu();
   if (ec.is_complex()) {
     ec = at::view_as_real(ec.resolve_conj());
     ac = at::view_as_real(ac.resolve_conj());
   }
-  const bool floating = ec.is_floating_point();
   d.tol = floating ? tol_.of(e.scalar_type()) : Tolerance{0, 0};
   at::Tensor ed = ec.to(at::kDouble).contiguous(), ad = ac.to(at::kDouble).contiguous();
   at::Tensor same = floating ? at::eq(ed, ad).logical_or_(at::isnan(ed).logical_and_(at::isnan(ad)))
@@ -344,17 +428,6 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
   at::Tensor diff = (ed - ad).abs_().masked_fill_(same, 0);
   at::Tensor finiteDiff = diff.masked_fill(at::isfinite(diff).logical_not_(), 0);
   at::Tensor absE = ed.abs();
-  at::Tensor ref = absE;
-  if (tol_.relToMax) {
-    ref = absE.masked_fill(at::isfinite(absE).logical_not_(), 0).max();
-  }
-  // Outside the tolerance, or a non-finite difference (a NaN on one side, unequal infinities);
-  // integers must be equal (their double difference may round to zero).
-  at::Tensor bad = floating ? (diff <= (ref * d.tol.rtol + d.tol.atol))
-                                  .logical_and_(at::isfinite(diff))
-                                  .logical_or_(same)
-                                  .logical_not_()
-                            : same.logical_not();
 
   auto location = [&](int64_t flat) {
     return ErrorLocation{trial, unravel(flat, ec.sizes()), ed.view(-1)[flat].item<double>(),
@@ -372,29 +445,101 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
   double maxAbs = largest(finiteDiff, d.maxAbsDiff, d.maxAbsAt);
   // Relative error: against the largest |expected| with relToMax, else elementwise where the
   // expected value is not zero (an error at an expected zero is an absolute one).
+  at::Tensor ref = absE;
+  if (tol_.relToMax) ref = absE.masked_fill(at::isfinite(absE).logical_not_(), 0).max();
   at::Tensor rel = tol_.relToMax ? finiteDiff / ref.clamp_min(1e-300)
                                  : (finiteDiff / absE).masked_fill_(absE == 0, 0);
   largest(rel.masked_fill_(at::isfinite(rel).logical_not_(), 0), d.maxRelDiff, d.maxRelAt);
 
-  int64_t nBad = bad.sum().item<int64_t>();
-  if (nBad == 0) return;
-  d.badElements += nBad;
-  ErrorLocation first = location(bad.view(-1).nonzero()[0][0].item<int64_t>());
-  std::string rule = floating ? "outside rtol " + num(d.tol.rtol) + ", atol " + num(d.tol.atol) +
-                                    (tol_.relToMax ? " (relative to the largest value)" : "")
-                              : "different";
-  std::string hint;
-  if (floating && !tol_.relToMax && at::isfinite(diff).all().item<bool>()) {
-    double largest = absE.max().item<double>();
-    if (maxAbs <= d.tol.atol + d.tol.rtol * largest) {
-      hint = " (within rtol of the largest |expected|, " + num(largest) +
-             ": accumulated rounding? tolerances relative to the largest value accept this)";
+  // The rule for this trial: the float64 answer where there is a trustworthy one.
+  std::string note = x.note;
+  at::Tensor answer =
+      floating && !ec.is_complex() ? float64Answer(e, x.value, tol_.float64, note) : at::Tensor();
+  at::Tensor bad;
+  double referenceError = 0, magnitude = 0, bound = 0;
+  if (answer.defined()) {
+    at::Tensor finite = at::isfinite(ed).logical_and_(at::isfinite(answer));
+    at::Tensor notFinite = finite.logical_not();
+    referenceError = (ed - answer).abs_().masked_fill_(notFinite, 0).max().item<double>();
+    magnitude = answer.abs().masked_fill_(notFinite, 0).max().item<double>();
+    if (referenceError > tol_.float64.plausible * magnitude) {
+      note = "the float32 and float64 runs of the reference disagree beyond rounding here (by " +
+             num(referenceError) + " on values up to " + num(magnitude) + ")";
+      answer = at::Tensor();
+    } else {
+      bound = tol_.float64.factor * referenceError +
+              tol_.float64.ulps * std::numeric_limits<float>::epsilon() * magnitude +
+              std::numeric_limits<float>::min();
+      at::Tensor error = (ad - answer).abs_();
+      // Where the reference is not finite, the candidate must be what the reference is.
+      bad = at::where(finite, error <= bound, same).logical_not_();
+      double exactError = error.masked_fill_(at::isfinite(error).logical_not_(), 0)
+                              .masked_fill_(notFinite, 0)
+                              .max()
+                              .item<double>();
+      d.referenceError = std::max(d.referenceError, referenceError);
+      d.exactError = std::max(d.exactError, exactError);
+      d.bound = std::max(d.bound, bound);
+      d.errorRatio = std::max(d.errorRatio, exactError / bound);
     }
   }
-  fail(d, std::to_string(nBad) + " of " + std::to_string(ec.numel()) + " elements " + rule +
-              " in trial " + std::to_string(trial) + "; first at " + indexText(first.index) +
-              ": expected " + num(first.expected) + ", got " + num(first.actual) +
-              "; max abs diff " + num(maxAbs) + hint);
+  const std::string rule = !floating ? "exact" : answer.defined() ? "float64" : "tolerance";
+  if (d.rule.empty() || rule == "tolerance") {
+    if (d.rule != "tolerance") d.ruleNote = rule == "tolerance" ? note : "";
+    d.rule = rule;
+  }
+  if (!answer.defined() && floating) {
+    // Outside the tolerance, or a non-finite difference (a NaN on one side, unequal
+    // infinities).
+    at::Tensor allowed = ref * d.tol.rtol + d.tol.atol;
+    bad = (diff <= allowed).logical_and_(at::isfinite(diff)).logical_or_(same).logical_not_();
+    at::Tensor ratio = finiteDiff / allowed.clamp_min(1e-300);
+    d.errorRatio = std::max(d.errorRatio, ratio.max().item<double>());
+  } else if (!floating) {
+    bad = same.logical_not();  // integers must be equal (their double difference may round to 0)
+  }
+
+  int64_t nBad = bad.sum().item<int64_t>();
+  if (nBad == 0) return;
+  const int64_t numel = ec.numel();
+  if (!d.discrete.empty()) {
+    d.agreement = std::min(d.agreement, 1.0 - static_cast<double>(nBad) / numel);
+    if (nBad <= discreteAllowance(numel)) return;
+  }
+  d.badElements += nBad;
+  ErrorLocation first = location(bad.view(-1).nonzero()[0][0].item<int64_t>());
+  std::string what;
+  if (rule == "float64") {
+    const int64_t flat = bad.view(-1).nonzero()[0][0].item<int64_t>();
+    what = std::to_string(nBad) + " of " + std::to_string(numel) +
+           " elements off the float64 answer by more than " + num(bound) + " (" +
+           num(tol_.float64.factor) + " x the reference's own error " + num(referenceError) +
+           " + " + num(tol_.float64.ulps) + " ulps of its largest value " + num(magnitude) +
+           ") in trial " + std::to_string(trial) + "; first at " + indexText(first.index) +
+           ": float64 " + num(answer.view(-1)[flat].item<double>()) + ", reference " +
+           num(first.expected) + ", got " + num(first.actual);
+  } else {
+    std::string hint;
+    if (floating && !tol_.relToMax && at::isfinite(diff).all().item<bool>()) {
+      double largestE = absE.max().item<double>();
+      if (maxAbs <= d.tol.atol + d.tol.rtol * largestE) {
+        hint = " (within rtol of the largest |expected|, " + num(largestE) +
+               ": accumulated rounding? tolerances relative to the largest value accept this)";
+      }
+    }
+    what = std::to_string(nBad) + " of " + std::to_string(numel) + " elements " +
+           (floating ? "outside rtol " + num(d.tol.rtol) + ", atol " + num(d.tol.atol) +
+                           (tol_.relToMax ? " (relative to the largest value)" : "")
+                     : "different") +
+           " in trial " + std::to_string(trial) + "; first at " + indexText(first.index) +
+           ": expected " + num(first.expected) + ", got " + num(first.actual) + "; max abs diff " +
+           num(maxAbs) + hint;
+  }
+  if (!d.discrete.empty()) {
+    what += "; a discrete output (from " + d.discrete + ") may differ in " +
+            std::to_string(discreteAllowance(numel)) + " of its elements";
+  }
+  fail(d, what);
 }
 
 Comparison compareOutputs(const c10::IValue& expected, const c10::IValue& actual,

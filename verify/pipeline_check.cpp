@@ -26,9 +26,9 @@ BisectResult bisectPipeline(const std::function<torch::jit::Module()>& freshMode
     PassManager pm(freshPipeline());
     pm.setPassLimit(limit);
     pm.run(m, methods);
-    bool passed = verifier.check(roundTrip(m)).passed;
-    r.steps.push_back({limit, passed});
-    return passed;
+    VerifyResult result = verifier.check(roundTrip(m));
+    r.steps.push_back({limit, result.passed, result.errorRatio});
+    return result.passed;
   };
   if (!passesWith(0)) {
     r.baselineDiffers = true;

@@ -39,6 +39,7 @@ class VerifyEachPass : public PassInstrumentation {
 struct BisectStep {
   size_t passes = 0;
   bool passed = false;
+  double errorRatio = 0;  ///< the largest error over what the rules accept (VerifyResult)
 };
 
 /// Where a bisection ended.

@@ -3,6 +3,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <functional>
@@ -12,6 +13,7 @@
 #include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
+#include "verify/discrete.h"
 
 namespace tsopt {
 
@@ -110,11 +112,30 @@ void checkTestable(const std::vector<InputSpec>& specs, const std::vector<c10::I
   }
 }
 
+/// The tensors of an output, in order.
+std::vector<at::Tensor> tensorsOf(const c10::IValue& v) {
+  std::vector<at::Tensor> out;
+  forEachTensor(v, [&](const at::Tensor& t) { out.push_back(t); });
+  return out;
+}
+
 }  // namespace
 
-c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
-                        const std::vector<c10::IValue>& inputs, uint64_t seed) {
-  torch::jit::Module copy = module.deepcopy();
+double trialScale(int trial) {
+  static const double kScales[] = {1, 16, 256};
+  return kScales[trial % 3];
+}
+
+namespace {
+
+/// Runs `call` on deep copies of `self` and `inputs`: without autograd and without the graph
+/// executor's optimisations, from the random-number state `seed` (the caller's restored after),
+/// within the deadline.
+c10::IValue runSeeded(
+    const torch::jit::Module& self, const std::vector<c10::IValue>& inputs, uint64_t seed,
+    const std::string& what,
+    const std::function<c10::IValue(torch::jit::Module&, std::vector<c10::IValue>)>& call) {
+  torch::jit::Module copy = self.deepcopy();
   std::vector<c10::IValue> args;
   args.reserve(inputs.size());
   for (const c10::IValue& v : inputs) args.push_back(v.deepcopy());
@@ -135,8 +156,32 @@ c10::IValue runIsolated(const torch::jit::Module& module, const std::string& met
       gen.set_state(state);
     }
   } restore{gen, saved};
-  Deadline deadline("running " + method + " of a model under verification");
-  return copy.get_method(method)(std::move(args));
+  Deadline deadline(what);
+  return call(copy, std::move(args));
+}
+
+}  // namespace
+
+c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
+                        const std::vector<c10::IValue>& inputs, uint64_t seed) {
+  return runSeeded(module, inputs, seed, "running " + method + " of a model under verification",
+                   [&](torch::jit::Module& copy, std::vector<c10::IValue> args) {
+                     return copy.get_method(method)(std::move(args));
+                   });
+}
+
+c10::IValue runGraphIsolated(const torch::jit::Module& self,
+                             const std::shared_ptr<torch::jit::Graph>& graph,
+                             const std::vector<c10::IValue>& inputs, uint64_t seed,
+                             const std::string& what) {
+  return runSeeded(self, inputs, seed, what,
+                   [&](torch::jit::Module& copy, std::vector<c10::IValue> args) {
+                     torch::jit::GraphFunction function("tsopt.isolated", graph, nullptr);
+                     torch::jit::Stack stack{copy._ivalue()};
+                     for (c10::IValue& a : args) stack.push_back(std::move(a));
+                     function.run(stack);
+                     return stack.back();
+                   });
 }
 
 torch::jit::Module roundTrip(const torch::jit::Module& module) {
@@ -147,19 +192,91 @@ Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
     : options_(std::move(options)) {
   if (options_.trials < 1) throw Error("trials must be at least 1", Setting::kTrials);
   if (!options_.inputsFile.empty() || options_.inputValues) options_.trials = 1;
+  if (options_.tolerances.float64.enabled) {
+    try {
+      float64_ = makeFloat64Model(reference, options_.methods);
+    } catch (const std::exception& e) {
+      float64_.unavailable = "the model cannot be copied to float64: " + describeException(e);
+    }
+  }
   for (const std::string& method : options_.methods) prepare(reference, method);
+}
+
+void Verifier::runFloat64(MethodRun& run) const {
+  if (!float64_.module) {
+    run.noExact = float64_.unavailable;
+    return;
+  }
+  try {
+    for (size_t trial = 0; trial < run.inputs.size(); ++trial) {
+      run.exact.push_back(float64_.run(run.method, run.inputs[trial], trialSeed(trial)));
+    }
+  } catch (const std::exception& e) {
+    run.exact.clear();
+    run.noExact = "its float64 copy does not run: " + describeException(e);
+  }
+}
+
+void Verifier::findVacuous(const MethodRun& run) {
+  bool anyTensor = false, anyElement = false, anyFloating = false;
+  double largest = 0;
+  for (const c10::IValue& out : run.expected) {
+    for (const at::Tensor& t : tensorsOf(out)) {
+      anyTensor = true;
+      if (t.numel() == 0) continue;
+      anyElement = true;
+      at::Tensor v = t.is_quantized() ? t.dequantize() : t;
+      if (!v.is_floating_point()) continue;
+      anyFloating = true;
+      at::Tensor a = v.detach().abs().to(at::kDouble);
+      largest =
+          std::max(largest, a.masked_fill_(at::isfinite(a).logical_not_(), 0).max().item<double>());
+    }
+  }
+  const std::string of = run.method == "forward" ? "" : " of " + run.method;
+  if (anyTensor && !anyElement) {
+    warnings_.push_back("every output" + of +
+                        " is empty on these inputs (no detection above the threshold?), and any "
+                        "two models agree on nothing: give inputs that produce outputs");
+    return;
+  }
+  const double atol = options_.tolerances.of(at::kFloat).atol;
+  if (anyFloating && largest < atol) {
+    std::ostringstream os;
+    os << "every floating-point output" << of << " is below " << atol << " in magnitude (at most "
+       << largest << "): a difference that small is lost in any tolerance; give other inputs";
+    warnings_.push_back(os.str());
+  }
+  if (anyTensor && run.expected.size() > 1) {
+    Tolerances exactly;
+    for (auto& [dtype, t] : exactly.perDtype) t = Tolerance{0, 0};
+    bool same = true;
+    for (size_t t = 1; t < run.expected.size() && same; ++t) {
+      OutputComparison c(exactly);
+      c.add(run.method, 0, run.expected[0], run.expected[t]);
+      same = c.passed();
+    }
+    if (same) {
+      warnings_.push_back("the outputs" + of + " are the same for every trial's inputs: they do " +
+                          "not depend on the inputs, so a change in how inputs are used cannot " +
+                          "show");
+    }
+  }
 }
 
 void Verifier::prepare(const torch::jit::Module& reference, const std::string& method) {
   MethodRun run;
   run.method = method;
-  MethodInputs described{method, {}, {}};
+  MethodInputs described;
+  described.method = method;
   auto rejected = [&](const std::string& inputs, const std::exception& e) {
     return Error(method + " of the reference model rejects the inputs (" + inputs +
                  "): " + describeException(e));
   };
   auto randomInputs = [&](const std::vector<InputSpec>& specs, int trial) {
-    return typedAsArguments(reference, method, makeInputs(specs, options_.generation, trial));
+    InputGeneration generation = options_.generation;
+    generation.scale *= trialScale(trial);
+    return typedAsArguments(reference, method, makeInputs(specs, generation, trial));
   };
 
   if (!options_.inputsFile.empty() || options_.inputValues) {
@@ -184,7 +301,11 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
   } else {
     std::vector<InputSpec> specs = options_.inputShapes;
     if (specs.empty()) {
-      specs = inferInputSpecs(reference, method);
+      const bool live = options_.shapeSource && options_.shapeSource->find_method(method);
+      specs = inferInputSpecs(live ? *options_.shapeSource : reference, method);
+      for (InputSpec& s : specs) {
+        if (live && s.source == "recorded in the graph") s.source = "traced, from the live module";
+      }
     } else {
       checkInputCount(reference, method, specs.size(), "");
     }
@@ -223,6 +344,14 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
   }
   described.nondeterministic = nondeterministicOutputs(reference, run);
   for (const std::string& path : described.nondeterministic) skipped_.emplace_back(method, path);
+  runFloat64(run);
+  described.noFloat64 = run.noExact;
+  try {
+    described.discrete = discreteOutputs(reference, method);
+  } catch (const std::exception&) {
+    // A graph the analysis cannot follow: its outputs are judged as continuous ones.
+  }
+  findVacuous(run);
   runs_.push_back(std::move(run));
   described_.push_back(std::move(described));
 }
@@ -250,9 +379,26 @@ std::vector<std::string> Verifier::nondeterministicOutputs(const torch::jit::Mod
   return differing;
 }
 
+Divergence Verifier::locate(const torch::jit::Module& before, const torch::jit::Module& after,
+                            const VerifyResult& result) const {
+  for (const OutputDiff& d : result.outputs) {
+    if (d.passed || d.skipped) continue;
+    for (const MethodRun& run : runs_) {
+      if (run.method != d.method) continue;
+      const size_t trial = d.maxAbsAt ? static_cast<size_t>(d.maxAbsAt->trial) : 0;
+      return findDivergence(before, after, run.method, run.inputs.at(trial), trialSeed(trial),
+                            options_.tolerances);
+    }
+  }
+  return {};
+}
+
 VerifyResult Verifier::check(const torch::jit::Module& candidate) const {
   OutputComparison comparison(options_.tolerances);
   for (const auto& [method, path] : skipped_) comparison.skip(method, path);
+  for (const MethodInputs& m : described_) {
+    for (const auto& [path, why] : m.discrete) comparison.markDiscrete(m.method, path, why);
+  }
   for (const MethodRun& run : runs_) {
     if (!candidate.find_method(run.method)) {
       comparison.addFailure(run.method, 0, "it has no method '" + run.method + "'");
@@ -262,7 +408,8 @@ VerifyResult Verifier::check(const torch::jit::Module& candidate) const {
       try {
         c10::IValue actual =
             runIsolated(candidate, run.method, run.inputs[trial], trialSeed(trial));
-        comparison.add(run.method, static_cast<int>(trial), run.expected[trial], actual);
+        comparison.add(run.method, static_cast<int>(trial), run.expected[trial], actual,
+                       trial < run.exact.size() ? &run.exact[trial] : nullptr, run.noExact);
       } catch (const std::exception& e) {
         comparison.addFailure(run.method, static_cast<int>(trial), describeException(e));
       }
@@ -276,6 +423,10 @@ VerifyResult Verifier::check(const torch::jit::Module& candidate) const {
   for (const OutputDiff& d : r.outputs) {
     r.maxAbsDiff = std::max(r.maxAbsDiff, d.maxAbsDiff);
     r.maxRelDiff = std::max(r.maxRelDiff, d.maxRelDiff);
+    // A discrete output that passed may have a few elements far off: not an error's size.
+    if (!d.skipped && (d.discrete.empty() || !d.passed)) {
+      r.errorRatio = std::max(r.errorRatio, d.errorRatio);
+    }
   }
   return r;
 }

@@ -1,5 +1,6 @@
 // Numerical equivalence of two modules: the reference's outputs on seeded (or given) inputs are
-// computed once; each candidate is then run on the same inputs and compared leaf by leaf.
+// computed once, in float32 and by a float64 copy of it (the exact answer errors are measured
+// against); each candidate is then run on the same inputs and compared leaf by leaf.
 #pragma once
 
 #include <torch/csrc/jit/api/module.h>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "verify/compare.h"
+#include "verify/divergence.h"
+#include "verify/float64.h"
 #include "verify/inputs.h"
 
 namespace tsopt {
@@ -24,7 +27,14 @@ struct VerifyOptions {
   InputGeneration generation;
   int trials = 3;  ///< random input sets per method (1 with an inputs file)
   Tolerances tolerances;
+  /// A module whose graphs record its inputs' types, such as a live traced module before a copy
+  /// through its archive dropped them: looked at first when the inputs are inferred.
+  std::optional<torch::jit::Module> shapeSource;
 };
+
+/// Random inputs of trial t are drawn at the given scale times trialScale(t): 1, 16, 256, 1, ...
+/// so that what a model does beyond small activations (a clamp at 6) shows.
+double trialScale(int trial);
 
 /// The verdict on one candidate.
 struct VerifyResult {
@@ -33,6 +43,8 @@ struct VerifyResult {
   double maxAbsDiff = 0, maxRelDiff = 0;  ///< over every floating-point leaf
   std::string mismatch;                   ///< the first failing leaf and why; "" if passed
   std::vector<OutputDiff> outputs;
+  /// The largest error over what its rule accepts, over every compared leaf (above 1 differs).
+  double errorRatio = 0;
 };
 
 /// The inputs one method is fed, for reports.
@@ -42,6 +54,10 @@ struct MethodInputs {
   /// Outputs ("out[1]") on which two runs of the reference on the same inputs and random-number
   /// state disagree: the model is not deterministic there, and they are not compared.
   std::vector<std::string> nondeterministic;
+  /// Why float32 outputs are held to tolerances rather than to the float64 answer ("" if not).
+  std::string noFloat64;
+  /// Outputs that come out of a discrete decision (path, operator), judged by agreement.
+  std::vector<std::pair<std::string, std::string>> discrete;
 };
 
 /// Holds the reference's outputs; checks candidates against them.
@@ -55,16 +71,28 @@ class Verifier {
   /// Runs `candidate` on the same inputs and compares. A candidate that throws differs.
   VerifyResult check(const torch::jit::Module& candidate) const;
 
+  /// Where `after` first parts from `before` (a model before and after the pass blamed for
+  /// `result`), on the inputs of the first output that differs in `result`.
+  Divergence locate(const torch::jit::Module& before, const torch::jit::Module& after,
+                    const VerifyResult& result) const;
+
   const std::vector<MethodInputs>& inputs() const { return described_; }
   const VerifyOptions& options() const { return options_; }
+  /// Why a verdict on these inputs says little (every output empty, tiny, or the same whatever
+  /// the inputs), one sentence each.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   struct MethodRun {
     std::string method;
     std::vector<std::vector<c10::IValue>> inputs;  ///< per trial
     std::vector<c10::IValue> expected;             ///< per trial
+    std::vector<c10::IValue> exact;  ///< per trial, the float64 copy's outputs (or none)
+    std::string noExact;             ///< why there are none
   };
   void prepare(const torch::jit::Module& reference, const std::string& method);
+  void runFloat64(MethodRun& run) const;
+  void findVacuous(const MethodRun& run);
   std::vector<std::string> nondeterministicOutputs(const torch::jit::Module& reference,
                                                    const MethodRun& run) const;
 
@@ -72,6 +100,8 @@ class Verifier {
   std::vector<std::pair<std::string, std::string>> skipped_;  ///< (method, path) not compared
   std::vector<MethodRun> runs_;
   std::vector<MethodInputs> described_;
+  Float64Model float64_;
+  std::vector<std::string> warnings_;
 };
 
 /// Runs `method` of a deep copy of `module` on deep copies of `inputs` (without autograd and
@@ -81,6 +111,14 @@ class Verifier {
 /// sampling) draws the same ones in every run given the same seed.
 c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
                         const std::vector<c10::IValue>& inputs, uint64_t seed);
+
+/// Runs `graph` (a method's graph, or a copy of one changed to compute or return something else)
+/// as runIsolated runs a method: with a deep copy of `self` as its first input and deep copies of
+/// `inputs`, from the random-number state `seed`. `what` names the run if it times out.
+c10::IValue runGraphIsolated(const torch::jit::Module& self,
+                             const std::shared_ptr<torch::jit::Graph>& graph,
+                             const std::vector<c10::IValue>& inputs, uint64_t seed,
+                             const std::string& what);
 
 /// A copy of `module` saved and loaded back: what a user of the saved file would run.
 torch::jit::Module roundTrip(const torch::jit::Module& module);

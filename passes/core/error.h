@@ -19,6 +19,7 @@ enum class Setting {
   kInputSpecs,       ///< the shapes of the inputs verification makes
   kInputScale,       ///< the scale of random inputs
   kTrials,           ///< random input sets per method
+  kRule,             ///< how verification decides that outputs are equal
   kDumpKinds,        ///< what a dump writes
   kGoldenUpdate,     ///< recording golden files instead of comparing
   kOverwriteInput,   ///< letting a run's output replace its input

@@ -56,6 +56,8 @@ std::string keywordFor(Setting setting) {
       return " (scale=)";
     case Setting::kTrials:
       return " (trials=)";
+    case Setting::kRule:
+      return " (rule=)";
     case Setting::kDumpKinds:
       return " (dump=)";
     case Setting::kGoldenUpdate:
@@ -189,6 +191,7 @@ VerifySettings verifySettings(const py::dict& kw) {
   s.distribution = get<std::string>(kw, "dist", s.distribution);
   s.scale = get<double>(kw, "scale", s.scale);
   s.relToMax = get<bool>(kw, "rel_to_max", false);
+  s.rule = get<std::string>(kw, "rule", "");
   return s;
 }
 

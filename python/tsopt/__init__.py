@@ -63,10 +63,11 @@ def _tolerances(value, name):
                 f"got {type(value).__name__}")
 
 
-def _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale, rel_to_max):
+def _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale, rel_to_max,
+                    rule=None):
     options = {"rtol": _tolerances(rtol, "rtol"), "atol": _tolerances(atol, "atol"),
                "trials": trials, "seed": seed, "dist": dist, "scale": scale,
-               "rel_to_max": rel_to_max}
+               "rel_to_max": rel_to_max, "rule": rule}
     if isinstance(inputs, (str, _os.PathLike)):
         options["inputs_file"] = _os.fspath(inputs)
     elif isinstance(inputs, torch.Tensor):
@@ -93,7 +94,11 @@ class Verification:
         self.max_abs_diff = report["max_abs_diff"]
         self.max_rel_diff = report["max_rel_diff"]
         self.mismatch = report["mismatch"]  #: the first output that differs, and how
-        self.outputs = report["outputs"]  #: per output leaf: its errors and tolerances
+        self.outputs = report["outputs"]  #: per output leaf: its errors, rule and tolerances
+        #: why the verdict says little: outputs all empty, tiny, or the same for any input
+        self.warnings = report["warnings"]
+        #: the largest error over what its rule accepts, over every output (above 1 differs)
+        self.error_ratio = report["error_ratio"]
 
     def __bool__(self):
         return self.passed
@@ -137,6 +142,13 @@ class Report:
     def first_failing_pass(self):
         """The pass to blame (dict with index, name, spec) when verification found one."""
         return self._report.get("verify", {}).get("first_failing_pass")
+
+    @property
+    def divergence(self):
+        """Where the blamed pass's output first parts from its input's (dict with method, value,
+        node, mismatch, compared), when a pass is blamed and a value differs."""
+        found = self._report.get("verify", {}).get("divergence")
+        return found if found and "value" in found else None
 
     @property
     def reproducer(self):
@@ -183,7 +195,8 @@ class Report:
 
 def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=False,
         output=None, verify=False, bisect=False, inputs=None, input_specs=None, rtol=None,
-        atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False, lint="fast",
+        atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False, rule=None,
+        lint="fast",
         keep_going=False, dump_dir=None, dump="ir,code,diff,dot", dump_all=False, report=None,
         html=None, golden_dir=None, update_golden=False, reproducer=True):
     """Runs a pass pipeline over `model` and returns a Report whose .module is the result.
@@ -198,7 +211,10 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
         names the pass to blame when the result differs.
     inputs: the inputs to verify on (a tensor, a tuple of them, or a file saved with
         torch.save); input_specs: their shapes as the command line's --input takes them
-        ("1x3x224x224"); neither: random inputs of shapes inferred from the model.
+        ("1x3x224x224"); neither: random inputs of shapes inferred from the model (a traced
+        module's own traced shapes first).
+    rule: "float64" (the default unless rtol/atol are given) holds float32 outputs to the
+        float64 answer within a multiple of the original's own error; "tolerance" to rtol/atol.
     dump_dir, dump, dump_all, report, html, golden_dir, update_golden: as on the command line;
         html=True keeps the HTML report in memory only (Report.html(), and the notebook view).
     reproducer: where a failing pass's reproducer goes (a folder); True: a new temporary folder,
@@ -229,7 +245,7 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
         "reproducer_dir": "" if reproducer in (True, False, None) else _path(reproducer),
     }
     options.update(_verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
-                                   rel_to_max))
+                                   rel_to_max, rule))
     if not isinstance(source, str):
         options["name"] = f"<{getattr(model, 'original_name', type(model).__name__)}>"
     out = _tsopt.run(source, options)
@@ -254,11 +270,12 @@ def _rebuild(model, cpp):
 
 
 def verify(reference, candidate, *, methods=("forward",), inputs=None, input_specs=None,
-           rtol=None, atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False):
+           rtol=None, atol=None, trials=3, seed=0, dist="uniform", scale=1.0, rel_to_max=False,
+           rule=None):
     """Do `reference` and `candidate` (ScriptModules) compute the same outputs? A Verification,
     true if they do; its .summary is the line `tsopt verify` prints."""
     options = _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
-                              rel_to_max)
+                              rel_to_max, rule)
     options["methods"] = [methods] if isinstance(methods, str) else list(methods)
     out = _tsopt.verify(_cpp_module(reference, "reference"),
                         _cpp_module(candidate, "candidate"), options)
@@ -267,7 +284,7 @@ def verify(reference, candidate, *, methods=("forward",), inputs=None, input_spe
 
 def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast", inputs=None,
            input_specs=None, rtol=None, atol=None, trials=3, seed=0, dist="uniform", scale=1.0,
-           rel_to_max=False):
+           rel_to_max=False, rule=None):
     """Shrinks `model` (a path, or a ScriptModule) while `pipeline` still fails on it the same
     way, and saves the result at `output` (docs/reduce.md).
 
@@ -278,7 +295,7 @@ def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast",
     tried), and command (the `tsopt run` that fails on the result).
     """
     options = _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
-                              rel_to_max)
+                              rel_to_max, rule)
     options["methods"] = [methods] if isinstance(methods, str) else list(methods)
     options["lint"] = lint
     text = _tsopt.parse_pipeline(pipeline)

@@ -31,6 +31,8 @@ std::string flagFor(Setting setting) {
       return " (--scale)";
     case Setting::kTrials:
       return " (--trials)";
+    case Setting::kRule:
+      return " (--rule)";
     case Setting::kDumpKinds:
       return " (--dump)";
     case Setting::kGoldenUpdate:
@@ -114,6 +116,13 @@ void printVerdict(const RunOutcome& out) {
                                  " runs"
                            : "")
               << "\n";
+    if (v.divergence && v.divergence->found) {
+      const Divergence& d = *v.divergence;
+      std::cerr << "tsopt: verify: the first value that differs after it"
+                << (d.method == "forward" ? "" : " in " + d.method) << " (of " << d.compared
+                << " compared): " << d.value << ", computed by " << d.node << ": " << d.mismatch
+                << "\n";
+    }
     if (v.reproducer) {
       std::cerr << "tsopt: verify: reproducer"
                 << (v.reproducer->reproduces ? "" : " (it does not fail alone)") << ": "

@@ -43,13 +43,28 @@ void addVerifyOptions(CLI::App* cmd, VerifySettings& a) {
   cmd->add_flag("--rel-to-max", a.relToMax,
                 "relative tolerance against each output's largest magnitude, not elementwise")
       ->group(group);
+  cmd->add_option("--rule", a.rule,
+                  "float64: float32 outputs within a multiple of the reference's own error of "
+                  "the float64 answer, where the model has one; tolerance: rtol/atol everywhere "
+                  "(default: float64, or tolerance when --rtol, --atol or --rel-to-max is given)")
+      ->check(CLI::IsMember({"float64", "tolerance"}))
+      ->group(group);
 }
 
 void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std::ostream& os) {
   for (const MethodInputs& m : verifier.inputs()) {
     os << "inputs of " << m.method << ":";
     for (const std::string& d : m.described) os << " " << d << ";";
-    os << " " << result.trials << (result.trials == 1 ? " trial" : " trials") << "\n";
+    os << " " << result.trials << (result.trials == 1 ? " trial" : " trials");
+    if (result.trials > 1 && verifier.options().inputsFile.empty() &&
+        !verifier.options().inputValues) {
+      os << " at input scales";
+      for (int t = 0; t < result.trials && t < 3; ++t) {
+        os << (t ? ", " : " ") << shortNumber(verifier.options().generation.scale * trialScale(t));
+      }
+    }
+    os << "\n";
+    if (!m.noFloat64.empty()) os << "  float64 answer: none, " << m.noFloat64 << "\n";
   }
   for (const OutputDiff& d : result.outputs) {
     os << "  " << std::left << std::setw(16)
@@ -59,8 +74,18 @@ void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std:
       os << " max abs " << shortNumber(d.maxAbsDiff) << where(d.maxAbsAt) << ", max rel "
          << shortNumber(d.maxRelDiff) << where(d.maxRelAt);
     }
+    std::string rule;
+    if (d.rule == "float64") {
+      rule = " (float64: error " + shortNumber(d.exactError) + ", the reference's own " +
+             shortNumber(d.referenceError) + ")";
+    } else if (d.rule == "tolerance" && !d.ruleNote.empty()) {
+      rule = " (tolerance: " + d.ruleNote + ")";
+    }
+    if (!d.discrete.empty()) {
+      rule += " (discrete, from " + d.discrete + ": " + shortNumber(100 * d.agreement) + "% agree)";
+    }
     os << (d.skipped  ? "  not compared: the reference is not deterministic here"
-           : d.passed ? "  ok"
+           : d.passed ? "  ok" + rule
                       : "  DIFFERS: " + d.mismatch)
        << "\n";
   }
