@@ -102,6 +102,7 @@ nlohmann::json verifyJson(const Verifier& verifier, const VerifyResult& result) 
          {"error_ratio", d.errorRatio},
          {"discrete", d.discrete.empty() ? nlohmann::json(nullptr) : nlohmann::json(d.discrete)},
          {"agreement", d.agreement},
+         {"reordered", d.reordered},
          {"mismatch", d.passed ? nlohmann::json(nullptr) : nlohmann::json(d.mismatch)}});
   }
   nlohmann::json j = {

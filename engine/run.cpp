@@ -60,6 +60,19 @@ void checkPaths(const RunOptions& o) {
 
 bool wantsHtml(const RunOptions& o) { return !o.html.empty() || o.keepHtml; }
 
+/// Opens the report's viewer on the blamed pass, with the first value that differs selected.
+void focusDivergence(const RunOutcome& out, ViewerData& views) {
+  if (!out.verdict || !out.verdict->divergence || !out.verdict->divergence->found) return;
+  const PassRecord* blamed = out.passAt(*out.verdict->firstFailing);
+  const std::string stem = stageStem(blamed->index, blamed->name) + ": ";
+  for (size_t i = 0; i < views.passes.size(); ++i) {
+    if (views.passes[i].name.rfind(stem, 0) == 0) {
+      views.focus = ViewerFocus{i, out.verdict->divergence->name};
+      return;
+    }
+  }
+}
+
 /// One warning for a run whose folds were skipped because the model is in training mode (a
 /// BatchNorm in training mode normalises by the batch, so it cannot be folded): the result
 /// still computes what the input does, so verification cannot tell the user.
@@ -308,7 +321,10 @@ RunOutcome optimize(const RunOptions& o) {
   out.phases.save += watch.lap();
   out.inputBytes = input.bytes();
 
-  if (wantsHtml(o)) html.views = instruments.views->finish(module, o.methods);
+  if (wantsHtml(o)) {
+    html.views = instruments.views->finish(module, o.methods);
+    focusDivergence(out, html.views);
+  }
   out.phases.reports += watch.lap();
   out.phases.total = total.lap();
   if (!o.report.empty() || wantsHtml(o)) {

@@ -149,14 +149,31 @@ void verifySection(std::ostream& os, const nlohmann::json& v) {
   os << "<h2>Verification</h2>\n<p class=\"" << (passed ? "pass" : "fail") << "\">"
      << (passed ? "Outputs equal" : "Outputs differ") << " over " << v["trials"].get<int>()
      << " trial(s): max abs diff " << sci(v["max_abs_diff"].get<double>()) << ", max rel diff "
-     << sci(v["max_rel_diff"].get<double>()) << " (float32 rtol " << sci(v["rtol"].get<double>())
-     << ", atol " << sci(v["atol"].get<double>())
-     << (v["rel_to_max"].get<bool>() ? ", relative to each output's largest value" : "")
-     << ").</p>\n";
+     << sci(v["max_rel_diff"].get<double>());
+  if (v["rule"] == "float64") {
+    os << "; float32 outputs against the float64 answer, within "
+       << v["float64"]["factor"].get<double>() << " times the reference's own error";
+  } else {
+    os << " (float32 rtol " << sci(v["rtol"].get<double>()) << ", atol "
+       << sci(v["atol"].get<double>())
+       << (v["rel_to_max"].get<bool>() ? ", relative to each output's largest value" : "") << ")";
+  }
+  os << ".</p>\n";
+  for (const auto& w : v["warnings"]) {
+    os << "<p class=\"fail\">Warning: " << html(w.get<std::string>()) << "</p>\n";
+  }
   if (v.contains("first_failing_pass") && !v["first_failing_pass"].is_null()) {
     const nlohmann::json& p = v["first_failing_pass"];
     os << "<p class=\"fail\">The outputs first differ after pass " << p["index"].get<int>() + 1
        << ", <code>" << html(p["spec"].get<std::string>()) << "</code>.</p>\n";
+  }
+  if (v.contains("divergence") && v["divergence"].contains("value")) {
+    const nlohmann::json& d = v["divergence"];
+    os << "<p class=\"fail\">The first value that differs after it: "
+       << html(d["value"].get<std::string>()) << ", computed by <code>"
+       << html(d["node"].get<std::string>())
+       << "</code>: " << html(d["mismatch"].get<std::string>())
+       << " (selected in the graph below).</p>\n";
   }
   os << "<p>Inputs: ";
   for (const auto& [method, inputs] : v["inputs"].items()) {
@@ -164,7 +181,7 @@ void verifySection(std::ostream& os, const nlohmann::json& v) {
     for (const auto& in : inputs) os << "<code>" << html(in.get<std::string>()) << "</code> ";
   }
   os << "</p>\n<table>\n<tr><th>method</th><th>output</th><th>kind</th><th>max abs diff</th>"
-     << "<th>max rel diff</th><th>result</th></tr>\n";
+     << "<th>max rel diff</th><th>rule</th><th>result</th></tr>\n";
   for (const nlohmann::json& o : v["outputs"]) {
     bool ok = o["passed"].get<bool>();
     os << "<tr><td>" << html(o["method"].get<std::string>()) << "</td><td><code>"
@@ -172,8 +189,10 @@ void verifySection(std::ostream& os, const nlohmann::json& v) {
        << html(o["kind"].get<std::string>()) << "</code></td><td class=\"num\">"
        << sci(o["max_abs_diff"].get<double>()) << location(o["max_abs_at"])
        << "</td><td class=\"num\">" << sci(o["max_rel_diff"].get<double>())
-       << location(o["max_rel_at"]) << "</td><td class=\"" << (ok ? "pass" : "fail") << "\">"
-       << (ok ? "ok" : html(o["mismatch"].get<std::string>())) << "</td></tr>\n";
+       << location(o["max_rel_at"]) << "</td><td>" << html(o["rule"].get<std::string>())
+       << (o["discrete"].is_null() ? "" : ", discrete") << "</td><td class=\""
+       << (ok ? "pass" : "fail") << "\">" << (ok ? "ok" : html(o["mismatch"].get<std::string>()))
+       << "</td></tr>\n";
   }
   os << "</table>\n";
 }

@@ -60,6 +60,7 @@ std::string viewerFragment(const ViewerData& data, const std::string& id) {
     j["passes"].push_back({{"name", p.name}, {"before", p.before}, {"after", p.after}});
   }
   j["families"] = familyColours();
+  if (data.focus) j["focus"] = {{"pass", data.focus->pass}, {"query", data.focus->query}};
   std::ostringstream os;
   os << "<style>" << viewerStyle() << "</style>\n"
      << "<script type=\"application/json\" id=\"" << id << "-data\">" << scriptSafeJson(j)

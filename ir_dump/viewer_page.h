@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,17 @@ struct ViewerPass {
   size_t before = 0, after = 0;  ///< indices into ViewerData::stages
 };
 
+/// A pass to show first, with the values a search for `query` finds selected in turn.
+struct ViewerFocus {
+  size_t pass = 0;    ///< index into ViewerData::passes
+  std::string query;  ///< as typed in the search box: "%input.7"
+};
+
 /// What the viewer shows: one stage alone, or the passes' before and after.
 struct ViewerData {
   std::vector<ViewerStage> stages;
-  std::vector<ViewerPass> passes;  ///< shown first: the first; none: a menu of the stages
+  std::vector<ViewerPass> passes;    ///< shown first: the first; none: a menu of the stages
+  std::optional<ViewerFocus> focus;  ///< where verification found the outputs part
 };
 
 /// The viewer's markup, data and code, to place in a page's body; `id` names it in the page.

@@ -99,7 +99,7 @@ TEST(Float64Rule, WhereTheReferenceIsNotFiniteTheCandidateMustMatchIt) {
 }
 
 TEST(Discrete, AFewFlippedElementsAgreeMoreDiffer) {
-  at::Tensor keypoints = torch::arange(150, torch::kFloat);
+  at::Tensor keypoints = torch::rand({150}) * 64;
   for (auto [flipped, equal] : std::vector<std::pair<int, bool>>{{1, true}, {2, false}}) {
     at::Tensor moved = keypoints.clone();
     moved.narrow(0, 0, flipped) += 1;  // a keypoint one pixel over
@@ -114,6 +114,26 @@ TEST(Discrete, AFewFlippedElementsAgreeMoreDiffer) {
   }
   EXPECT_EQ(discreteAllowance(150), 1);
   EXPECT_EQ(discreteAllowance(32768), 327);
+}
+
+TEST(Discrete, RowsInAnotherOrderAgreeOtherRowsDiffer) {
+  // Detections after NMS: near-equal scores swap two boxes, and every row after them moves.
+  at::Tensor boxes = torch::rand({300, 4}) * 100;
+  at::Tensor swapped =
+      torch::cat({boxes.narrow(0, 0, 10), boxes.narrow(0, 11, 289), boxes.narrow(0, 10, 1)});
+  at::Tensor moved = swapped.clone();
+  moved.narrow(0, 0, 5) += 1;  // five boxes elsewhere: more than 1% of 300 rows
+  for (auto [candidate, equal] :
+       std::vector<std::pair<at::Tensor, bool>>{{swapped, true}, {moved, false}}) {
+    OutputComparison c{Tolerances{}};
+    c.markDiscrete("forward", "out", "torchvision::nms");
+    c10::IValue exact = boxes.to(torch::kDouble);
+    c.add("forward", 0, boxes, candidate, &exact);
+    const OutputDiff& d = c.outputs()[0];
+    EXPECT_EQ(d.passed, equal) << d.mismatch;
+    EXPECT_EQ(d.reordered, equal);
+    EXPECT_EQ(d.agreement, equal ? 1 : 295.0 / 300);
+  }
 }
 
 torch::jit::Module scripted(const std::string& source) {

@@ -187,6 +187,11 @@ void OutputComparison::fail(OutputDiff& d, const std::string& why) {
 
 int64_t discreteAllowance(int64_t elements) { return std::max<int64_t>(1, elements / 100); }
 
+namespace {
+/// Discrete outputs of at most this many rows are matched row by row when their order differs.
+constexpr int64_t kMaxMatchedRows = 4096;
+}  // namespace
+
 void OutputComparison::add(const std::string& method, int trial, const c10::IValue& expected,
                            const c10::IValue& actual, const c10::IValue* exact,
                            const std::string& exactNote) {
@@ -503,7 +508,35 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
   if (nBad == 0) return;
   const int64_t numel = ec.numel();
   if (!d.discrete.empty()) {
-    d.agreement = std::min(d.agreement, 1.0 - static_cast<double>(nBad) / numel);
+    double agreement = 1.0 - static_cast<double>(nBad) / numel;
+    if (nBad > discreteAllowance(numel) && ec.dim() >= 1 && ec.size(0) > 1 &&
+        ec.size(0) <= kMaxMatchedRows) {
+      // Rows that came in another order: each candidate row matched to a reference row within
+      // the same rule, each reference row used once.
+      const int64_t rows = ec.size(0);
+      at::Tensor reference = (answer.defined() ? answer : ed).reshape({rows, -1});
+      at::Tensor limit = answer.defined() ? at::full_like(reference, bound)
+                         : floating       ? reference.abs() * d.tol.rtol + d.tol.atol
+                                          : at::zeros_like(reference);
+      at::Tensor candidate = ad.reshape({rows, -1});
+      std::vector<bool> used(rows, false);
+      int64_t unmatched = 0;
+      for (int64_t i = 0; i < rows; ++i) {
+        at::Tensor fits = ((reference - candidate[i]).abs() <= limit).all(1).contiguous();
+        const bool* f = fits.data_ptr<bool>();
+        int64_t j = 0;
+        while (j < rows && (used[j] || !f[j])) ++j;
+        j < rows ? used[j] = true : ++unmatched;
+      }
+      const double rowAgreement = 1.0 - static_cast<double>(unmatched) / rows;
+      if (unmatched <= discreteAllowance(rows)) {
+        d.reordered = true;
+        d.agreement = std::min(d.agreement, rowAgreement);
+        return;
+      }
+      agreement = std::max(agreement, rowAgreement);
+    }
+    d.agreement = std::min(d.agreement, agreement);
     if (nBad <= discreteAllowance(numel)) return;
   }
   d.badElements += nBad;

@@ -83,7 +83,10 @@ struct OutputDiff {
   /// Set when the leaf comes out of a discrete decision (argmax, topk, NMS, a threshold): the
   /// operator that makes it. Such a leaf may have a few elements off (agreement below).
   std::string discrete;
-  double agreement = 1;  ///< the smallest fraction of elements within the rule, over trials
+  double agreement = 1;  ///< the smallest fraction of elements (or rows) within the rule
+  /// A discrete output whose rows came in another order (detections after NMS, a sort with
+  /// near-ties) and matched the reference's row for row.
+  bool reordered = false;
 };
 
 /// A discrete output may disagree in this many elements of each trial: max(1, 1% of them). One

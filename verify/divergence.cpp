@@ -120,8 +120,8 @@ Divergence findDivergence(const torch::jit::Module& reference, const torch::jit:
     capture(*g, values);
   }
   const std::string what = "running " + method + " to find where the outputs part";
-  std::vector<c10::IValue> r = items(runGraphIsolated(reference, ref, inputs, seed, what));
-  std::vector<c10::IValue> c = items(runGraphIsolated(candidate, cand, inputs, seed, what));
+  std::vector<c10::IValue> r = items(runGraphIsolated(reference, method, ref, inputs, seed, what));
+  std::vector<c10::IValue> c = items(runGraphIsolated(candidate, method, cand, inputs, seed, what));
   std::vector<c10::IValue> x;
   std::string noExact = exact.unavailable;
   if (exact.module) {
@@ -138,7 +138,7 @@ Divergence findDivergence(const torch::jit::Module& reference, const torch::jit:
     one.add(method, 0, r[i + 1], c[i + 1], answer, noExact);
     if (one.passed()) continue;
     d.found = true;
-    d.value = "%" + names[i];
+    d.value = d.name = "%" + names[i];
     d.node = describe(candNodes[i]);
     d.mismatch = one.outputs().front().mismatch;
     return d;
@@ -150,6 +150,7 @@ Divergence findDivergence(const torch::jit::Module& reference, const torch::jit:
     d.found = true;
     d.value = "the output";
     d.node = describe(candOutput);
+    d.name = "%" + candOutput->output(0)->debugName();
     d.mismatch = output.outputs().front().mismatch;
   }
   return d;

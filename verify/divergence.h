@@ -19,6 +19,7 @@ struct Divergence {
   std::string method;
   std::string value;  ///< its debug name, "%input.7", or "the output"
   std::string node;   ///< the candidate's node that computes it, as IR ("aten::hardtanh(%x, ...)")
+  std::string name;   ///< that node's first output as the viewer searches it ("%input.7")
   std::string mismatch;  ///< how it differs, as for an output
   size_t compared = 0;   ///< intermediate values compared (those both graphs have)
 };

@@ -92,7 +92,7 @@ c10::IValue Float64Model::run(const std::string& method, const std::vector<c10::
                               uint64_t seed) const {
   std::vector<c10::IValue> converted;
   for (const c10::IValue& v : inputs) converted.push_back(toFloat64(v));
-  return runGraphIsolated(*module, graphs.at(method), converted, seed,
+  return runGraphIsolated(*module, method, graphs.at(method), converted, seed,
                           "running " + method + " of the float64 copy of the reference model");
 }
 

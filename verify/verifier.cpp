@@ -112,13 +112,6 @@ void checkTestable(const std::vector<InputSpec>& specs, const std::vector<c10::I
   }
 }
 
-/// The tensors of an output, in order.
-std::vector<at::Tensor> tensorsOf(const c10::IValue& v) {
-  std::vector<at::Tensor> out;
-  forEachTensor(v, [&](const at::Tensor& t) { out.push_back(t); });
-  return out;
-}
-
 }  // namespace
 
 double trialScale(int trial) {
@@ -170,15 +163,23 @@ c10::IValue runIsolated(const torch::jit::Module& module, const std::string& met
                    });
 }
 
-c10::IValue runGraphIsolated(const torch::jit::Module& self,
+c10::IValue runGraphIsolated(const torch::jit::Module& self, const std::string& method,
                              const std::shared_ptr<torch::jit::Graph>& graph,
                              const std::vector<c10::IValue>& inputs, uint64_t seed,
                              const std::string& what) {
+  const std::vector<c10::Argument>& arguments =
+      self.get_method(method).function().getSchema().arguments();
   return runSeeded(self, inputs, seed, what,
                    [&](torch::jit::Module& copy, std::vector<c10::IValue> args) {
                      torch::jit::GraphFunction function("tsopt.isolated", graph, nullptr);
                      torch::jit::Stack stack{copy._ivalue()};
                      for (c10::IValue& a : args) stack.push_back(std::move(a));
+                     // Arguments left out take the method's defaults (`targets=None`).
+                     for (size_t i = stack.size(); i < arguments.size(); ++i) {
+                       if (arguments[i].default_value()) {
+                         stack.push_back(*arguments[i].default_value());
+                       }
+                     }
                      function.run(stack);
                      return stack.back();
                    });
@@ -221,23 +222,23 @@ void Verifier::findVacuous(const MethodRun& run) {
   bool anyTensor = false, anyElement = false, anyFloating = false;
   double largest = 0;
   for (const c10::IValue& out : run.expected) {
-    for (const at::Tensor& t : tensorsOf(out)) {
+    forEachTensor(out, [&](const at::Tensor& t) {
       anyTensor = true;
-      if (t.numel() == 0) continue;
+      if (t.numel() == 0) return;
       anyElement = true;
       at::Tensor v = t.is_quantized() ? t.dequantize() : t;
-      if (!v.is_floating_point()) continue;
+      if (!v.is_floating_point()) return;
       anyFloating = true;
       at::Tensor a = v.detach().abs().to(at::kDouble);
       largest =
           std::max(largest, a.masked_fill_(at::isfinite(a).logical_not_(), 0).max().item<double>());
-    }
+    });
   }
   const std::string of = run.method == "forward" ? "" : " of " + run.method;
   if (anyTensor && !anyElement) {
     warnings_.push_back("every output" + of +
                         " is empty on these inputs (no detection above the threshold?), and any "
-                        "two models agree on nothing: give inputs that produce outputs");
+                        "two models agree on that: give inputs that produce outputs");
     return;
   }
   const double atol = options_.tolerances.of(at::kFloat).atol;

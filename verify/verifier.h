@@ -112,10 +112,11 @@ class Verifier {
 c10::IValue runIsolated(const torch::jit::Module& module, const std::string& method,
                         const std::vector<c10::IValue>& inputs, uint64_t seed);
 
-/// Runs `graph` (a method's graph, or a copy of one changed to compute or return something else)
-/// as runIsolated runs a method: with a deep copy of `self` as its first input and deep copies of
-/// `inputs`, from the random-number state `seed`. `what` names the run if it times out.
-c10::IValue runGraphIsolated(const torch::jit::Module& self,
+/// Runs `graph` (a copy of the graph of `method` of `self`, changed to compute or return
+/// something else) as runIsolated runs the method: with a deep copy of `self` as its first input,
+/// deep copies of `inputs` and the method's defaults for the arguments they leave out, from the
+/// random-number state `seed`. `what` names the run if it times out.
+c10::IValue runGraphIsolated(const torch::jit::Module& self, const std::string& method,
                              const std::shared_ptr<torch::jit::Graph>& graph,
                              const std::vector<c10::IValue>& inputs, uint64_t seed,
                              const std::string& what);

@@ -628,6 +628,12 @@
     if (select) {
       select.addEventListener('change', () => show(Number(select.value)));
     }
+    // A report of a difference opens on the blamed pass with the first value that differs found.
+    if (data.focus && select) {
+      select.value = String(data.focus.pass);
+      search.value = data.focus.query;
+      searched = search.value;
+    }
     show(select ? Number(select.value) : 0);
     root.dataset.ready = 'yes';
     root.dataset.openMs = Math.round(performance.now() - started);

@@ -408,7 +408,7 @@ PYBIND11_MODULE(_tsopt, m) {
            const std::string& title) { return viewerPageOf(module, methods, inlined, title); });
   m.def("graph_viewer_page",
         [](const std::shared_ptr<torch::jit::Graph>& g, const std::string& title) {
-          return viewerPage(ViewerData{{{title, 0, graphView(*g)}}, {}}, title);
+          return viewerPage(ViewerData{{{title, 0, graphView(*g)}}, {}, std::nullopt}, title);
         });
   m.def("render", [](const std::string& dot, const std::string& format) {
     std::string out;

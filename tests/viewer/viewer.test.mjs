@@ -7,7 +7,7 @@
 // Environment: TSOPT_CLI, TSOPT_PYTHON, TSOPT_FIXTURE_DIR, and browser.mjs's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +196,28 @@ test("a run's report: the pass's before and after side by side, marked, in step"
   const transforms = await page.$$eval('.tv-pane .tv-svg > g', (g) =>
     g.map((e) => e.getAttribute('transform')));
   assert.equal(transforms[0], transforms[1]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a report of a difference opens on the blamed pass with the first value that differs selected', async () => {
+  const file = path.join(work, 'differs.html');
+  const plugin = path.join(path.dirname(cli), '..', 'lib', 'tsopt_test_plugin_unsafe_drop_relu.so');
+  const run = spawnSync(cli, ['run', path.join(fixtures, 'long_chain.traced.pt'), '-o',
+    path.join(work, 'differs.pt'), '-p', 'inline,fold-conv-bn,unsafe-drop-relu,dce', '--plugin',
+    plugin, '--verify', '--bisect', '--no-reproducer', '--html', file, '-q'], { encoding: 'utf8' });
+  assert.equal(run.status, 1, run.stderr);
+  const focus = pageData(file).focus;
+  assert.match(focus.query, /^%input/);
+  const { page, errors } = await open(file);
+  await page.$eval('.tsopt-viewer', (v) => v.scrollIntoView());
+  const chosen = await page.$eval('.tv-choice', (s) => s.options[s.selectedIndex].textContent);
+  assert.match(chosen, /unsafe-drop-relu/);
+  assert.equal(await page.$eval('.tv-search', (s) => s.value), focus.query);
+  assert.equal(await page.$eval('.tv-pane:last-child .tv-node.selected text.title',
+    (t) => t.textContent), 'aten::_convolution');
+  assert.match(await page.textContent('body'), /The first value that differs after it/);
+  await shot(page, 'report-differs');
   assert.deepEqual(errors, []);
   await page.close();
 });

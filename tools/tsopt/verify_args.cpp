@@ -82,7 +82,8 @@ void printVerifyTable(const Verifier& verifier, const VerifyResult& result, std:
       rule = " (tolerance: " + d.ruleNote + ")";
     }
     if (!d.discrete.empty()) {
-      rule += " (discrete, from " + d.discrete + ": " + shortNumber(100 * d.agreement) + "% agree)";
+      rule += " (discrete, from " + d.discrete + ": " + shortNumber(100 * d.agreement) + "% " +
+              (d.reordered ? "of rows agree, in another order)" : "agree)");
     }
     os << (d.skipped  ? "  not compared: the reference is not deterministic here"
            : d.passed ? "  ok" + rule
