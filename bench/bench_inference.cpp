@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <torch/script.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -101,8 +102,9 @@ int main(int argc, char** argv) {
       pipelines.push_back({arg.substr(flag.size(), eq - flag.size()), arg.substr(eq + 1)});
     }
     if (models.empty()) {
-      throw std::runtime_error("usage: tsopt_bench_inference MODEL.pt... "
-                               "[--pipeline=LABEL=PIPELINE]... [benchmark flags]");
+      throw std::runtime_error(
+          "usage: tsopt_bench_inference MODEL.pt... "
+          "[--pipeline=LABEL=PIPELINE]... [benchmark flags]");
     }
     for (const std::string& path : models) {
       registerModel(path, std::filesystem::path(path).stem().string(), pipelines, scratch);

@@ -164,6 +164,8 @@ const ErrorCase kCases[] = {
     {"OutputIsTheInputByAnotherPath", "run {model} -o {dir}/sub/../model.pt",
      "is the input model; allow overwriting it (--in-place)"},
     {"OutputMissing", "run {model}", "--output is required (see tsopt run --help)"},
+    // The positional model is named apart from --input (CLI11 2.4 takes them for one name).
+    {"ModelNotGiven", "run -o {out} --input 1x3x8x8", "model is required (see tsopt run --help)"},
     {"ReportFolderMissing", "run {model} -o {out} --report {dir}/no/r.json",
      "cannot write '{dir}/no/r.json': folder '{dir}/no' does not exist"},
     {"HtmlFolderMissing", "run {model} -o {out} --html {dir}/no/r.html",

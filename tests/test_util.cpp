@@ -37,7 +37,7 @@ const std::vector<Fixture>& fixtures() {
   return all;
 }
 
-const Fixture& fixture(const std::string& name, const std::string& kind) {
+Fixture fixture(const std::string& name, const std::string& kind) {
   for (const Fixture& f : fixtures()) {
     if (f.name == name && f.kind == kind) return f;
   }

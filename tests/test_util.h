@@ -27,8 +27,9 @@ inline void PrintTo(const Fixture& f, std::ostream* os) { *os << f.id(); }
 
 /// Every fixture in the manifest.
 const std::vector<Fixture>& fixtures();
-/// The fixture `name` of `kind` ("traced" or "scripted"); fails the test if absent.
-const Fixture& fixture(const std::string& name, const std::string& kind);
+/// The fixture `name` of `kind` ("traced" or "scripted"); fails the test if absent. A copy: a
+/// reference returned from string arguments reads as dangling to GCC 14's -Wdangling-reference.
+Fixture fixture(const std::string& name, const std::string& kind);
 
 /// The path of fixture `name` of `kind`.
 inline std::string fixturePath(const std::string& name, const std::string& kind = "traced") {

@@ -7,7 +7,7 @@ set -uo pipefail
 fuzzer="$1" runs="$2" keep="$3"
 shift 3
 if [ ! -x "$fuzzer" ]; then
-  echo "skipped: no libFuzzer build (scripts/install-deps installs clang and libclang-rt-14-dev)"
+  echo "skipped: no libFuzzer build (scripts/install-deps installs clang and libclang-rt-dev)"
   exit 77
 fi
 work="$(mktemp -d)"

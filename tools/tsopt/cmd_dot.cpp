@@ -47,7 +47,7 @@ int dotCommand(const DotArgs& a) {
 Command addDotCommand(CLI::App& app) {
   auto args = std::make_shared<DotArgs>();
   CLI::App* cmd = app.add_subcommand("dot", "Draw a method's graph as DOT, SVG or PNG");
-  cmd->add_option("input", args->input, "TorchScript model (.pt)")->required();
+  cmd->add_option("model", args->input, "TorchScript model (.pt)")->required();
   cmd->add_option("-o,--output", args->output, "OUT.dot, OUT.svg or OUT.png")->required();
   cmd->add_option("--method", args->method, "method to draw")->default_str("forward");
   cmd->add_flag("--inline", args->inlined, "inline all calls first");

@@ -55,7 +55,7 @@ Command addReduceCommand(CLI::App& app) {
   auto args = std::make_shared<ReduceArgs>();
   CLI::App* cmd = app.add_subcommand(
       "reduce", "Shrink a model while a pipeline still fails on it the same way");
-  cmd->add_option("input", args->input, "TorchScript model (.pt)")->required();
+  cmd->add_option("model", args->input, "TorchScript model (.pt)")->required();
   cmd->add_option("-o,--output", args->output, "where to save the reduced model")->required();
   cmd->add_option("-p,--pipeline", args->pipeline, "the pipeline that fails (text or @FILE)")
       ->required();

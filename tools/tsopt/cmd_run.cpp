@@ -94,7 +94,7 @@ Command addRunCommand(CLI::App& app) {
   CLI::App* run = app.add_subcommand("run", "Run a pass pipeline over a model and save the result");
   const char* kVerification = "Verification";
   const char* kDumps = "Dumps, reports and golden files";
-  run->add_option("input", args->input, "TorchScript model (.pt)")->required();
+  run->add_option("model", args->input, "TorchScript model (.pt)")->required();
   run->add_option("-o,--output", args->output, "where to save the transformed model")->required();
   CLI::Option* pipeline =
       run->add_option("-p,--pipeline", args->pipeline,

@@ -65,7 +65,7 @@ int showCommand(const ShowArgs& a) {
 Command addShowCommand(CLI::App& app) {
   auto args = std::make_shared<ShowArgs>();
   CLI::App* cmd = app.add_subcommand("show", "Print a method's IR or Python-like code");
-  cmd->add_option("input", args->input, "TorchScript model (.pt)")->required();
+  cmd->add_option("model", args->input, "TorchScript model (.pt)")->required();
   cmd->add_option("--method", args->method, "method to show")->default_str("forward");
   cmd->add_flag("--inline", args->inlined, "inline all calls first");
   cmd->add_flag("--code", args->code, "print TorchScript code instead of IR");

@@ -50,7 +50,7 @@ Command addViewCommand(CLI::App& app) {
   auto args = std::make_shared<ViewArgs>();
   CLI::App* cmd = app.add_subcommand(
       "view", "Write a page with the interactive viewer of a model's graphs (HTML, no network)");
-  cmd->add_option("input", args->input, "TorchScript model (.pt)")->required();
+  cmd->add_option("model", args->input, "TorchScript model (.pt)")->required();
   cmd->add_option("-o,--output", args->output,
                   "the page (default: tsopt-view/MODEL.html in the temporary folder)");
   cmd->add_option("--method", args->methods, "method to show (repeatable; default: forward)");
