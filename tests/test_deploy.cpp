@@ -278,7 +278,7 @@ TEST(Deploy, MkldnnBlockedKeepsActivationsBlockedThroughARegionAndTheModelReload
       ->check("aten::add")
       ->check("aten::to_mkldnn")
       ->check("aten::relu")
-      ->check("aten::max_pool2d")
+      ->check("aten::mkldnn_max_pool2d")
       ->check("aten::mkldnn_convolution")
       ->check_not("aten::to_")
       ->check("aten::mkldnn_convolution")

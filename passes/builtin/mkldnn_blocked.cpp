@@ -324,6 +324,16 @@ class MkldnnBlockedPass : public GraphPass {
           replace(regions, n, guardedAdd(*graph, n));
           break;
         case Role::kFollow:
+          if (n->kind() == c10::aten::max_pool2d) {
+            // Its MKLDNN kernel by name: LibTorch 2.x's dispatcher refuses aten::max_pool2d on
+            // an MKLDNN tensor in TorchScript (it has a CompositeImplicitAutograd kernel).
+            replace(regions, n,
+                    graph->insertNode(graph->create(c10::aten::mkldnn_max_pool2d, n->inputs()))
+                        ->output());
+            break;
+          }
+          n->output()->setType(c10::TensorType::get());
+          break;
         case Role::kNone:
           n->output()->setType(c10::TensorType::get());
           break;
