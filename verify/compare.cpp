@@ -188,8 +188,27 @@ void OutputComparison::fail(OutputDiff& d, const std::string& why) {
 int64_t discreteAllowance(int64_t elements) { return std::max<int64_t>(1, elements / 100); }
 
 namespace {
+
 /// Discrete outputs of at most this many rows are matched row by row when their order differs.
 constexpr int64_t kMaxMatchedRows = 4096;
+
+/// How many rows of `candidate` match no row of `reference` (within `limit`, elementwise), each
+/// reference row matched once: what is left of rows that only came in another order.
+int64_t unmatchedRows(const at::Tensor& reference, const at::Tensor& candidate,
+                      const at::Tensor& limit) {
+  const int64_t rows = reference.size(0);
+  std::vector<bool> used(rows, false);
+  int64_t unmatched = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    at::Tensor fits = ((reference - candidate[i]).abs() <= limit).all(1).contiguous();
+    const bool* f = fits.data_ptr<bool>();
+    int64_t j = 0;
+    while (j < rows && (used[j] || !f[j])) ++j;
+    j < rows ? used[j] = true : ++unmatched;
+  }
+  return unmatched;
+}
+
 }  // namespace
 
 void OutputComparison::add(const std::string& method, int trial, const c10::IValue& expected,
@@ -489,9 +508,11 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
     }
   }
   const std::string rule = !floating ? "exact" : answer.defined() ? "float64" : "tolerance";
-  if (d.rule.empty() || rule == "tolerance") {
-    if (d.rule != "tolerance") d.ruleNote = rule == "tolerance" ? note : "";
+  // A leaf is held to the float64 answer only if every trial was; the first that was not says
+  // why.
+  if (d.rule.empty() || (rule == "tolerance" && d.rule != "tolerance")) {
     d.rule = rule;
+    d.ruleNote = rule == "tolerance" ? note : "";
   }
   if (!answer.defined() && floating) {
     // Outside the tolerance, or a non-finite difference (a NaN on one side, unequal
@@ -511,23 +532,13 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
     double agreement = 1.0 - static_cast<double>(nBad) / numel;
     if (nBad > discreteAllowance(numel) && ec.dim() >= 1 && ec.size(0) > 1 &&
         ec.size(0) <= kMaxMatchedRows) {
-      // Rows that came in another order: each candidate row matched to a reference row within
-      // the same rule, each reference row used once.
+      // Rows that came in another order, each within the same rule of a reference row.
       const int64_t rows = ec.size(0);
       at::Tensor reference = (answer.defined() ? answer : ed).reshape({rows, -1});
       at::Tensor limit = answer.defined() ? at::full_like(reference, bound)
                          : floating       ? reference.abs() * d.tol.rtol + d.tol.atol
                                           : at::zeros_like(reference);
-      at::Tensor candidate = ad.reshape({rows, -1});
-      std::vector<bool> used(rows, false);
-      int64_t unmatched = 0;
-      for (int64_t i = 0; i < rows; ++i) {
-        at::Tensor fits = ((reference - candidate[i]).abs() <= limit).all(1).contiguous();
-        const bool* f = fits.data_ptr<bool>();
-        int64_t j = 0;
-        while (j < rows && (used[j] || !f[j])) ++j;
-        j < rows ? used[j] = true : ++unmatched;
-      }
+      const int64_t unmatched = unmatchedRows(reference, ad.reshape({rows, -1}), limit);
       const double rowAgreement = 1.0 - static_cast<double>(unmatched) / rows;
       if (unmatched <= discreteAllowance(rows)) {
         d.reordered = true;
@@ -540,10 +551,10 @@ void OutputComparison::compareTensors(OutputDiff& d, int trial, const at::Tensor
     if (nBad <= discreteAllowance(numel)) return;
   }
   d.badElements += nBad;
-  ErrorLocation first = location(bad.view(-1).nonzero()[0][0].item<int64_t>());
+  const int64_t flat = bad.view(-1).nonzero()[0][0].item<int64_t>();
+  ErrorLocation first = location(flat);
   std::string what;
   if (rule == "float64") {
-    const int64_t flat = bad.view(-1).nonzero()[0][0].item<int64_t>();
     what = std::to_string(nBad) + " of " + std::to_string(numel) +
            " elements off the float64 answer by more than " + num(bound) + " (" +
            num(tol_.float64.factor) + " x the reference's own error " + num(referenceError) +

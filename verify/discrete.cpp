@@ -31,8 +31,7 @@ bool decides(const Node* n) {
       "aten::__ge__",      "aten::__le__",       "aten::__eq__",
       "aten::__ne__",      "aten::Bool",         "aten::Int",
       "aten::IntImplicit", "aten::is_nonzero",   "aten::floor_divide",
-      "aten::bucketize",   "aten::searchsorted", "torchvision::nms",
-      "aten::max",         "aten::min"};
+      "aten::bucketize",   "aten::searchsorted", "torchvision::nms"};
   const std::string kind = n->kind().toQualString();
   if (kind == "aten::max" || kind == "aten::min") return n->outputs().size() == 2;  // indices
   if (kinds.count(kind)) return true;
