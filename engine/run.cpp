@@ -64,6 +64,7 @@ bool wantsHtml(const RunOptions& o) { return !o.html.empty() || o.keepHtml; }
 void focusDivergence(const RunOutcome& out, ViewerData& views) {
   if (!out.verdict || !out.verdict->divergence || !out.verdict->divergence->found) return;
   const PassRecord* blamed = out.passAt(*out.verdict->firstFailing);
+  if (!blamed) return;
   const std::string stem = stageStem(blamed->index, blamed->name) + ": ";
   for (size_t i = 0; i < views.passes.size(); ++i) {
     if (views.passes[i].name.rfind(stem, 0) == 0) {

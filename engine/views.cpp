@@ -10,11 +10,7 @@ namespace tsopt {
 
 std::shared_ptr<torch::jit::Graph> viewGraph(const torch::jit::Module& module,
                                              const std::string& method, bool inlined) {
-  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
-  if (!inlined) return graph;
-  graph = graph->copy();
-  inlineCalls(*graph, InlineOptions{}, nullptr);
-  return graph;
+  return inlined ? inlinedCopy(module, method) : methodGraph(module, method);
 }
 
 std::string viewerPageOf(const torch::jit::Module& module, const std::vector<std::string>& methods,

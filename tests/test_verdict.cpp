@@ -6,6 +6,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "passes/builtin/builtin.h"
 #include "passes/core/module_io.h"
 #include "tests/test_util.h"
 #include "verify/discrete.h"
@@ -160,7 +161,7 @@ def forward(self, x):
   std::vector<std::pair<std::string, std::string>> expected = {
       {"out[0]", "aten::argmax"},      {"out[2]", "aten::gt"},    {"out[4]", "aten::gt"},
       {"out[5]['k']", "aten::argmax"}, {"out[6]", "aten::floor"}, {"out[7]", "aten::to"}};
-  EXPECT_EQ(discreteOutputs(m, "forward"), expected);
+  EXPECT_EQ(discreteOutputs(*inlinedCopy(m, "forward")), expected);
 }
 
 TEST(Float64Model, ComputesInFloat64AndLeavesTheModelAsItWas) {
@@ -170,7 +171,7 @@ def forward(self, x):
     z = torch.zeros([4], dtype=6)
     return torch.matmul(x, self.w) * c + z + x.float()
 )");
-  Float64Model f = makeFloat64Model(m, {"forward"});
+  Float64Model f = makeFloat64Model(m, {{"forward", inlinedCopy(m, "forward")}});
   ASSERT_TRUE(f.module) << f.unavailable;
   at::Tensor x = torch::randn({2, 4}, torch::kDouble);
   at::Tensor out = f.run("forward", {x.to(torch::kFloat)}, 0).toTensor();
@@ -183,11 +184,11 @@ def forward(self, x):
   EXPECT_TRUE(torch::allclose(out, exact, 1e-15, 1e-15));
   EXPECT_EQ(m.forward({x.to(torch::kFloat)}).toTensor().scalar_type(), torch::kFloat);
 
-  Float64Model quantized = makeFloat64Model(scripted(R"(
+  torch::jit::Module q = scripted(R"(
 def forward(self, x):
     return torch.quantize_per_tensor(x, 0.1, 0, 13).dequantize()
-)"),
-                                            {"forward"});
+)");
+  Float64Model quantized = makeFloat64Model(q, {{"forward", inlinedCopy(q, "forward")}});
   EXPECT_FALSE(quantized.module);
   EXPECT_EQ(quantized.unavailable, "it calls aten::quantize_per_tensor");
 }

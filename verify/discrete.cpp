@@ -3,11 +3,9 @@
 
 #include <torch/csrc/jit/ir/constants.h>
 
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
-
-#include "passes/builtin/builtin.h"
-#include "passes/core/pass_manager.h"
 
 namespace tsopt {
 
@@ -190,13 +188,10 @@ void mapOutputs(Analysis& analysis, const Value* v, const std::string& path,
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> discreteOutputs(const torch::jit::Module& module,
-                                                                 const std::string& method) {
-  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method)->copy();
-  inlineCalls(*graph, InlineOptions{}, nullptr);
-  Analysis analysis(*graph);
+std::vector<std::pair<std::string, std::string>> discreteOutputs(torch::jit::Graph& inlined) {
+  Analysis analysis(inlined);
   std::vector<std::pair<std::string, std::string>> out;
-  mapOutputs(analysis, graph->outputs()[0], "out", out);
+  mapOutputs(analysis, inlined.outputs()[0], "out", out);
   return out;
 }
 

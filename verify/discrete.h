@@ -12,12 +12,12 @@
 
 namespace tsopt {
 
-/// The outputs of `method` (inlined) that depend on a discrete decision on floating-point values
-/// computed from its inputs, as (path, operator) pairs: "out[1]" and "aten::argmax" mark out[1]
-/// and everything under it. Found by following data flow, containers (a list appended to in a
-/// loop) and control flow (the outputs of a branch taken on such a value) from every such
-/// decision; outputs whose paths cannot be told apart inside a container are marked as a whole.
-std::vector<std::pair<std::string, std::string>> discreteOutputs(const torch::jit::Module& module,
-                                                                 const std::string& method);
+/// The outputs of a method, given as its inlined graph (inlinedCopy), that depend on a discrete
+/// decision on floating-point values computed from its inputs, as (path, operator) pairs:
+/// "out[1]" and "aten::argmax" mark out[1] and everything under it. Found by following data
+/// flow, containers (a list appended to in a loop) and control flow (the outputs of a branch
+/// taken on such a value) from every such decision; outputs whose paths cannot be told apart
+/// inside a container are marked as a whole.
+std::vector<std::pair<std::string, std::string>> discreteOutputs(torch::jit::Graph& inlined);
 
 }  // namespace tsopt

@@ -19,12 +19,6 @@ using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
 
-std::shared_ptr<Graph> inlined(const torch::jit::Module& m, const std::string& method) {
-  std::shared_ptr<Graph> g = methodGraph(m, method)->copy();
-  inlineCalls(*g, InlineOptions{}, nullptr);
-  return g;
-}
-
 /// The tensors the top-level block computes under a debug name, by name. Constants and
 /// attributes (weights a fold rewrote, legitimately) are not computed values.
 std::unordered_map<std::string, Value*> computed(Graph& g, std::vector<Value*>* inOrder) {
@@ -85,7 +79,10 @@ Divergence findDivergence(const torch::jit::Module& reference, const torch::jit:
                           uint64_t seed, const Tolerances& tolerances, size_t limit) {
   Divergence d;
   d.method = method;
-  std::shared_ptr<Graph> ref = inlined(reference, method), cand = inlined(candidate, method);
+  std::shared_ptr<Graph> ref = inlinedCopy(reference, method);
+  std::shared_ptr<Graph> cand = inlinedCopy(candidate, method);
+  // The float64 answers, from the same inlined graph: values keep their names.
+  Float64Model exact = makeFloat64Model(reference, {{method, ref}});
   std::vector<Value*> order;
   computed(*ref, &order);
   std::unordered_map<std::string, Value*> candByName = computed(*cand, nullptr);
@@ -105,7 +102,6 @@ Divergence findDivergence(const torch::jit::Module& reference, const torch::jit:
   capture(*cand, candValues);
 
   // The float64 answers at the same names, where the reference has a float64 path.
-  Float64Model exact = makeFloat64Model(reference, {method});
   std::vector<int> exactIndex(names.size(), -1);
   if (exact.module) {
     std::shared_ptr<Graph>& g = exact.graphs.at(method);

@@ -96,14 +96,13 @@ c10::IValue Float64Model::run(const std::string& method, const std::vector<c10::
                           "running " + method + " of the float64 copy of the reference model");
 }
 
-Float64Model makeFloat64Model(const torch::jit::Module& module,
-                              const std::vector<std::string>& methods) {
+Float64Model makeFloat64Model(
+    const torch::jit::Module& module,
+    const std::map<std::string, std::shared_ptr<torch::jit::Graph>>& inlined) {
   torch::NoGradGuard noGrad;
   Float64Model out;
-  for (const std::string& method : methods) {
-    // A copy of the graph, inlined: the module's methods and their callees stay as they are.
-    std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method)->copy();
-    inlineCalls(*graph, InlineOptions{}, nullptr);
+  for (const auto& [method, original] : inlined) {
+    std::shared_ptr<torch::jit::Graph> graph = original->copy();
     if (std::string why = convertGraph(*graph); !why.empty()) return {std::nullopt, {}, why};
     out.graphs[method] = graph;
   }

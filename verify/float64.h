@@ -28,13 +28,15 @@ struct Float64Model {
                   uint64_t seed) const;
 };
 
-/// A deep copy of `module` whose `methods`, inlined, compute in float64: float32 tensors held by
-/// any module's attributes and by graph constants become float64, and a `dtype` argument naming
+/// A deep copy of `module` whose methods compute in float64, from `inlined` (each method's graph,
+/// inlined: inlinedCopy), which it copies and leaves as they are: float32 tensors held by any
+/// module's attributes and by graph constants become float64, and a `dtype` argument naming
 /// float32 names float64; `module` itself is left as it was. Values keep their debug names.
 /// Models that compute with quantized or prepacked operators have no float64 path: `unavailable`
 /// says so.
-Float64Model makeFloat64Model(const torch::jit::Module& module,
-                              const std::vector<std::string>& methods);
+Float64Model makeFloat64Model(
+    const torch::jit::Module& module,
+    const std::map<std::string, std::shared_ptr<torch::jit::Graph>>& inlined);
 
 /// `v` with every float32 tensor inside it (lists, tuples and dicts included) as float64.
 c10::IValue toFloat64(const c10::IValue& v);

@@ -521,8 +521,7 @@ void checkInputCount(const torch::jit::Module& module, const std::string& method
 std::vector<InputSpec> inferInputSpecs(const torch::jit::Module& module,
                                        const std::string& method) {
   std::vector<c10::Argument> args = arguments(module, method);
-  std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method)->copy();
-  inlineCalls(*graph, InlineOptions{}, nullptr);
+  std::shared_ptr<torch::jit::Graph> graph = inlinedCopy(module, method);
   ShapeInference inference(module);
   std::vector<InputSpec> specs;
   for (size_t i = 0; i < requiredCount(args); ++i) {

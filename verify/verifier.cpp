@@ -10,6 +10,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "passes/builtin/builtin.h"
 #include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
@@ -193,14 +194,21 @@ Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
     : options_(std::move(options)) {
   if (options_.trials < 1) throw Error("trials must be at least 1", Setting::kTrials);
   if (!options_.inputsFile.empty() || options_.inputValues) options_.trials = 1;
+  // Each method inlined once, for the float64 copy and the discrete outputs alike.
+  std::map<std::string, std::shared_ptr<torch::jit::Graph>> inlined;
+  for (const std::string& method : options_.methods) {
+    inlined[method] = inlinedCopy(reference, method);
+  }
   if (options_.tolerances.float64.enabled) {
     try {
-      float64_ = makeFloat64Model(reference, options_.methods);
+      float64_ = makeFloat64Model(reference, inlined);
     } catch (const std::exception& e) {
       float64_.unavailable = "the model cannot be copied to float64: " + describeException(e);
     }
   }
-  for (const std::string& method : options_.methods) prepare(reference, method);
+  for (const std::string& method : options_.methods) {
+    prepare(reference, method, *inlined.at(method));
+  }
 }
 
 void Verifier::runFloat64(MethodRun& run) const {
@@ -265,7 +273,8 @@ void Verifier::findVacuous(const MethodRun& run) {
   }
 }
 
-void Verifier::prepare(const torch::jit::Module& reference, const std::string& method) {
+void Verifier::prepare(const torch::jit::Module& reference, const std::string& method,
+                       torch::jit::Graph& inlined) {
   MethodRun run;
   run.method = method;
   MethodInputs described;
@@ -348,7 +357,7 @@ void Verifier::prepare(const torch::jit::Module& reference, const std::string& m
   runFloat64(run);
   described.noFloat64 = run.noExact;
   try {
-    described.discrete = discreteOutputs(reference, method);
+    described.discrete = discreteOutputs(inlined);
   } catch (const std::exception&) {
     // A graph the analysis cannot follow: its outputs are judged as continuous ones.
   }

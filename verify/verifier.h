@@ -90,7 +90,8 @@ class Verifier {
     std::vector<c10::IValue> exact;  ///< per trial, the float64 copy's outputs (or none)
     std::string noExact;             ///< why there are none
   };
-  void prepare(const torch::jit::Module& reference, const std::string& method);
+  void prepare(const torch::jit::Module& reference, const std::string& method,
+               torch::jit::Graph& inlined);
   void runFloat64(MethodRun& run) const;
   void findVacuous(const MethodRun& run);
   std::vector<std::string> nondeterministicOutputs(const torch::jit::Module& reference,

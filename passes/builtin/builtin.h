@@ -29,6 +29,11 @@ struct InlineOptions {
 /// "skipped.not-graph-function" in `stats`.
 bool inlineCalls(torch::jit::Graph& graph, const InlineOptions& options, Statistics* stats);
 
+/// A copy of the graph of `method` of `module` with every call inlined (the module's own graphs
+/// are left as they are); throws tsopt::Error listing the methods if `method` is missing.
+std::shared_ptr<torch::jit::Graph> inlinedCopy(const torch::jit::Module& module,
+                                               const std::string& method);
+
 /// Removes nodes whose results are unused and that have no observable effect, nested blocks
 /// included, with unused prim::If outputs and prim::Loop carried values. Alias-aware: keeps
 /// writes to anything live after them, to graph inputs and outputs. Counts "removed",

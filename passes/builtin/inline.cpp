@@ -15,6 +15,7 @@
 #include <map>
 
 #include "passes/builtin/builtin.h"
+#include "passes/core/pass_manager.h"
 #include "passes/core/registry.h"
 
 // LibTorch 1.13 declares this constructor in its headers but does not export it from its library;
@@ -217,6 +218,12 @@ bool inlineCalls(Graph& graph, const InlineOptions& options, Statistics* stats) 
   bool changed = inliner.run(graph.block(), options.maxDepth, out);
   if (inliner.prepared()) out.add("prepared", inliner.prepared());
   return changed;
+}
+
+std::shared_ptr<Graph> inlinedCopy(const torch::jit::Module& module, const std::string& method) {
+  std::shared_ptr<Graph> graph = methodGraph(module, method)->copy();
+  inlineCalls(*graph, InlineOptions{}, nullptr);
+  return graph;
 }
 
 }  // namespace tsopt
