@@ -2,6 +2,7 @@
 // (made at build time by tests/hostile/make_hostile.py), special files where files belong,
 // paths that name nothing or too much, and signals mid-run. Each must end in one clear line and
 // exit code 2 (or death by the signal), with nothing of the user's changed and nothing left.
+#include <caffe2/serialize/versions.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "passes/core/module_io.h"
+#include "passes/core/torch_compat.h"
 #include "tests/cli_cases.h"
 #include "tests/test_paths.h"
 #include "tests/test_util.h"
@@ -111,6 +113,18 @@ const ErrorCase kCases[] = {
     {"CodeLongOperatorChain", "show {dir}/code_long_chain.pt", "nests code 20004 deep"},
     {"CodeDeepBlocks", "verify {dir}/code_deep_blocks.pt {model}", "nests code 604 deep"},
 
+    // Archives no LibTorch this tsopt builds against can read: the line names both versions.
+    {"ArchiveFormatNewerThanThisLibTorch", "run {dir}/format_too_new.pt -o {out}",
+     "cannot load model '{dir}/format_too_new.pt': it is archive format version 99, and LibTorch " +
+         compat::libtorchVersion() + " reads up to version " +
+         std::to_string(caffe2::serialize::kMaxSupportedFileFormatVersion) +
+         ": it needs a newer LibTorch"},
+    {"OperatorNoLibTorchHas", "show {dir}/calls_unknown_aten.pt --summary",
+     "cannot load model '{dir}/calls_unknown_aten.pt': it calls aten::tsopt_no_such_op, which "
+     "LibTorch " +
+         compat::libtorchVersion() + " lacks: it needs a newer LibTorch than " +
+         compat::libtorchVersion()},
+
     // A 1 MB archive that unpacks to 1 GiB, refused before anything is inflated.
     {"ZipBomb", "run {dir}/bomb.pt -o {out}",
      "cannot load model '{dir}/bomb.pt': its compressed records unpack to more than 512 MiB (a "
@@ -181,8 +195,18 @@ pid_t spawnTsopt(const std::vector<std::string>& args) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  // The signals at their defaults, as in a terminal: a suite started in the background of a
+  // script inherits SIGINT and SIGQUIT ignored, which tsopt rightly leaves ignored.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ), 0);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   return pid;
 }

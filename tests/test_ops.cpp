@@ -90,7 +90,8 @@ TEST(OperatorLibraries, ShowSummarySaysWhatAModelHolds) {
   // One Seq holding a Sequential of Conv2d, BatchNorm2d and ReLU; conv 8x3x3x3 + bias, BatchNorm
   // weight, bias, mean, var of 8 and num_batches_tracked.
   EXPECT_NE(s.out.find("\nsubmodules: 4\ntensors: 7 (0.0 MB) in parameters, buffers and "
-                       "attributes\noperator libraries: none needed (LibTorch's operators only)\n"),
+                       "attributes\nLibTorch: archive format version 3; loads in LibTorch >= "
+                       "1.13\noperator libraries: none needed (LibTorch's operators only)\n"),
             std::string::npos)
       << s.out;
   EXPECT_EQ(s.out.rfind("model: " + f.path() + " (", 0), 0u) << s.out;

@@ -14,11 +14,16 @@
 #include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
 #include "passes/core/module_io.h"
+#include "passes/core/torch_compat.h"
 #include "tests/test_paths.h"
 
 namespace tsopt::test {
 
 namespace fs = std::filesystem;
+
+// The suite checks what graphs compute, not LibTorch's CPU fuser (built with LLVM in 2.x, it
+// compiles kernels for seconds to minutes the second time a method runs).
+const bool kNoFusion = (compat::disableTensorExprFuser(), true);
 
 std::string Fixture::path() const { return std::string(TSOPT_FIXTURE_DIR) + "/" + file; }
 

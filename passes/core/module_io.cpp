@@ -26,6 +26,7 @@
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/op_library.h"
+#include "passes/core/torch_compat.h"
 
 namespace tsopt {
 
@@ -65,6 +66,9 @@ torch::jit::Module loadWithOperatorLibraries(const std::function<torch::jit::Mod
     try {
       return load();
     } catch (const std::exception& e) {
+      if (std::string need = compat::newerLibTorchNeeded(e.what()); !need.empty()) {
+        throw Error(what + ": " + need);
+      }
       std::string op = unknownOperator(describeException(e));
       if (op.empty()) throw;
       std::string ns = op.substr(0, op.find("::"));

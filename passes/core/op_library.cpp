@@ -130,27 +130,34 @@ std::string findOperatorLibrary(const std::string& ns) {
   return "";
 }
 
-std::map<std::string, std::set<std::string>> libraryOperators(const torch::jit::Module& module) {
-  std::map<std::string, std::set<std::string>> out;
+void forEachOperatorCall(const torch::jit::Module& module,
+                         const std::function<void(const torch::jit::Node*)>& fn) {
   std::unordered_set<const torch::jit::Graph*> seen;
   std::function<void(torch::jit::Graph&)> visit = [&](torch::jit::Graph& graph) {
     if (!seen.insert(&graph).second) return;
     forEachNode(graph.block(), [&](torch::jit::Node* n) {
       // Functions a method calls (torchvision.ops.nms is one) hold the operator calls.
       if (n->kind() == c10::prim::CallFunction) {
-        if (auto fn = n->input(0)->type()->cast<c10::FunctionType>()) {
-          if (auto* graphFn = tryToGraphFunction(*fn->function())) visit(*graphFn->graph());
+        if (auto f = n->input(0)->type()->cast<c10::FunctionType>()) {
+          if (auto* graphFn = tryToGraphFunction(*f->function())) visit(*graphFn->graph());
         }
       }
-      std::string ns = n->kind().domainString();
-      if (ns.empty()) return;
-      ns = ns.substr(ns.rfind('.') + 1);  // "org.pytorch.aten" -> "aten"
-      if (!ownedByLibTorch(ns)) out[ns].insert(n->kind().toQualString());
+      fn(n);
     });
   };
   for (const torch::jit::NameModule& sub : module.named_modules()) {
     for (const torch::jit::Method& method : sub.value.get_methods()) visit(*method.graph());
   }
+}
+
+std::map<std::string, std::set<std::string>> libraryOperators(const torch::jit::Module& module) {
+  std::map<std::string, std::set<std::string>> out;
+  forEachOperatorCall(module, [&](const torch::jit::Node* n) {
+    std::string ns = n->kind().domainString();
+    if (ns.empty()) return;
+    ns = ns.substr(ns.rfind('.') + 1);  // "org.pytorch.aten" -> "aten"
+    if (!ownedByLibTorch(ns)) out[ns].insert(n->kind().toQualString());
+  });
   return out;
 }
 

@@ -35,6 +35,11 @@ void onOperatorLibraryLoaded(std::function<void(const OperatorLibrary&)> fn);
 /// "torchaudio"), looked for in the Python packages' folders; "" if there is none.
 std::string findOperatorLibrary(const std::string& ns);
 
+/// Calls `fn` on every node of `module`'s methods (of every submodule) and of the functions they
+/// call, each graph once.
+void forEachOperatorCall(const torch::jit::Module& module,
+                         const std::function<void(const torch::jit::Node*)>& fn);
+
 /// The operators `module`'s methods call that LibTorch does not register itself, by namespace:
 /// {"torchvision": {"torchvision::nms", "torchvision::roi_align"}}.
 std::map<std::string, std::set<std::string>> libraryOperators(const torch::jit::Module& module);

@@ -89,6 +89,16 @@ def with_statement(recs, statement):
     return [(n, edit(d) if n.endswith("activation.py") else d) for n, d in recs]
 
 
+def with_return(recs, expression):
+    """recs with forward's `return` returning `expression` instead: a call that the LibTorch
+    saving it (1.13) lacks but a newer one has, as a model saved by that one would hold."""
+    def edit(source):
+        text = source.decode()
+        at = text.index("    return ")
+        return (text[:at] + "    return " + expression + "\n").encode()
+    return [(n, edit(d) if n.endswith("activation.py") else d) for n, d in recs]
+
+
 def write_bomb(out, path, megabytes):
     """The model at `path` with its code record padded to unpack to `megabytes` MiB more (of
     spaces, which deflate about a thousand to one), streamed so that no copy is in memory."""
@@ -157,6 +167,14 @@ def main():
         # A tuple in a tuple ... a million deep: 2 MB of pickle.
         "pickle_deep": replace_record(base, "data.pkl",
                                       b"\x80\x02)" + b"\x85" * 1_000_000 + b"."),
+        # Archives of a newer LibTorch (torch_compat.h): a format version past any LibTorch's,
+        # an operator and an overload that LibTorch 1.13 lacks and 2.x has, and an operator
+        # that no LibTorch has.
+        "format_too_new": replace_record(records(relu), "/version", b"99\n"),
+        "calls_sdpa": with_return(records(relu),
+                                  "torch.scaled_dot_product_attention(input, input, input)"),
+        "calls_squeeze_dims": with_return(records(relu), "torch.squeeze(input, [0, 1])"),
+        "calls_unknown_aten": with_return(records(relu), "ops.aten.tsopt_no_such_op(input)"),
     }
     for name, recs in cases.items():
         write(os.path.join(out, name + ".pt"), recs)

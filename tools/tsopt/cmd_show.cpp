@@ -9,6 +9,7 @@
 #include "passes/core/module_io.h"
 #include "passes/core/op_library.h"
 #include "passes/core/pass_manager.h"
+#include "passes/core/torch_compat.h"
 #include "tools/tsopt/commands.h"
 
 namespace tsopt::cli {
@@ -33,6 +34,24 @@ void printSummary(const std::string& path, const torch::jit::Module& module, std
   AttributeTensors tensors = attributeTensors(module);
   os << "\nsubmodules: " << submodules << "\ntensors: " << tensors.count << " ("
      << static_cast<double>(tensors.bytes) / 1e6 << " MB) in parameters, buffers and attributes\n";
+  compat::Requirement need = compat::requirement(module);
+  os << "LibTorch: archive format version " << compat::archiveFormatVersion(path) << "; ";
+  auto names = [](const std::vector<std::string>& ops) {
+    std::string out;
+    for (const std::string& op : ops) out += (out.empty() ? "" : ", ") + op;
+    return out;
+  };
+  if (!need.newerOperators.empty()) {
+    os << "needs LibTorch >= " << need.oldest << ": it calls " << names(need.newerOperators)
+       << ", which LibTorch " << compat::oldLine() << " lacks";
+  } else {
+    os << "loads in LibTorch >= " << need.oldest;
+  }
+  if (!need.removedOperators.empty()) {
+    os << "; it calls " << names(need.removedOperators) << ", which LibTorch " << compat::newLine()
+       << " lacks";
+  }
+  os << "\n";
   auto needed = libraryOperators(module);
   if (needed.empty()) {
     os << "operator libraries: none needed (LibTorch's operators only)\n";
