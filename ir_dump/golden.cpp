@@ -12,6 +12,7 @@
 #include "ir_dump/stages.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
+#include "passes/core/torch_compat.h"
 
 namespace tsopt {
 
@@ -38,6 +39,19 @@ std::set<std::string> stemsIn(const fs::path& dir, const std::string& ext) {
   return stems;
 }
 
+/// DIR/libtorch-X.Y: the IR files of stages whose IR differs on this LibTorch line (scripting
+/// differs between lines: 2.x types a missing bias `Tensor?` where 1.13 has `NoneType`).
+fs::path lineFolder(const std::string& dir) {
+  return fs::path(dir) / ("libtorch-" + compat::libtorchVersion());
+}
+
+/// The file a stage is compared with: this line's where it has one, else the folder's.
+fs::path expectedFile(const std::string& dir, const std::string& stem) {
+  fs::path line = lineFolder(dir) / (stem + ".ir");
+  std::error_code ec;
+  return fs::is_regular_file(line, ec) ? line : fs::path(dir) / (stem + ".ir");
+}
+
 }  // namespace
 
 GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stages) {
@@ -57,7 +71,7 @@ GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stag
   std::set<std::string> seen;
   for (const Stage& s : stages) {
     seen.insert(s.stem);
-    const fs::path expectedPath = fs::path(dir) / (s.stem + ".ir");
+    const fs::path expectedPath = expectedFile(dir, s.stem);
     std::optional<std::string> expected = readText(expectedPath);
     if (!s.changed) {
       if (expected) {
@@ -80,10 +94,12 @@ GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stag
       }
     }
   }
-  for (const char* ext : {".ir", ".check"}) {
-    for (const std::string& stem : stemsIn(dir, ext)) {
-      if (!seen.count(stem)) {
-        fail((fs::path(dir) / (stem + ext)).string() + " names no stage of this run");
+  for (const fs::path& folder : {fs::path(dir), lineFolder(dir)}) {
+    for (const char* ext : {".ir", ".check"}) {
+      for (const std::string& stem : stemsIn(folder, ext)) {
+        if (!seen.count(stem)) {
+          fail((folder / (stem + ext)).string() + " names no stage of this run");
+        }
       }
     }
   }
@@ -94,20 +110,42 @@ std::vector<std::string> writeGolden(const std::string& dir, const std::vector<S
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!fs::is_directory(dir, ec)) throw Error("cannot create golden folder '" + dir + "'");
+  // The folder's own files are the oldest line's (1.13's); another line records a stage in its
+  // own folder only where its IR differs from them.
+  const bool baseLine = compat::libtorchVersion() == compat::oldLine();
+  const fs::path line = lineFolder(dir);
   std::set<std::string> current;
   std::vector<std::string> written;
+  auto write = [&](const fs::path& p, const std::string& ir) {
+    if (readText(p) == ir) return;
+    fs::create_directories(p.parent_path(), ec);
+    writeFileAtomic(p.string(), ir);
+    written.push_back(p.string());
+  };
+  auto remove = [&](const fs::path& p) {
+    if (fs::remove(p, ec)) written.push_back(p.string());
+  };
   for (const Stage& s : stages) {
     if (!s.changed) continue;
     current.insert(s.stem);
-    fs::path p = fs::path(dir) / (s.stem + ".ir");
-    if (readText(p) == s.ir) continue;
-    writeFileAtomic(p.string(), s.ir);
-    written.push_back(p.string());
+    const fs::path base = fs::path(dir) / (s.stem + ".ir"), own = line / (s.stem + ".ir");
+    std::optional<std::string> recorded = readText(base);
+    if (baseLine || !recorded) {
+      write(base, s.ir);
+      remove(own);
+    } else if (*recorded == s.ir) {
+      remove(own);
+    } else {
+      write(own, s.ir);
+    }
   }
-  for (const std::string& stem : stemsIn(dir, ".ir")) {
-    const fs::path stale = fs::path(dir) / (stem + ".ir");
-    if (!current.count(stem) && fs::remove(stale, ec)) written.push_back(stale.string());
+  // Files of stages this run does not have: this line's always, the folder's on 1.13 only.
+  for (const fs::path& folder : {line, baseLine ? fs::path(dir) : line}) {
+    for (const std::string& stem : stemsIn(folder, ".ir")) {
+      if (!current.count(stem)) remove(folder / (stem + ".ir"));
+    }
   }
+  if (fs::is_empty(line, ec)) fs::remove(line, ec);
   return written;
 }
 

@@ -25,14 +25,20 @@ struct GoldenCheck {
   Setting fix = Setting::kNone;
 };
 
-/// Compares every changed stage with DIR/<stem>.ir and runs DIR/<stem>.check (`# CHECK:` lines,
+/// IR that differs between LibTorch lines (scripting differs) is recorded per line: a stage's
+/// expected IR is DIR/libtorch-X.Y/<stem>.ir on LibTorch X.Y where that exists, else
+/// DIR/<stem>.ir, which holds the oldest line's (1.13's) IR.
+///
+/// Compares every changed stage with its expected IR and runs DIR/<stem>.check (`# CHECK:` lines,
 /// run by LibTorch's FileCheck) on any stage where present. A changed stage with no .ir file, an
 /// .ir file of an unchanged stage (a copy of the one before), or a file naming no stage is a
 /// mismatch too.
 GoldenCheck compareGolden(const std::string& dir, const std::vector<Stage>& stages);
 
 /// Records every changed stage as DIR/<stem>.ir (creating DIR), and removes other .ir files of
-/// stages; .check files are kept. Returns the files written or removed.
+/// stages; .check files are kept. On a LibTorch line other than 1.13, a stage whose IR differs
+/// from DIR/<stem>.ir goes to DIR/libtorch-X.Y/ instead (and one that no longer differs is
+/// removed from there). Returns the files written or removed.
 std::vector<std::string> writeGolden(const std::string& dir, const std::vector<Stage>& stages);
 
 }  // namespace tsopt
