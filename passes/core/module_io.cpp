@@ -180,22 +180,33 @@ void removeTemporariesAndDie(int sig) {
   raise(sig);
 }
 
-/// On the first temporary file: SIGINT, SIGTERM and SIGHUP remove the temporary files before
-/// the process ends as the signal says. A handler someone else installed (Python's, for one) is
-/// left alone.
+/// Installs removeTemporariesAndDie for SIGINT, SIGTERM and SIGHUP where the disposition is the
+/// default, or any handler when `replaceHandlers` (never where the signal is ignored, as under
+/// nohup).
+void installSignalCleanup(bool replaceHandlers) {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    if (sigaction(sig, nullptr, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+    if (old.sa_handler != SIG_DFL && !replaceHandlers) continue;
+    struct sigaction action {};
+    action.sa_handler = removeTemporariesAndDie;
+    sigemptyset(&action.sa_mask);
+    sigaction(sig, &action, nullptr);
+  }
+}
+
+/// On the first temporary file: the signals remove the temporary files before the process ends
+/// as the signal says. A handler someone else installed (Python's, for one) is left alone.
 void installSignalCleanup() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
-      struct sigaction old {};
-      if (sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
-      struct sigaction action {};
-      action.sa_handler = removeTemporariesAndDie;
-      sigemptyset(&action.sa_mask);
-      sigaction(sig, &action, nullptr);
-    }
-  });
+  std::call_once(once, [] { installSignalCleanup(false); });
 }
+
+}  // namespace
+
+void endOnTerminationSignals() { installSignalCleanup(true); }
+
+namespace {
 
 std::mutex gTemporariesMutex;
 

@@ -63,6 +63,11 @@ std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const 
 /// written: its nearest existing ancestor is a folder tsopt can write in. Throws tsopt::Error.
 void checkFolderWritable(const std::string& dir, const std::string& what);
 
+/// For a program that owns its process (the CLI): SIGINT, SIGTERM and SIGHUP remove the staged
+/// files and end the process, replacing what libraries installed (Debian 13's LibTorch loads
+/// UCX, whose SIGHUP handler only prints); a signal that is ignored (nohup) stays ignored.
+void endOnTerminationSignals();
+
 /// Removes every staged file that exists now (async-signal-safe: for signal handlers and for a
 /// process about to _exit).
 void removeStagedFiles();

@@ -8,6 +8,7 @@
 #include "passes/core/archive_check.h"
 #include "passes/core/deadline.h"
 #include "passes/core/error.h"
+#include "passes/core/module_io.h"
 #include "passes/core/op_library.h"
 #include "passes/core/registry.h"
 #include "tools/tsopt/commands.h"
@@ -15,6 +16,7 @@
 
 int main(int argc, char** argv) {
   using namespace tsopt::cli;
+  tsopt::endOnTerminationSignals();
   CLI::App app{"tsopt: run pipelines of graph passes over TorchScript models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tsopt 0.1.0");
