@@ -226,7 +226,7 @@ const ErrorCase kCases[] = {
      "forward of the reference model rejects the inputs (2x5x8x8)"},
     {"RunVerifyShapeMalformed", kRun + "--verify --input-shape 2xx3", "bad input spec '2xx3'"},
 
-    {"PresetUnknown", kRun + "-O3", "unknown preset 'O3' (known: O0, O1, O2)"},
+    {"PresetUnknown", kRun + "-O3", "unknown preset 'O3' (known: O0, O1, O2, backport)"},
     {"PresetAndPipeline", kRun + "-O2 -p dce", "excludes"},
     {"FreezeInTraining", "run {dir}/training.pt -o {out} -O2",
      "pass 'torch-freeze' failed: the model is in training mode"},

@@ -503,7 +503,7 @@ TEST(Deploy, PresetsAreNamedPipelines) {
     findPreset("3");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "unknown preset 'O3' (known: O0, O1, O2)");
+    EXPECT_EQ(std::string(e.what()), "unknown preset 'O3' (known: O0, O1, O2, backport)");
   }
 }
 

@@ -136,7 +136,7 @@ TEST(Pipeline, PresetsAreRegisteredWithTheBuiltinPassesAndParse) {
       EXPECT_EQ(parsePipeline(p.pipeline).str(), p.pipeline) << p.name;
     }
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"O0", "O1", "O2"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"O0", "O1", "O2", "backport"}));
   EXPECT_EQ(&findPreset("2"), &findPreset("O2"));
   PassRegistry empty;
   EXPECT_THROW(findPreset("O1", empty), Error);

@@ -65,4 +65,9 @@ bool transposeFrozenLinears(torch::jit::Graph& graph, Statistics* stats);
 bool stripModule(torch::jit::Module& module, const std::vector<std::string>& methods,
                  Statistics* stats, std::vector<std::string>* warnings);
 
+/// Rewrites each call of an operator LibTorch 1.13 lacks and 2.x has (scaled_dot_product_attention,
+/// rms_norm, squeeze.dims) into operators 1.13 has, folds the non-tensor constants it passed and
+/// removes what is dead. Counts "backported.OP" and "left.OP" (a form not taken) in `stats`.
+bool backportOperators(const std::shared_ptr<torch::jit::Graph>& graph, Statistics* stats);
+
 }  // namespace tsopt

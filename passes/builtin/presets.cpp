@@ -18,6 +18,10 @@ void registerPresets(PassRegistry& r) {
                "with pre-transposed weights, oneDNN's blocked layout through regions of "
                "convolutions, prepacked oneDNN convolutions with ReLU fused elsewhere; the result "
                "saves and loads in plain PyTorch and LibTorch"});
+  r.addPreset({"backport", "inline,backport,dce,strip",
+               "for a model saved by PyTorch 2.x that must run on LibTorch 1.13: inline, write "
+               "the 2.x-only operators with operators 1.13 has, drop dead code and what no kept "
+               "method reaches (run it on a 2.x build, where the model loads)"});
 }
 
 // At static initialisation, like the passes' registrars: a failure is reported at start-up.

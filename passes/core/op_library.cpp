@@ -131,20 +131,32 @@ std::string findOperatorLibrary(const std::string& ns) {
 }
 
 void forEachOperatorCall(const torch::jit::Module& module,
-                         const std::function<void(const torch::jit::Node*)>& fn) {
+                         const std::function<void(const torch::jit::Node*)>& fn,
+                         const std::vector<std::string>* methods) {
   std::unordered_set<const torch::jit::Graph*> seen;
   std::function<void(torch::jit::Graph&)> visit = [&](torch::jit::Graph& graph) {
     if (!seen.insert(&graph).second) return;
     forEachNode(graph.block(), [&](torch::jit::Node* n) {
-      // Functions a method calls (torchvision.ops.nms is one) hold the operator calls.
+      // Functions a method calls (torchvision.ops.nms is one) hold the operator calls; so do
+      // the methods of submodules where only some methods are the roots.
       if (n->kind() == c10::prim::CallFunction) {
         if (auto f = n->input(0)->type()->cast<c10::FunctionType>()) {
           if (auto* graphFn = tryToGraphFunction(*f->function())) visit(*graphFn->graph());
+        }
+      } else if (methods && n->kind() == c10::prim::CallMethod) {
+        if (auto cls = n->input(0)->type()->cast<c10::ClassType>()) {
+          if (torch::jit::Function* m = cls->findMethod(n->s(c10::attr::name))) {
+            if (auto* graphFn = tryToGraphFunction(*m)) visit(*graphFn->graph());
+          }
         }
       }
       fn(n);
     });
   };
+  if (methods) {
+    for (const std::string& name : *methods) visit(*module.get_method(name).graph());
+    return;
+  }
   for (const torch::jit::NameModule& sub : module.named_modules()) {
     for (const torch::jit::Method& method : sub.value.get_methods()) visit(*method.graph());
   }

@@ -36,9 +36,11 @@ void onOperatorLibraryLoaded(std::function<void(const OperatorLibrary&)> fn);
 std::string findOperatorLibrary(const std::string& ns);
 
 /// Calls `fn` on every node of `module`'s methods (of every submodule) and of the functions they
-/// call, each graph once.
+/// call, each graph once; with `methods`, of those methods of the root and of every method and
+/// function they call.
 void forEachOperatorCall(const torch::jit::Module& module,
-                         const std::function<void(const torch::jit::Node*)>& fn);
+                         const std::function<void(const torch::jit::Node*)>& fn,
+                         const std::vector<std::string>* methods = nullptr);
 
 /// The operators `module`'s methods call that LibTorch does not register itself, by namespace:
 /// {"torchvision": {"torchvision::nms", "torchvision::roi_align"}}.

@@ -78,18 +78,21 @@ uint64_t archiveFormatVersion(const std::string& path) {
   return caffe2::serialize::PyTorchStreamReader(path).version();
 }
 
-Requirement requirement(const torch::jit::Module& module) {
+Requirement requirement(const torch::jit::Module& module, const std::vector<std::string>* methods) {
   Requirement r;
   std::set<std::string> newer, removed;
-  forEachOperatorCall(module, [&](const torch::jit::Node* n) {
-    const c10::FunctionSchema* schema = n->maybeSchema();
-    std::string op =
-        schema ? schema->name() +
-                     (schema->overload_name().empty() ? "" : "." + schema->overload_name())
-               : n->kind().toQualString();
-    if (kOnlyNew.count(op)) newer.insert(op);
-    if (kOnlyOld.count(op)) removed.insert(op);
-  });
+  forEachOperatorCall(
+      module,
+      [&](const torch::jit::Node* n) {
+        const c10::FunctionSchema* schema = n->maybeSchema();
+        std::string op =
+            schema ? schema->name() +
+                         (schema->overload_name().empty() ? "" : "." + schema->overload_name())
+                   : n->kind().toQualString();
+        if (kOnlyNew.count(op)) newer.insert(op);
+        if (kOnlyOld.count(op)) removed.insert(op);
+      },
+      methods);
   r.newerOperators.assign(newer.begin(), newer.end());
   r.removedOperators.assign(removed.begin(), removed.end());
   r.oldest = newer.empty() ? kOldLine : kFirstAfterOld;

@@ -37,8 +37,10 @@ struct Requirement {
   std::vector<std::string> removedOperators;
 };
 
-/// What `module` needs: the operators of its methods' graphs and of the functions they call.
-Requirement requirement(const torch::jit::Module& module);
+/// What `module` needs: the operators of its methods' graphs and of the functions they call;
+/// with `methods`, only of what those methods of the root call (a run that keeps only them).
+Requirement requirement(const torch::jit::Module& module,
+                        const std::vector<std::string>* methods = nullptr);
 
 /// For a load that failed with `why` (LibTorch's message): one line saying which LibTorch the
 /// model needs when the failure is this LibTorch being too old (an archive format it cannot

@@ -174,6 +174,7 @@ def main():
         "calls_sdpa": with_return(records(relu),
                                   "torch.scaled_dot_product_attention(input, input, input)"),
         "calls_squeeze_dims": with_return(records(relu), "torch.squeeze(input, [0, 1])"),
+        "calls_all_dims": with_return(records(relu), "torch.all(input, [0, 1])"),
         "calls_unknown_aten": with_return(records(relu), "ops.aten.tsopt_no_such_op(input)"),
     }
     for name, recs in cases.items():

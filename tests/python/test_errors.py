@@ -30,7 +30,7 @@ def test_bad_pipeline_is_the_clis_message(tmp_path, cli, traced):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"preset": "O9"}, "unknown preset 'O9' (known: O0, O1, O2)"),
+    ({"preset": "O9"}, "unknown preset 'O9' (known: O0, O1, O2, backport)"),
     ({"pipeline": "dce", "preset": "O1"}, "give either a pipeline or a preset, not both"),
     ({"verify": "sometimes"}, "unknown verification 'sometimes' (known: none, result, strict, "
                               "each)"),

@@ -40,9 +40,11 @@ int passesCommand(const PassesArgs& a) {
   }
   std::cout << "\nfixed-point{max-iterations=<int>}(PIPELINE)  repeat PIPELINE until no pass "
                "in it changes the graph (default 10 iterations)\n";
-  std::cout << "\npresets (tsopt run -ON):\n";
+  std::cout << "\npresets (tsopt run -ON, -O NAME):\n";
   for (const PipelinePreset& p : PassRegistry::global().presets()) {
-    std::cout << "-" << p.name << "  " << p.description << "\n    "
+    // O0, O1, O2 as -O0 ...; a named preset as -O NAME.
+    const bool level = p.name.size() == 2 && p.name[0] == 'O';
+    std::cout << (level ? "-" : "-O ") << p.name << "  " << p.description << "\n    "
               << (p.pipeline.empty() ? "(no passes)" : p.pipeline) << "\n";
   }
   return kOk;

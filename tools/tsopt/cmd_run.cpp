@@ -101,7 +101,8 @@ Command addRunCommand(CLI::App& app) {
                       "pipeline text, or @FILE to read it from a file (default: -O1)");
   run->add_option("-O", args->level,
                   "a preset pipeline instead: -O0 (none), -O1 (the default), -O2 (fastest on "
-                  "CPU); 'tsopt passes' shows them")
+                  "CPU), -O backport (a PyTorch 2.x model for LibTorch 1.13); 'tsopt passes' "
+                  "shows them")
       ->excludes(pipeline);
   run->add_option("--method", args->methods, "method to transform (repeatable; default forward)");
   run->add_option("--report", args->report, "write a JSON report of the run here");
