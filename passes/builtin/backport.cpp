@@ -120,16 +120,10 @@ const std::map<std::string, std::shared_ptr<Graph>>& decompositions() {
   return graphs;
 }
 
-std::string schemaName(const Node* n) {
-  const c10::FunctionSchema* s = n->maybeSchema();
-  if (!s) return n->kind().toQualString();
-  return s->name() + (s->overload_name().empty() ? "" : "." + s->overload_name());
-}
-
 void collect(torch::jit::Block* block, std::vector<Node*>& out) {
   for (Node* n : block->nodes()) {
     for (torch::jit::Block* b : n->blocks()) collect(b, out);
-    if (kDecomposed.count(schemaName(n))) out.push_back(n);
+    if (kDecomposed.count(compat::operatorName(n))) out.push_back(n);
   }
 }
 
@@ -140,7 +134,7 @@ bool backportOperators(const std::shared_ptr<Graph>& graph, Statistics* stats) {
   collect(graph->block(), calls);
   if (calls.empty()) return false;
   for (Node* n : calls) {
-    const std::string op = schemaName(n);
+    const std::string op = compat::operatorName(n);
     const Graph& callee = *decompositions().at(op);
     if (callee.inputs().size() != n->inputs().size()) {  // a form the decomposition does not take
       if (stats) stats->add("left." + op);

@@ -4,8 +4,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
 
-#include <algorithm>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <string_view>
 #include <unordered_set>
@@ -46,6 +45,16 @@ std::string overloadIn(const std::unordered_set<std::string_view>& table, const 
   return found;
 }
 
+/// The run of name characters (letters, digits, '_', ':') of `text` from `at`.
+std::string token(const std::string& text, size_t at) {
+  size_t end = at;
+  while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) ||
+                               text[end] == '_' || text[end] == ':')) {
+    ++end;
+  }
+  return at < text.size() ? text.substr(at, end - at) : "";
+}
+
 std::string missingOperator(const std::string& op, const std::string& form) {
   const std::string here = libtorchVersion();
   if (here == kOldLine) {
@@ -72,6 +81,12 @@ const char* oldLine() { return kOldLine; }
 
 const char* newLine() { return kNewLine; }
 
+std::string operatorName(const torch::jit::Node* n) {
+  const c10::FunctionSchema* s = n->maybeSchema();
+  if (!s) return n->kind().toQualString();
+  return s->name() + (s->overload_name().empty() ? "" : "." + s->overload_name());
+}
+
 void disableTensorExprFuser() { torch::jit::setTensorExprFuserEnabled(false); }
 
 uint64_t archiveFormatVersion(const std::string& path) {
@@ -84,11 +99,7 @@ Requirement requirement(const torch::jit::Module& module, const std::vector<std:
   forEachOperatorCall(
       module,
       [&](const torch::jit::Node* n) {
-        const c10::FunctionSchema* schema = n->maybeSchema();
-        std::string op =
-            schema ? schema->name() +
-                         (schema->overload_name().empty() ? "" : "." + schema->overload_name())
-                   : n->kind().toQualString();
+        const std::string op = operatorName(n);
         if (kOnlyNew.count(op)) newer.insert(op);
         if (kOnlyOld.count(op)) removed.insert(op);
       },
@@ -100,23 +111,30 @@ Requirement requirement(const torch::jit::Module& module, const std::vector<std:
 }
 
 std::string newerLibTorchNeeded(const std::string& why) {
-  std::smatch m;
-  static const std::regex format(
-      R"(read a PyTorch file with version (\d+), but the maximum supported version for reading is (\d+))");
-  if (std::regex_search(why, m, format)) {
-    return "it is archive format version " + m[1].str() + ", and LibTorch " + libtorchVersion() +
-           " reads up to version " + m[2].str() + ": it needs a newer LibTorch";
+  // Plain searches, not std::regex: LibTorch's message quotes the model's code, which may be
+  // long, and libstdc++'s regex recurses once per character.
+  const std::string format = "read a PyTorch file with version ";
+  const std::string limit = "maximum supported version for reading is ";
+  if (size_t at = why.find(format), to = why.find(limit);
+      at != std::string::npos && to != std::string::npos) {
+    return "it is archive format version " + token(why, at + format.size()) + ", and LibTorch " +
+           libtorchVersion() + " reads up to version " + token(why, to + limit.size()) +
+           ": it needs a newer LibTorch";
   }
-  static const std::regex unknown(R"(Unknown builtin op: ([A-Za-z_]+::[A-Za-z0-9_]+))");
-  if (std::regex_search(why, m, unknown) && libtorchNamespace(m[1].str())) {
-    return missingOperator(m[1].str(), "");
+  const std::string unknown = "Unknown builtin op: ";
+  if (size_t at = why.find(unknown); at != std::string::npos) {
+    std::string op = token(why, at + unknown.size());
+    return libtorchNamespace(op) ? missingOperator(op, "") : "";
   }
-  // An operator this LibTorch has, called in a form (an overload) it lacks.
-  static const std::regex form(
-      R"(Arguments for call are not valid[\s\S]*?\n\s+([a-z_]+::[A-Za-z0-9_]+)[.(])");
-  if (std::regex_search(why, m, form) && libtorchNamespace(m[1].str())) {
-    std::string op = m[1].str();
-    if (libtorchVersion() == kOldLine && !overloadIn(kOnlyNew, op).empty()) {
+  // An operator this LibTorch has, called in a form (an overload) it lacks: the variants it
+  // lists are LibTorch's, and 2.x has another.
+  const std::string variants = "Arguments for call are not valid";
+  if (size_t at = why.find(variants); at != std::string::npos) {
+    size_t name = why.find("\n  ", at);
+    std::string op =
+        name == std::string::npos ? "" : token(why, why.find_first_not_of(" \n", name + 1));
+    if (libtorchNamespace(op) && libtorchVersion() == kOldLine &&
+        !overloadIn(kOnlyNew, op).empty()) {
       return missingOperator(op, " in a form");
     }
   }

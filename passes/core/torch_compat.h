@@ -18,6 +18,10 @@ std::string libtorchVersion();
 const char* oldLine();
 const char* newLine();
 
+/// "aten::squeeze.dims": the name and overload of the schema `n` calls, or its kind where it has
+/// no schema (an operator this LibTorch lacks, a node of the interpreter's own).
+std::string operatorName(const torch::jit::Node* n);
+
 /// Turns LibTorch's TensorExpr fuser off for the process. Where LibTorch was built with LLVM (2.x
 /// on Debian 13), the profiling executor compiles fused CPU kernels the second time a method
 /// runs: seconds to minutes a model, for the same numbers. Debian 12's 1.13 never fuses on CPU.
