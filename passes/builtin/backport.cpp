@@ -132,7 +132,7 @@ void collect(torch::jit::Block* block, std::vector<Node*>& out) {
 bool backportOperators(const std::shared_ptr<Graph>& graph, Statistics* stats) {
   std::vector<Node*> calls;
   collect(graph->block(), calls);
-  if (calls.empty()) return false;
+  bool changed = false;
   for (Node* n : calls) {
     const std::string op = compat::operatorName(n);
     const Graph& callee = *decompositions().at(op);
@@ -147,7 +147,9 @@ bool backportOperators(const std::shared_ptr<Graph>& graph, Statistics* stats) {
     n->output()->replaceAllUsesWith(outs[0]);
     n->destroy();
     if (stats) stats->add("backported." + op);
+    changed = true;
   }
+  if (!changed) return false;
   // Fold the flags and `None`s the calls pass (never tensors), then drop what no longer runs.
   std::shared_ptr<Graph> g = graph;
   torch::jit::ConstantPropagationImmutableTypes(g);
