@@ -175,10 +175,9 @@ class BackportPass : public ModulePass {
     // What the kept methods still call (strip, after the pass in the preset, removes the rest).
     compat::Requirement need = compat::requirement(module, &ctx.methods);
     if (!need.newerOperators.empty()) {
-      std::string ops;
-      for (const std::string& op : need.newerOperators) ops += (ops.empty() ? "" : ", ") + op;
-      ctx.warnings.push_back(std::string("the model still calls ") + ops + ", which LibTorch " +
-                             compat::oldLine() + " lacks: it needs LibTorch >= " + need.oldest);
+      ctx.warnings.push_back("the model still calls " +
+                             compat::lacking(need.newerOperators, compat::oldLine()) +
+                             ": it needs LibTorch >= " + need.oldest);
     }
     return changed;
   }

@@ -43,20 +43,6 @@ ArchiveReader fileReader(std::ifstream& file, uint64_t size) {
           }};
 }
 
-/// The operator a load failed on for want of its library ("torchvision::nms"), or "".
-std::string unknownOperator(const std::string& why) {
-  const std::string marker = "Unknown builtin op: ";
-  size_t at = why.find(marker);
-  if (at == std::string::npos) return "";
-  size_t start = at + marker.size(), end = start;
-  while (end < why.size() && (std::isalnum(static_cast<unsigned char>(why[end])) ||
-                              why[end] == '_' || why[end] == ':')) {
-    ++end;
-  }
-  std::string op = why.substr(start, end - start);
-  return op.find("::") == std::string::npos ? "" : op;
-}
-
 /// Runs `load`; when it fails on an operator whose library is known and installed, loads that
 /// library and tries again. `what` names the model in errors.
 torch::jit::Module loadWithOperatorLibraries(const std::function<torch::jit::Module()>& load,
@@ -69,7 +55,7 @@ torch::jit::Module loadWithOperatorLibraries(const std::function<torch::jit::Mod
       if (std::string need = compat::newerLibTorchNeeded(e.what()); !need.empty()) {
         throw Error(what + ": " + need);
       }
-      std::string op = unknownOperator(describeException(e));
+      std::string op = compat::unknownOperator(describeException(e));
       if (op.empty()) throw;
       std::string ns = op.substr(0, op.find("::"));
       std::string library = findOperatorLibrary(ns);

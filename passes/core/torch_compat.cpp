@@ -110,6 +110,20 @@ Requirement requirement(const torch::jit::Module& module, const std::vector<std:
   return r;
 }
 
+std::string lacking(const std::vector<std::string>& operators, const std::string& line) {
+  std::string out;
+  for (const std::string& op : operators) out += (out.empty() ? "" : ", ") + op;
+  return out + ", which LibTorch " + line + " lacks";
+}
+
+std::string unknownOperator(const std::string& why) {
+  const std::string marker = "Unknown builtin op: ";
+  size_t at = why.find(marker);
+  if (at == std::string::npos) return "";
+  std::string op = token(why, at + marker.size());
+  return op.find("::") == std::string::npos ? "" : op;
+}
+
 std::string newerLibTorchNeeded(const std::string& why) {
   // Plain searches, not std::regex: LibTorch's message quotes the model's code, which may be
   // long, and libstdc++'s regex recurses once per character.
@@ -121,9 +135,7 @@ std::string newerLibTorchNeeded(const std::string& why) {
            libtorchVersion() + " reads up to version " + token(why, to + limit.size()) +
            ": it needs a newer LibTorch";
   }
-  const std::string unknown = "Unknown builtin op: ";
-  if (size_t at = why.find(unknown); at != std::string::npos) {
-    std::string op = token(why, at + unknown.size());
+  if (std::string op = unknownOperator(why); !op.empty()) {
     return libtorchNamespace(op) ? missingOperator(op, "") : "";
   }
   // An operator this LibTorch has, called in a form (an overload) it lacks: the variants it

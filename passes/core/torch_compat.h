@@ -46,6 +46,13 @@ struct Requirement {
 Requirement requirement(const torch::jit::Module& module,
                         const std::vector<std::string>* methods = nullptr);
 
+/// "A, B, which LibTorch L lacks": operators named for a message.
+std::string lacking(const std::vector<std::string>& operators, const std::string& line);
+
+/// The operator a load failed on for want of its registration ("torchvision::nms",
+/// "aten::rms_norm"), from LibTorch's message `why`; "" for any other failure.
+std::string unknownOperator(const std::string& why);
+
 /// For a load that failed with `why` (LibTorch's message): one line saying which LibTorch the
 /// model needs when the failure is this LibTorch being too old (an archive format it cannot
 /// read, one of LibTorch's own operators or overloads it lacks), or "" for any other failure.

@@ -36,20 +36,14 @@ void printSummary(const std::string& path, const torch::jit::Module& module, std
      << static_cast<double>(tensors.bytes) / 1e6 << " MB) in parameters, buffers and attributes\n";
   compat::Requirement need = compat::requirement(module);
   os << "LibTorch: archive format version " << compat::archiveFormatVersion(path) << "; ";
-  auto names = [](const std::vector<std::string>& ops) {
-    std::string out;
-    for (const std::string& op : ops) out += (out.empty() ? "" : ", ") + op;
-    return out;
-  };
   if (!need.newerOperators.empty()) {
-    os << "needs LibTorch >= " << need.oldest << ": it calls " << names(need.newerOperators)
-       << ", which LibTorch " << compat::oldLine() << " lacks";
+    os << "needs LibTorch >= " << need.oldest << ": it calls "
+       << compat::lacking(need.newerOperators, compat::oldLine());
   } else {
     os << "loads in LibTorch >= " << need.oldest;
   }
   if (!need.removedOperators.empty()) {
-    os << "; it calls " << names(need.removedOperators) << ", which LibTorch " << compat::newLine()
-       << " lacks";
+    os << "; it calls " << compat::lacking(need.removedOperators, compat::newLine());
   }
   os << "\n";
   auto needed = libraryOperators(module);
