@@ -268,6 +268,41 @@ TEST(FoldConvBn, ConvOutputWithOtherUsesIsSkipped) {
   }
 }
 
+TEST(FoldConvBn, UsesInBranchesThatFixedAttributesNeverTakeDoNotBlock) {
+  // `if "conv" in self.return_layers: out[...] = conv_output`: with the dict not naming the conv,
+  // the store never runs and the BatchNorm folds; with it naming the conv, the store reads the
+  // unfolded output and the fold is skipped.
+  const Fixture& f = test::fixture("layer_getter", "scripted");
+  auto [m, r] = test::runPipeline(f, kPipeline);
+  FileCheck()
+      .check("aten::conv2d")
+      ->check("aten::__contains__")
+      ->check("prim::If")
+      ->check("aten::_set_item")
+      ->check_not("aten::batch_norm")
+      ->run(*m.get_method("forward").graph());
+  EXPECT_EQ(r.passes[1].stats.at("folded"), 1);
+  test::expectFoldedNumerics(f, m);
+
+  const Fixture& taken = test::fixture("layer_getter_conv", "scripted");
+  auto [mt, rt] = test::runPipeline(taken, kPipeline);
+  FileCheck().check("aten::batch_norm")->run(*mt.get_method("forward").graph());
+  EXPECT_EQ(rt.passes[1].stats.at("skipped.producer-output-used"), 1);
+  test::expectSameNumerics(taken, mt, "forward", 0.0);
+}
+
+TEST(FoldConvBn, AttributesTheGraphWritesAreNotFixed) {
+  // The model adds "conv" to return_layers (in place, or by assigning a new dict) before the
+  // branch reads it: the saved dict does not decide the branch, so the store blocks the fold.
+  for (const char* name : {"layer_getter_written", "layer_getter_assigned"}) {
+    const Fixture& f = test::fixture(name, "scripted");
+    auto [m, r] = test::runPipeline(f, kPipeline);
+    FileCheck().check("aten::batch_norm")->run(*m.get_method("forward").graph());
+    EXPECT_EQ(r.passes[1].stats.at("skipped.producer-output-used"), 1) << name;
+    test::expectSameNumerics(f, m, "forward", 0.0);
+  }
+}
+
 TEST(FoldConvBn, TrainingModeAndMissingRunningStatsAreSkipped) {
   for (const char* kind : {"traced", "scripted"}) {
     auto [mt, rt] = test::runPipeline(test::fixture("bn_training", kind), kPipeline);

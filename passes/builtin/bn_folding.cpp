@@ -45,9 +45,16 @@ bool readsOnlyMetadata(const torch::jit::Use& use) {
   return kinds.count(use.user->kind()) > 0;
 }
 
-size_t valueUses(const Value* v) {
+/// The uses of `v` that read its values and may run: a use in a branch that fixed attributes
+/// never take (torchvision's IntermediateLayerGetter stores a layer's output only
+/// `if name in self.return_layers`) sees nothing of what folding changes.
+/// (Where `v` itself never runs, its uses are counted as they are: each would be dropped too.)
+size_t valueUses(Value* v, ValueResolver& resolver) {
+  const bool runs = !resolver.neverRuns(v->node());
   size_t n = 0;
-  for (const auto& use : v->uses()) n += readsOnlyMetadata(use) ? 0 : 1;
+  for (const auto& use : v->uses()) {
+    n += readsOnlyMetadata(use) || (runs && resolver.neverRuns(use.user)) ? 0 : 1;
+  }
   return n;
 }
 
@@ -134,7 +141,7 @@ class Folder {
   /// change what another user computes.
   Node* findProducer(Value* v, std::vector<FixedIf>& ifs, bool& otherUses) {
     while (true) {
-      if (valueUses(v) != 1) {
+      if (valueUses(v, resolver_) != 1) {
         otherUses = true;
         return v->node();
       }

@@ -104,6 +104,51 @@ std::optional<size_t> ValueResolver::takenBranch(Node* ifNode) {
   return cond->toBool() ? 0 : 1;
 }
 
+bool ValueResolver::neverRuns(Node* n) {
+  for (torch::jit::Block* b = n->owningBlock(); b->owningNode();
+       b = b->owningNode()->owningBlock()) {
+    Node* owner = b->owningNode();
+    if (owner->kind() != c10::prim::If) continue;
+    auto taken = takenBranch(owner);
+    if (taken && owner->blocks()[*taken] != b) return true;
+  }
+  return false;
+}
+
+bool ValueResolver::written(const torch::jit::Graph* graph, const c10::ClassType* cls,
+                            const std::string& name) {
+  auto it = written_.find(graph);
+  if (it == written_.end()) {
+    std::set<Attribute> attrs;
+    // The attribute a GetAttr reads, if `v` is one's output.
+    auto readAttribute = [](const Value* v) -> std::optional<Attribute> {
+      const Node* get = v->node();
+      const auto* owner = get->kind() == c10::prim::GetAttr
+                              ? get->input(0)->type()->castRaw<c10::ClassType>()
+                              : nullptr;
+      if (!owner) return std::nullopt;
+      return Attribute{owner, get->s(c10::attr::name)};
+    };
+    forEachNode(const_cast<torch::jit::Graph*>(graph)->block(), [&](Node* n) {
+      if (n->kind() == c10::prim::SetAttr) {
+        if (const auto* owner = n->input(0)->type()->castRaw<c10::ClassType>()) {
+          attrs.emplace(owner, n->s(c10::attr::name));
+        }
+        return;
+      }
+      const c10::FunctionSchema* schema = n->maybeSchema();
+      if (!schema) return;
+      const auto& args = schema->arguments();
+      for (size_t i = 0; i < args.size() && i < n->inputs().size(); ++i) {
+        if (!args[i].alias_info() || !args[i].alias_info()->isWrite()) continue;
+        if (auto attr = readAttribute(n->input(i))) attrs.insert(*attr);
+      }
+    });
+    it = written_.emplace(graph, std::move(attrs)).first;
+  }
+  return it->second.count(Attribute{cls, name}) > 0;
+}
+
 std::optional<c10::IValue> ValueResolver::compute(Value* v) {
   Node* n = v->node();
   switch (n->kind()) {
@@ -120,8 +165,9 @@ std::optional<c10::IValue> ValueResolver::compute(Value* v) {
       // final); reading it there spares Object::type() a shared_ptr copy per lookup.
       const auto* cls = n->input(0)->type()->castRaw<c10::ClassType>();
       if (!cls) return std::nullopt;
-      auto slot = attributes_.slot(*cls, n->s(c10::attr::name));
-      if (!slot) return std::nullopt;
+      const std::string& name = n->s(c10::attr::name);
+      auto slot = attributes_.slot(*cls, name);
+      if (!slot || written(n->owningGraph(), cls, name)) return std::nullopt;
       return object.getSlot(*slot);
     }
     case c10::prim::unchecked_cast:

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -56,6 +57,8 @@ void forEachNode(torch::jit::Block* block, const std::function<void(torch::jit::
 /// Computes values fixed by constants and by the module's attributes: prim::Constant, GetAttr
 /// chains rooted at `self` (tensors included), prim::If outputs whose condition is known, and
 /// side-effect-free operators with non-tensor results (`aten::__not__`, `aten::__is__`, ...).
+/// An attribute the graph assigns (prim::SetAttr), or a list or dict attribute it writes in place
+/// (`aten::_set_item`, `aten::append`, ...), is not fixed.
 /// Values are memoised: after changing the graph, call forgetValues() before resolving again.
 class ValueResolver {
  public:
@@ -65,6 +68,8 @@ class ValueResolver {
   std::optional<c10::IValue> resolve(torch::jit::Value* v);
   /// The branch of `ifNode` its condition selects (0 or 1), if the condition is fixed.
   std::optional<size_t> takenBranch(torch::jit::Node* ifNode);
+  /// Whether `n` sits in a branch that fixed conditions never take, so it never runs.
+  bool neverRuns(torch::jit::Node* n);
   /// Drops memoised values (they are keyed by Value*, which a changed graph may free and reuse);
   /// the attribute index is kept.
   void forgetValues() { memo_.clear(); }
@@ -72,10 +77,15 @@ class ValueResolver {
  private:
   std::optional<c10::IValue> compute(torch::jit::Value* v);
   std::optional<c10::IValue> evaluate(torch::jit::Node* n, size_t output);
+  bool written(const torch::jit::Graph* graph, const c10::ClassType* cls, const std::string& name);
 
+  using Attribute = std::pair<const c10::ClassType*, std::string>;
   const torch::jit::Module& module_;
   std::unordered_map<torch::jit::Value*, std::optional<c10::IValue>> memo_;
   AttributeIndex attributes_;
+  // Per graph, the attributes it assigns or writes in place (collected once: passes that
+  // resolve values add no writes).
+  std::unordered_map<const torch::jit::Graph*, std::set<Attribute>> written_;
 };
 
 }  // namespace tsopt
