@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Makes the benchmark models: torchvision classics (random weights, randomised BatchNorm
-statistics, traced and scripted) and synthetic chains of N conv-bn-relu blocks (traced); with
---extra, larger models whose output sizes are checked too (ViT-B/16 traced and scripted,
+statistics, traced and scripted) and synthetic chains of N conv-bn-relu blocks (traced and
+scripted); with --extra, larger models whose output sizes are checked too (ViT-B/16 traced and scripted,
 torchaudio's Conformer scripted).
 
 Usage: make_bench_models.py OUT_DIR [--models resnet18,...] [--chains 100,400,1600] [--extra]
@@ -71,8 +71,9 @@ def main():
             save(model, image, os.path.join(args.out_dir, f"{name}.{kind}.pt"), kind == "scripted")
     for n in filter(None, args.chains.split(",")):
         model = randomise(chain(int(n))).eval()
-        save(model, torch.randn(1, 8, 16, 16), os.path.join(args.out_dir, f"chain{n}.traced.pt"),
-             False)
+        for kind in ("traced", "scripted"):
+            save(model, torch.randn(1, 8, 16, 16),
+                 os.path.join(args.out_dir, f"chain{n}.{kind}.pt"), kind == "scripted")
     if args.extra:
         make_extra(args.out_dir)
     return 0

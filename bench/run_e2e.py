@@ -127,10 +127,11 @@ def main():
     print(f"\ngeomean freeze.py / default: {geomean(speedups):.2f}x; largest default output / "
           f"input: {max(sizes):.3f}x")
     chains = {os.path.basename(m): m for m in models if "chain" in m}
-    if "chain400.traced.pt" in chains and "chain1600.traced.pt" in chains:
-        growth = (med[(chains["chain1600.traced.pt"], "default")] /
-                  med[(chains["chain400.traced.pt"], "default")])
-        print(f"default run, chain of 400 -> 1600 blocks: {growth:.2f}x the wall time")
+    for kind in ("traced", "scripted"):
+        small, large = chains.get(f"chain400.{kind}.pt"), chains.get(f"chain1600.{kind}.pt")
+        if small and large:
+            growth = med[(large, "default")] / med[(small, "default")]
+            print(f"default run, {kind} chain of 400 -> 1600 blocks: {growth:.2f}x the wall time")
     print()
     print("| model | inline ms | torch-inline ms | ratio | dce ms | torch-dce ms | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -4,12 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "engine/report.h"
 #include "engine/run.h"
 #include "ir_dump/ir_text.h"
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
 #include "passes/core/module_io.h"
 #include "tests/test_util.h"
@@ -146,6 +148,51 @@ TEST(Engine, ALiveModuleIsLeftAsItWasAndTheResultStaysInMemory) {
   EXPECT_TRUE(out.verdict->result.passed);
   EXPECT_EQ(countNodes(methodGraph(out.module, "forward")->block()), out.nodesAfter());
   EXPECT_NE(canonicalModuleIr(out.module, {"forward"}), canonicalModuleIr(live, {"forward"}));
+}
+
+TEST(ModuleIo, SavingPrintsEachNameOnceAndLeavesTheNamesAsTheyWere) {
+  // Inlined, the scripted chain repeats names (`result`, `size_prods0`, and the `_N` its printed
+  // code gave to values without a name) 40 times over.
+  const test::Fixture& f = test::fixture("long_chain", "scripted");
+  auto [m, r] = test::runPipeline(f, "inline");
+  auto graph = m.get_method("forward").graph();
+  const std::string ir = graph->toString(false);
+  const std::string path = test::tempDir() + "/m.pt";
+  saveModuleAtomic(m, path);
+  EXPECT_EQ(graph->toString(false), ir);
+  serializeModule(m);
+  EXPECT_EQ(graph->toString(false), ir);
+
+  // Loaded back, every value is named as printed: its own name, that name with `_K` for its K-th
+  // repeat, or `_N` (no name). A printer that probes for free names makes others
+  // (`size_prods62` from `size_prods0` and `size_prods6`).
+  auto forEachValue = [](torch::jit::Graph& g, const std::function<void(torch::jit::Value*)>& fn) {
+    forEachNode(g.block(), [&](torch::jit::Node* n) {
+      for (torch::jit::Value* v : n->outputs()) fn(v);
+      for (torch::jit::Block* b : n->blocks()) {
+        for (torch::jit::Value* v : b->inputs()) fn(v);  // loop-carried values
+      }
+    });
+  };
+  std::map<std::string, size_t> bases;  // name -> how many values have it
+  forEachValue(*graph, [&](torch::jit::Value* v) {
+    if (v->hasDebugName()) ++bases[v->debugNameBase()];
+  });
+  torch::jit::Module loaded = loadModule(path);
+  size_t named = 0;
+  forEachValue(*loaded.get_method("forward").graph(), [&](torch::jit::Value* v) {
+    if (!v->hasDebugName()) return;
+    ++named;
+    const std::string name = v->debugNameBase();
+    const size_t cut = name.find_last_of('_');
+    if (bases.count(name) || cut == 0) return;  // its own name, or `_N`
+    ASSERT_NE(cut, std::string::npos) << name;
+    auto base = bases.find(name.substr(0, cut));
+    ASSERT_NE(base, bases.end()) << name;
+    EXPECT_LE(std::stoull(name.substr(cut + 1)), base->second) << name;
+  });
+  EXPECT_GT(named, 100u);
+  test::expectSameNumerics(f, loaded, "forward", 0.0);
 }
 
 }  // namespace

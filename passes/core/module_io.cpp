@@ -312,8 +312,93 @@ void checkLoadable(const torch::jit::Module& module) {
   }
 }
 
+namespace {
+
+/// The identifier LibTorch's printer makes of a value's name ("x.1" -> "x", "0x" -> "_0x").
+std::string printedBase(const torch::jit::Value* v) {
+  std::string id = v->debugNameBase();
+  for (char& c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  }
+  if (id.empty() || std::isdigit(static_cast<unsigned char>(id[0]))) id = "_" + id;
+  return id;
+}
+
+/// While it lives, the named values of a module's methods have distinct printed names; their
+/// own names come back when it dies. LibTorch's printer makes names unique by probing `name` +
+/// a counter kept per probed name, not per base, so N values printed as `input` beside values
+/// already called `input0`, `input1`, ... (code printed before, then inlined) take O(N) probes
+/// each, and saving an inlined scripted model takes time quadratic in its size. Distinct names
+/// take one probe each. The names are put back because the module may be the user's own
+/// (`tsopt.save`, a live module copied).
+class DistinctPrintedNames {
+ public:
+  explicit DistinctPrintedNames(const torch::jit::Module& module) {
+    std::unordered_set<const torch::jit::Graph*> seen;
+    for (const torch::jit::Module& m : module.modules()) {
+      for (const torch::jit::Method& method : m.get_methods()) {
+        if (seen.insert(method.graph().get()).second) rename(*method.graph());
+      }
+    }
+  }
+  ~DistinctPrintedNames() {
+    for (auto it = renamed_.rbegin(); it != renamed_.rend(); ++it)
+      it->first->setDebugName(it->second);
+  }
+  DistinctPrintedNames(const DistinctPrintedNames&) = delete;
+  DistinctPrintedNames& operator=(const DistinctPrintedNames&) = delete;
+
+ private:
+  void rename(torch::jit::Graph& graph) {
+    std::vector<torch::jit::Value*> repeated;
+    std::unordered_set<std::string> taken;
+    auto visit = [&](torch::jit::Value* v) {
+      if (!v->hasDebugName()) return;
+      // `_N` is what the printer calls a value without a name: a model printed and loaded again
+      // has them as names, which the printer's own `_N` then collide with. Unnamed, such a value
+      // prints as it did the first time (inlined into its use where it can be).
+      const std::string base = v->debugNameBase();
+      if (base.size() > 1 && base[0] == '_' &&
+          std::all_of(base.begin() + 1, base.end(),
+                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        setName(v, "");
+      } else if (!taken.insert(printedBase(v)).second) {
+        repeated.push_back(v);
+      }
+    };
+    std::function<void(torch::jit::Block*)> walk = [&](torch::jit::Block* b) {
+      for (torch::jit::Value* v : b->inputs()) visit(v);
+      for (torch::jit::Node* n : b->nodes()) {
+        for (torch::jit::Value* v : n->outputs()) visit(v);
+        for (torch::jit::Block* inner : n->blocks()) walk(inner);
+      }
+    };
+    walk(graph.block());
+    // A new name is a printed base (no '.') not taken as a base, so it is no value's name.
+    std::unordered_map<std::string, size_t> next;
+    for (torch::jit::Value* v : repeated) {
+      const std::string base = printedBase(v);
+      std::string name;
+      do {
+        name = base + "_" + std::to_string(++next[base]);
+      } while (!taken.insert(name).second);
+      setName(v, name);
+    }
+  }
+
+  void setName(torch::jit::Value* v, const std::string& name) {
+    renamed_.emplace_back(v, v->debugName());
+    v->setDebugName(name);
+  }
+
+  std::vector<std::pair<torch::jit::Value*, std::string>> renamed_;
+};
+
+}  // namespace
+
 std::string serializeModule(const torch::jit::Module& module) {
   checkLoadable(module);
+  DistinctPrintedNames names(module);
   std::string bytes;
   bytes.reserve(attributeTensors(module).bytes + (1 << 20));  // the tensors, and room for code
   try {
@@ -405,6 +490,7 @@ std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const 
   auto file = std::make_unique<StagedFile>(path);
   try {
     checkLoadable(module);
+    DistinctPrintedNames names(module);
     module.save(file->temporaryPath());
   } catch (const Error& e) {
     throw Error("cannot save model to '" + path + "': " + e.what());
