@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Makes the benchmark models: torchvision classics (random weights, randomised BatchNorm
 statistics, traced and scripted) and synthetic chains of N conv-bn-relu blocks (traced and
-scripted); with --extra, larger models whose output sizes are checked too (ViT-B/16 traced and scripted,
-torchaudio's Conformer scripted).
+scripted); with --extra, larger models whose output sizes are checked too (ViT-B/16 traced and
+scripted, torchaudio's Conformer scripted).
 
 Usage: make_bench_models.py OUT_DIR [--models resnet18,...] [--chains 100,400,1600] [--extra]
 """

@@ -61,9 +61,11 @@ bool transposeFrozenLinears(torch::jit::Graph& graph, Statistics* stats);
 /// Instances sharing a type keep what any of them needs. Counts "removed.submodules",
 /// "removed.attributes", "removed.methods", "removed.bytes" (of distinct tensor storages),
 /// "merged.constants" and "merged.bytes" in `stats`; says in `warnings` which public methods of
-/// the root it removed.
+/// the root it removed. Without `keepDebugInfo`, the nodes of what is kept also lose their
+/// source ranges (the Python lines tracebacks quote; the saved `.debug_pkl` records), counted as
+/// "removed.source-ranges".
 bool stripModule(torch::jit::Module& module, const std::vector<std::string>& methods,
-                 Statistics* stats, std::vector<std::string>* warnings);
+                 Statistics* stats, std::vector<std::string>* warnings, bool keepDebugInfo = true);
 
 /// Rewrites each call of an operator LibTorch 1.13 lacks and 2.x has (scaled_dot_product_attention,
 /// rms_norm, squeeze.dims) into operators 1.13 has, folds the non-tensor constants it passed and

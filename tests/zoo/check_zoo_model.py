@@ -11,7 +11,8 @@
    imported, as a user's program has them, and tsopt not yet), and compute what the input model
    computes by the one definition of equal tsopt verify uses (tsopt.verify, imported after);
 5. every foldable BatchNorm is folded: no aten::batch_norm is left whose input is a convolution's
-   or linear layer's output that nothing else reads.
+   or linear layer's output that nothing else reads;
+6. every preset (-O0, the default, -O2, -O backport) writes a model no larger than its input.
 
 Usage: check_zoo_model.py TSOPT ZOO_DIR NAME WORK_DIR
 """
@@ -78,6 +79,15 @@ def main():
     code_path = CODE_PATHS[zlib.crc32(name.encode()) % len(CODE_PATHS)]
     tsopt(binary, "run", model, "-O2", "-o", os.path.join(work, "o2-other-cpu.pt"), "--verify",
           env=code_path)
+    # Every preset writes a model no larger than its input.
+    written = {"default": default, "-O2": o2}
+    for preset in ("0", "backport"):
+        written["-O" + preset] = os.path.join(work, f"O{preset}.pt")
+        tsopt(binary, "run", model, "-O", preset, "-o", written["-O" + preset], "-q")
+    size = os.path.getsize(model)
+    for label, path in written.items():
+        assert os.path.getsize(path) <= size, \
+            f"{label}: wrote {os.path.getsize(path)} bytes for an input of {size}"
     svg = os.path.join(work, "default.svg")
     tsopt(binary, "dot", default, "-o", svg)
     assert open(svg).read(4096).find("<svg") >= 0, "tsopt dot wrote no SVG"
