@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -222,6 +221,71 @@ TEST(Deploy, PrepackConvFusesReluWhereItIsTheOnlyUseAndTheModelReloads) {
     expectSameOutputs(original, m);
     torch::jit::Module loaded = saveAndLoad(m);
     expectSameOutputs(original, loaded);
+  }
+}
+
+/// One weight read by four convolutions (a block applied again and again, as a traced loop
+/// unrolls it), the last without a ReLU, after a convolution of its own.
+torch::jit::Module sharedWeightModel() {
+  torch::jit::Module m("SharedWeight");
+  m.register_attribute("training", c10::BoolType::get(), false);
+  m.register_parameter("w0", at::randn({8, 3, 3, 3}), false);
+  m.register_parameter("w", at::randn({8, 8, 3, 3}) * 0.2, false);
+  m.register_parameter("b", at::randn({8}), false);
+  m.define(R"(
+def forward(self, x):
+    y = torch.relu(torch.conv2d(x, self.w0, self.b, [1, 1], [1, 1]))
+    y = torch.relu(torch.conv2d(y, self.w, self.b, [1, 1], [1, 1]))
+    y = torch.relu(torch.conv2d(y, self.w, self.b, [1, 1], [1, 1]))
+    y = torch.relu(torch.conv2d(y, self.w, self.b, [1, 1], [1, 1]))
+    return torch.conv2d(y, self.w, self.b, [1, 1], [1, 1])
+)");
+  return m;
+}
+
+/// The distinct storages of the tensors `holder` of `m` holds (an MKLDNN tensor's own).
+size_t storagesHeld(const torch::jit::Module& m, const std::string& holder) {
+  std::set<const void*> storages;
+  for (const torch::jit::NameValue& a : m.attr(holder).toModule().named_attributes(false)) {
+    if (!a.value.isTensor()) continue;
+    const at::Tensor& t = a.value.toTensor();
+    storages.insert(t.is_mkldnn() ? static_cast<const void*>(t.unsafeGetTensorImpl())
+                                  : t.storage().unsafeGetStorageImpl());
+  }
+  return storages.size();
+}
+
+TEST(Deploy, ConvolutionsSharingAWeightSharePreparedCopiesStoredOnce) {
+  // prepack-conv: one context for the three ReLU-fused uses of w, one for its last use (no
+  // fusion), one for w0; w is laid out channels-last once. mkldnn-blocked: one reordered w.
+  struct Case {
+    const char* pipeline;
+    const char* holder;
+    const char* attribute;
+    int64_t shared;
+    size_t attributes;
+  };
+  for (const Case& c : {Case{"torch-freeze,prepack-conv", "_tsopt_prepacked", "conv_", 2, 3},
+                        Case{"torch-freeze,mkldnn-blocked{convs-per-conversion=1}", "_tsopt_mkldnn",
+                             "weight_", 3, 2}}) {
+    SCOPED_TRACE(c.pipeline);
+    torch::jit::Module original = sharedWeightModel();
+    torch::jit::Module m = saveAndLoad(original);
+    RunResult r = PassManager(parsePipeline(c.pipeline)).run(m, {"forward"});
+    EXPECT_EQ(r.passes[1].stats.at("shared"), c.shared);
+    const torch::jit::Module holder = m.attr(c.holder).toModule();
+    for (size_t i = 0; i < c.attributes + 1; ++i) {
+      EXPECT_EQ(holder.hasattr(c.attribute + std::to_string(i)), i < c.attributes) << i;
+    }
+    torch::jit::Module loaded = saveAndLoad(m);
+    // Two weights, w0 and w: prepack-conv's holder also holds the bias b, once.
+    EXPECT_EQ(storagesHeld(loaded, c.holder), c.shared == 2 ? 3u : 2u);
+    at::Tensor x = at::randn({2, 3, 9, 7});
+    at::Tensor expected = original.forward({x}).toTensor();
+    for (torch::jit::Module* got : {&m, &loaded}) {
+      at::Tensor actual = got->forward({x}).toTensor();
+      EXPECT_TRUE(at::allclose(actual, expected, 1e-4, 1e-4)) << (actual - expected).abs().max();
+    }
   }
 }
 

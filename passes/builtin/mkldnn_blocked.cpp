@@ -280,12 +280,24 @@ class MkldnnBlockedPass : public GraphPass {
     for (Node* n : regions.members()) {
       if (regions.role(n) == Role::kConv) convs.push_back(convParams(n, groupsInput(n)));
     }
-    torch::jit::Module holder = newHolder(ctx.module, "MkldnnWeights");
-    for (size_t i = 0; i < convs.size(); ++i) {
-      holder.register_attribute("weight_" + std::to_string(i), c10::TensorType::get(),
-                                reorder(convs[i]));
+    // One reordered weight per distinct convolution; slot[i] is convs[i]'s.
+    std::vector<ConvParams> weights;
+    std::vector<size_t> slot;
+    std::map<ConvKey, size_t> slots;
+    for (const ConvParams& c : convs) {
+      auto [it, added] = slots.emplace(convKey(c), weights.size());
+      if (added) weights.push_back(c);
+      slot.push_back(it->second);
     }
-    holder.define(holderMethods(convs));
+    if (weights.size() < convs.size()) {
+      ctx.stats.add("shared", static_cast<int64_t>(convs.size() - weights.size()));
+    }
+    torch::jit::Module holder = newHolder(ctx.module, "MkldnnWeights");
+    for (size_t i = 0; i < weights.size(); ++i) {
+      holder.register_attribute("weight_" + std::to_string(i), c10::TensorType::get(),
+                                reorder(weights[i]));
+    }
+    holder.define(holderMethods(weights));
     Value* h = attachHolder(ctx.module, *graph, holder, "_tsopt_mkldnn");
 
     // Exits first, while the region's nodes are still the original ones.
@@ -309,7 +321,7 @@ class MkldnnBlockedPass : public GraphPass {
             if (!shared) shared = graph->insert(c10::aten::to_mkldnn, {x});
             input = shared;
           }
-          Value* weight = graph->insertGetAttr(h, "weight_" + std::to_string(conv));
+          Value* weight = graph->insertGetAttr(h, "weight_" + std::to_string(slot[conv]));
           const ConvParams& c = convs[conv++];
           Node* run = graph->insertNode(
               graph->create(c10::aten::mkldnn_convolution,

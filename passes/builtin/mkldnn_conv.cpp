@@ -15,6 +15,7 @@
 #include <torch/csrc/jit/frontend/resolver.h>
 #include <torch/csrc/jit/ir/constants.h>
 
+#include <map>
 #include <sstream>
 
 #include "passes/builtin/mkldnn_util.h"
@@ -96,6 +97,9 @@ struct PrepackedConv : ConvParams {
   Node* relu;  // the ReLU fused into it, or nullptr
   std::optional<at::Tensor> bias;
   std::vector<int64_t> inputSize;
+  /// Which convolutions can share one context: the weight as the graph holds it (before its
+  /// layout changes), the bias and the fusion.
+  std::tuple<ConvKey, const c10::TensorImpl*, bool> key;
 
   const char* fusion() const { return relu ? "relu" : "none"; }
 };
@@ -182,9 +186,33 @@ class PrepackConvPass : public GraphPass {
     });
     if (convs.empty()) return false;
 
+    // One context per distinct convolution; slot[i] is convs[i]'s.
+    std::vector<PrepackedConv> contexts;
+    std::vector<size_t> slot;
+    std::map<decltype(PrepackedConv::key), size_t> slots;
+    for (const PrepackedConv& c : convs) {
+      auto [it, added] = slots.emplace(c.key, contexts.size());
+      if (added) contexts.push_back(c);
+      slot.push_back(it->second);
+    }
+    // Each weight in the layout the contexts want, once (one weight may serve a context with
+    // a fused ReLU and one without).
+    std::map<const c10::TensorImpl*, at::Tensor> laidOut;
+    for (PrepackedConv& c : contexts) {
+      at::Tensor& t = laidOut[c.weight.unsafeGetTensorImpl()];
+      if (!t.defined()) {
+        t = channelsLast_ ? c.weight.contiguous(at::MemoryFormat::ChannelsLast)
+                          : c.weight.contiguous();
+      }
+      c.weight = t;
+    }
+    if (contexts.size() < convs.size()) {
+      ctx.stats.add("shared", static_cast<int64_t>(convs.size() - contexts.size()));
+    }
+
     torch::jit::Module holder = newHolder(ctx.module, "PrepackedConvolutions");
-    for (size_t i = 0; i < convs.size(); ++i) {
-      const PrepackedConv& c = convs[i];
+    for (size_t i = 0; i < contexts.size(); ++i) {
+      const PrepackedConv& c = contexts[i];
       std::string id = std::to_string(i);
       holder.register_attribute("weight_" + id, c10::TensorType::get(), c.weight);
       holder.register_attribute("bias_" + id, c10::OptionalType::ofTensor(),
@@ -192,13 +220,13 @@ class PrepackConvPass : public GraphPass {
       c10::IValue context = prepack(c);
       holder.register_attribute("conv_" + id, context.type(), context);
     }
-    holder.define(holderMethods(convs), std::make_shared<PrepackedOpsResolver>());
+    holder.define(holderMethods(contexts), std::make_shared<PrepackedOpsResolver>());
     Value* h = attachHolder(ctx.module, *graph, holder, "_tsopt_prepacked");
     for (size_t i = 0; i < convs.size(); ++i) {
       Node* conv = convs[i].conv;
       Node* relu = convs[i].relu;
       torch::jit::WithInsertPoint guard(conv);
-      Value* context = graph->insertGetAttr(h, "conv_" + std::to_string(i));
+      Value* context = graph->insertGetAttr(h, "conv_" + std::to_string(slot[i]));
       Value* input = conv->input(0);
       if (channelsLast_) {
         input = contiguous(graph, input, at::MemoryFormat::ChannelsLast);
@@ -232,9 +260,12 @@ class PrepackConvPass : public GraphPass {
     static_cast<ConvParams&>(c) = convParams(n, groupsAt);
     c.conv = n;
     c.relu = fusableRelu(n);
-    at::Tensor w = c.weight;
-    c.weight = channelsLast_ ? w.contiguous(at::MemoryFormat::ChannelsLast) : w.contiguous();
-    if (auto b = torch::jit::toIValue(n->input(2)); b->isTensor()) c.bias = b->toTensor();
+    const at::Tensor& w = c.weight;
+    c.key = {convKey(c), nullptr, c.relu != nullptr};
+    if (auto b = torch::jit::toIValue(n->input(2)); b->isTensor()) {
+      c.bias = b->toTensor();
+      std::get<1>(c.key) = c.bias->unsafeGetTensorImpl();
+    }
     // The input size only guides oneDNN's choice of weight layout; any input size runs.
     // Use the smallest input the kernel fits.
     c.inputSize = {1, w.size(1) * c.groups, 1, 1};

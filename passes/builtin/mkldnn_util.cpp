@@ -56,6 +56,10 @@ ConvParams convParams(Node* n, size_t groupsAt) {
   return p;
 }
 
+ConvKey convKey(const ConvParams& c) {
+  return {c.weight.unsafeGetTensorImpl(), c.stride, c.padding, c.dilation, c.groups};
+}
+
 std::string intList(const std::vector<int64_t>& v) {
   std::ostringstream out;
   out << "[";

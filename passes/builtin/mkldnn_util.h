@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace tsopt::mkldnn {
@@ -32,6 +33,14 @@ struct ConvParams {
   int64_t groups = 1;
 };
 ConvParams convParams(torch::jit::Node* n, size_t groupsAt);
+
+/// What makes two convolutions' prepared weights interchangeable: the same weight tensor (by
+/// identity) laid out for the same stride, padding, dilation and groups. Convolutions that share
+/// a weight (a head applied to every level of a feature pyramid, a traced loop unrolled) then
+/// share one prepared copy, and the model stores it once.
+using ConvKey = std::tuple<const c10::TensorImpl*, std::vector<int64_t>, std::vector<int64_t>,
+                           std::vector<int64_t>, int64_t>;
+ConvKey convKey(const ConvParams& c);
 
 /// `v` as TorchScript source: "[1, 2]".
 std::string intList(const std::vector<int64_t>& v);
