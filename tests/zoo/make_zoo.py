@@ -180,6 +180,24 @@ def raft():
         (torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128), 3)
 
 
+class FixedFlowUpdates(nn.Module):
+    """RAFT with its number of flow updates fixed, so that tracing unrolls the update loop: every
+    update reads the same weights (what -O2 must store once)."""
+
+    def __init__(self, raft, updates):
+        super().__init__()
+        self.raft, self.updates = raft, updates
+
+    def forward(self, image1, image2):
+        return self.raft(image1, image2, num_flow_updates=self.updates)
+
+
+@model("optical_flow", kinds=("traced",))
+def raft_unrolled():
+    return FixedFlowUpdates(torchvision.models.optical_flow.raft_small(weights=None), 3), \
+        (torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128))
+
+
 # Quantized: torchvision's quantizable MobileNetV2 and ResNet-18, as float models (QuantStub,
 # FloatFunctional) and converted to int8 for the qnnpack engine after calibrating on random data.
 @model("quantizable", kinds=BOTH)
