@@ -242,12 +242,7 @@ int64_t dropSourceRanges(const Module& module) {
     clear(block->param_node());
     clear(block->return_node());
   };
-  std::unordered_set<const torch::jit::Graph*> seen;
-  for (const Module& m : module.modules()) {
-    for (const torch::jit::Method& method : m.get_methods()) {
-      if (seen.insert(method.graph().get()).second) visit(method.graph()->block());
-    }
-  }
+  forEachMethodGraph(module, [&](torch::jit::Graph& graph) { visit(graph.block()); });
   return dropped;
 }
 

@@ -82,6 +82,16 @@ bool schemaWrites(const c10::FunctionSchema& schema) {
   return false;
 }
 
+void forEachMethodGraph(const torch::jit::Module& module,
+                        const std::function<void(torch::jit::Graph&)>& fn) {
+  std::unordered_set<const torch::jit::Graph*> seen;
+  for (const torch::jit::Module& m : module.modules()) {
+    for (const torch::jit::Method& method : m.get_methods()) {
+      if (seen.insert(method.graph().get()).second) fn(*method.graph());
+    }
+  }
+}
+
 void forEachNode(torch::jit::Block* block, const std::function<void(Node*)>& fn) {
   for (auto it = block->nodes().begin(); it != block->nodes().end();) {
     Node* n = *it++;

@@ -50,6 +50,11 @@ AttributeTensors attributeTensors(const torch::jit::Module& module);
 /// Whether `schema` marks any argument as written (`Tensor(a!) self`).
 bool schemaWrites(const c10::FunctionSchema& schema);
 
+/// Calls `fn` once on the graph of each method of `module` and of its submodules (instances of
+/// one type share its methods' graphs).
+void forEachMethodGraph(const torch::jit::Module& module,
+                        const std::function<void(torch::jit::Graph&)>& fn);
+
 /// Calls `fn` on every node in `block`, nested blocks first, then the node itself, in order.
 /// `fn` may destroy the node it is given, and nothing else.
 void forEachNode(torch::jit::Block* block, const std::function<void(torch::jit::Node*)>& fn);
@@ -57,8 +62,8 @@ void forEachNode(torch::jit::Block* block, const std::function<void(torch::jit::
 /// Computes values fixed by constants and by the module's attributes: prim::Constant, GetAttr
 /// chains rooted at `self` (tensors included), prim::If outputs whose condition is known, and
 /// side-effect-free operators with non-tensor results (`aten::__not__`, `aten::__is__`, ...).
-/// An attribute the graph assigns (prim::SetAttr), or a list or dict attribute it writes in place
-/// (`aten::_set_item`, `aten::append`, ...), is not fixed.
+/// An attribute the graph assigns (prim::SetAttr) or writes in place (`aten::_set_item` on a
+/// dict, `aten::append` on a list, `aten::add_` on a tensor, ...) is not fixed.
 /// Values are memoised: after changing the graph, call forgetValues() before resolving again.
 class ValueResolver {
  public:

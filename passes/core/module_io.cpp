@@ -334,16 +334,12 @@ std::string printedBase(const torch::jit::Value* v) {
 class DistinctPrintedNames {
  public:
   explicit DistinctPrintedNames(const torch::jit::Module& module) {
-    std::unordered_set<const torch::jit::Graph*> seen;
-    for (const torch::jit::Module& m : module.modules()) {
-      for (const torch::jit::Method& method : m.get_methods()) {
-        if (seen.insert(method.graph().get()).second) rename(*method.graph());
-      }
-    }
+    forEachMethodGraph(module, [&](torch::jit::Graph& graph) { rename(graph); });
   }
   ~DistinctPrintedNames() {
-    for (auto it = renamed_.rbegin(); it != renamed_.rend(); ++it)
+    for (auto it = renamed_.rbegin(); it != renamed_.rend(); ++it) {
       it->first->setDebugName(it->second);
+    }
   }
   DistinctPrintedNames(const DistinctPrintedNames&) = delete;
   DistinctPrintedNames& operator=(const DistinctPrintedNames&) = delete;
