@@ -166,21 +166,13 @@ TEST(ModuleIo, SavingPrintsEachNameOnceAndLeavesTheNamesAsTheyWere) {
   // Loaded back, every value is named as printed: its own name, that name with `_K` for its K-th
   // repeat, or `_N` (no name). A printer that probes for free names makes others
   // (`size_prods62` from `size_prods0` and `size_prods6`).
-  auto forEachValue = [](torch::jit::Graph& g, const std::function<void(torch::jit::Value*)>& fn) {
-    forEachNode(g.block(), [&](torch::jit::Node* n) {
-      for (torch::jit::Value* v : n->outputs()) fn(v);
-      for (torch::jit::Block* b : n->blocks()) {
-        for (torch::jit::Value* v : b->inputs()) fn(v);  // loop-carried values
-      }
-    });
-  };
   std::map<std::string, size_t> bases;  // name -> how many values have it
-  forEachValue(*graph, [&](torch::jit::Value* v) {
+  forEachValue(graph->block(), [&](torch::jit::Value* v) {
     if (v->hasDebugName()) ++bases[v->debugNameBase()];
   });
   torch::jit::Module loaded = loadModule(path);
   size_t named = 0;
-  forEachValue(*loaded.get_method("forward").graph(), [&](torch::jit::Value* v) {
+  forEachValue(loaded.get_method("forward").graph()->block(), [&](torch::jit::Value* v) {
     if (!v->hasDebugName()) return;
     ++named;
     const std::string name = v->debugNameBase();

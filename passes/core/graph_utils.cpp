@@ -92,6 +92,14 @@ void forEachMethodGraph(const torch::jit::Module& module,
   }
 }
 
+void forEachValue(torch::jit::Block* block, const std::function<void(Value*)>& fn) {
+  for (Value* v : block->inputs()) fn(v);
+  for (Node* n : block->nodes()) {
+    for (Value* v : n->outputs()) fn(v);
+    for (torch::jit::Block* b : n->blocks()) forEachValue(b, fn);
+  }
+}
+
 void forEachNode(torch::jit::Block* block, const std::function<void(Node*)>& fn) {
   for (auto it = block->nodes().begin(); it != block->nodes().end();) {
     Node* n = *it++;

@@ -55,6 +55,10 @@ bool schemaWrites(const c10::FunctionSchema& schema);
 void forEachMethodGraph(const torch::jit::Module& module,
                         const std::function<void(torch::jit::Graph&)>& fn);
 
+/// Calls `fn` on every value `block` defines: its inputs, then each node's outputs followed by
+/// the values of the node's own blocks, in order.
+void forEachValue(torch::jit::Block* block, const std::function<void(torch::jit::Value*)>& fn);
+
 /// Calls `fn` on every node in `block`, nested blocks first, then the node itself, in order.
 /// `fn` may destroy the node it is given, and nothing else.
 void forEachNode(torch::jit::Block* block, const std::function<void(torch::jit::Node*)>& fn);

@@ -362,14 +362,7 @@ class DistinctPrintedNames {
         repeated.push_back(v);
       }
     };
-    std::function<void(torch::jit::Block*)> walk = [&](torch::jit::Block* b) {
-      for (torch::jit::Value* v : b->inputs()) visit(v);
-      for (torch::jit::Node* n : b->nodes()) {
-        for (torch::jit::Value* v : n->outputs()) visit(v);
-        for (torch::jit::Block* inner : n->blocks()) walk(inner);
-      }
-    };
-    walk(graph.block());
+    forEachValue(graph.block(), visit);
     // A new name is a printed base (no '.') not taken as a base, so it is no value's name.
     std::unordered_map<std::string, size_t> next;
     for (torch::jit::Value* v : repeated) {
