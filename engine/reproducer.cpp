@@ -9,6 +9,7 @@
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 #include "passes/core/op_library.h"
+#include "passes/core/owned_folder.h"
 #include "passes/core/registry.h"
 
 namespace tsopt {
@@ -16,6 +17,9 @@ namespace tsopt {
 namespace {
 
 namespace fs = std::filesystem;
+
+/// Where a reproducer's command saves the pass's result (beside the model, in its folder).
+const char* const kResultFile = "result.pt";
 
 std::string makeTemporaryFolder() {
   std::string pattern = (fs::temp_directory_path() / "tsopt-repro-XXXXXX").string();
@@ -37,12 +41,33 @@ std::string shellQuote(const std::string& s) {
   return out + "'";
 }
 
+OwnedFolder reproducerFolder(const std::string& dir) {
+  return {dir, ".tsopt-reproducer", "reproducer folder", "wrote a reproducer into"};
+}
+
+/// A script's comment line: text from the model or the pipeline with its line breaks and other
+/// control characters escaped, so that none of it becomes a command.
+std::string comment(const std::string& text) { return "# " + escapeText(text) + "\n"; }
+
 }  // namespace
+
+void checkReproducerDir(const std::string& dir, const std::vector<NamedPath>& files) {
+  std::error_code ec;
+  const fs::path folder = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  for (const NamedPath& file : files) {
+    if (file.path.empty()) continue;
+    if (fs::weakly_canonical(fs::absolute(file.path, ec).parent_path(), ec) == folder) {
+      throw Error("the reproducer folder '" + dir + "' is the folder of " + file.what + " (" +
+                  file.path + "): give a new folder, or none for a temporary one");
+    }
+  }
+  checkOwnedFolder(reproducerFolder(dir));
+}
 
 std::vector<std::string> reproducingArgs(const PassFailureInfo& failure,
                                          const ReproducerContext& context,
                                          const std::string& model) {
-  std::vector<std::string> args = {"run", model, "-p", failure.spec, "-o", "result.pt"};
+  std::vector<std::string> args = {"run", model, "-p", failure.spec, "-o", kResultFile};
   for (const OperatorLibrary& lib : loadedOperatorLibraries()) {
     args.insert(args.end(), {"--ops", lib.path});
   }
@@ -130,18 +155,14 @@ torch::jit::Module modelBefore(torch::jit::Module module, const std::string& pip
 Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerContext& context,
                            const std::string& dir) {
   Reproducer r;
-  std::string folder = dir;
-  if (folder.empty()) {
-    folder = makeTemporaryFolder();
-  } else {
-    std::error_code ec;
-    fs::create_directories(folder, ec);
-    checkFolderWritable(folder, "the reproducer folder");
-  }
+  const OwnedFolder owned = reproducerFolder(dir.empty() ? makeTemporaryFolder() : dir);
+  const std::string& folder = owned.dir;
+  prepareOwnedFolder(owned);
   const std::string model = folder + "/model.pt";
+  recordOwnedFile(owned, "model.pt");
   saveModuleAtomic(
       modelBefore(context.freshInput(), context.pipeline, context.methods, failure.index), model);
-  writeFileAtomic(folder + "/pipeline.txt", failure.spec + "\n");
+  writeOwnedFile(owned, "pipeline.txt", failure.spec + "\n");
 
   std::optional<VerifyOptions> verify;
   if (failure.kind == FailureKind::kDiffers && context.verify) {
@@ -151,8 +172,9 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
     if (verify->inputValues) {
       std::vector<char> bytes =
           torch::pickle_save(c10::ivalue::Tuple::create(*verify->inputValues));
-      writeFileAtomic(inputs, std::string(bytes.begin(), bytes.end()));
+      writeOwnedFile(owned, "model.inputs.pt", std::string(bytes.begin(), bytes.end()));
     } else if (!verify->inputsFile.empty()) {
+      recordOwnedFile(owned, "model.inputs.pt");
       fs::copy_file(verify->inputsFile, inputs, fs::copy_options::overwrite_existing);
     }
     if (fs::exists(inputs)) {
@@ -162,21 +184,22 @@ Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerConte
   }
 
   std::vector<std::string> args = reproducingArgs(failure, context, "model.pt");
+  recordOwnedFile(owned, kResultFile);  // what repro.sh writes
   std::string script = "#!/bin/sh\n";
-  script += "# Reproduces: " + failure.message + "\n";
-  script += "# The model as it was just before pass " + std::to_string(failure.index + 1) + " ('" +
-            failure.spec + "') of the pipeline '" + context.pipeline +
-            "', run through that pass alone.\n";
-  script += "# Expected: a failure of kind '" + std::string(failureKindName(failure.kind)) +
-            "' (exit status " + (failure.kind == FailureKind::kDiffers ? "1" : "2") + ").\n";
+  script += comment("Reproduces: " + failure.message);
+  script += comment("The model as it was just before pass " + std::to_string(failure.index + 1) +
+                    " ('" + failure.spec + "') of the pipeline '" + context.pipeline +
+                    "', run through that pass alone.");
+  script += comment("Expected: a failure of kind '" + std::string(failureKindName(failure.kind)) +
+                    "' (exit status " + (failure.kind == FailureKind::kDiffers ? "1" : "2") + ").");
   const PassInfo* info = PassRegistry::global().find(failure.name);
   if (info && info->origin == "python") {
-    script += "# The pass is defined in Python: run it with tsopt.run(\"model.pt\", \"" +
-              failure.spec + "\") after defining it again.\n";
+    script += comment("The pass is defined in Python: run it with tsopt.run(\"model.pt\", \"" +
+                      failure.spec + "\") after defining it again.");
   }
   script += "cd \"$(dirname \"$0\")\" || exit 2\nexec " + shellCommand(context.tool, args) + "\n";
   r.script = folder + "/repro.sh";
-  writeFileAtomic(r.script, script);
+  writeOwnedFile(owned, "repro.sh", script);
   fs::permissions(r.script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
                   fs::perm_options::add);
 

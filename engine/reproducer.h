@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "passes/core/module_io.h"
 #include "passes/core/pass_manager.h"
 #include "verify/verifier.h"
 
@@ -64,10 +65,17 @@ struct Reproducer {
 torch::jit::Module modelBefore(torch::jit::Module module, const std::string& pipeline,
                                const std::vector<std::string>& methods, size_t passes);
 
-/// Writes the reproducer of `failure` into `dir` (made if missing; "" for a new temporary
-/// folder): model.pt (the input run through the passes before the failing one), pipeline.txt,
-/// model.inputs.pt when verification had saved or given inputs, and repro.sh. Then runs the pass
-/// alone on model.pt to see that it fails the same way.
+/// Checks, before a run, that a reproducer can go into `dir`: a new or empty folder, or one that
+/// holds only a reproducer tsopt wrote there (listed in its .tsopt-reproducer file), and never
+/// the folder of one of `files` (the run's inputs and outputs: a reproducer's model.pt would be
+/// written beside the user's model, or over it). Throws tsopt::Error.
+void checkReproducerDir(const std::string& dir, const std::vector<NamedPath>& files);
+
+/// Writes the reproducer of `failure` into `dir` (checked as checkReproducerDir does, made if
+/// missing, an earlier reproducer's files replaced; "" for a new temporary folder): model.pt (the
+/// input run through the passes before the failing one), pipeline.txt, model.inputs.pt when
+/// verification had saved or given inputs, and repro.sh. Then runs the pass alone on model.pt to
+/// see that it fails the same way.
 Reproducer writeReproducer(const PassFailureInfo& failure, const ReproducerContext& context,
                            const std::string& dir);
 

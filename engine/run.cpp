@@ -55,6 +55,13 @@ void checkPaths(const RunOptions& o) {
   }
   if (o.updateGolden) checkFolderWritable(o.goldenDir, "the golden folder");
   if (!o.dumpDir.empty()) checkDumpDir(o.dumpDir);  // made ready once the model has loaded
+  if (o.reproducer && !o.reproducerDir.empty()) {
+    checkReproducerDir(o.reproducerDir, {{"the input model", o.inputModule ? "" : o.input},
+                                         {"the inputs file", o.verifyOptions.inputsFile},
+                                         {"the output model", o.output},
+                                         {"the JSON report", o.report},
+                                         {"the HTML report", o.html}});
+  }
   if (o.print.any() && !o.printTo) throw Error("printing the IR needs a stream to print to");
 }
 
@@ -318,8 +325,6 @@ RunOutcome optimize(const RunOptions& o) {
   out.phases.verify += watch.lap();
   out.written = saved != nullptr &&
                 (!out.verdict || out.verdict->result.passed || o.verify != VerifyMode::kStrict);
-  if (out.written) saved->commit();
-  out.phases.save += watch.lap();
   out.inputBytes = input.bytes();
 
   if (wantsHtml(o)) {
@@ -328,9 +333,12 @@ RunOutcome optimize(const RunOptions& o) {
   }
   out.phases.reports += watch.lap();
   out.phases.total = total.lap();
+  // The reports are staged before anything is committed: a disk that fills while they are
+  // written leaves neither them nor the model.
+  std::vector<std::unique_ptr<StagedFile>> reports;
   if (!o.report.empty() || wantsHtml(o)) {
     nlohmann::json report = runReport(out);
-    if (!o.report.empty()) writeFileAtomic(o.report, report.dump(2) + "\n");
+    if (!o.report.empty()) reports.push_back(stageFile(o.report, reportText(report, 2) + "\n"));
     if (wantsHtml(o)) {
       html.input = o.input;
       html.output = o.output;
@@ -340,10 +348,12 @@ RunOutcome optimize(const RunOptions& o) {
       html.diffs = instruments.recorder->diffs();
       html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
       std::string page = renderHtmlReport(html);
-      if (!o.html.empty()) writeFileAtomic(o.html, page);
+      if (!o.html.empty()) reports.push_back(stageFile(o.html, page));
       if (o.keepHtml) out.html = std::move(page);
     }
   }
+  if (out.written) saved->commit();
+  for (const auto& file : reports) file->commit();
   if (o.updateGolden) {
     const std::vector<Stage>& stages = instruments.recorder->stages();
     size_t changed =

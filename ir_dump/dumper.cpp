@@ -2,14 +2,13 @@
 #include "ir_dump/dumper.h"
 
 #include <filesystem>
-#include <fstream>
-#include <set>
 #include <sstream>
 
 #include "ir_dump/dot.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
+#include "passes/core/owned_folder.h"
 
 namespace tsopt {
 
@@ -35,45 +34,16 @@ DumpKinds parseDumpKinds(const std::string& list) {
 
 namespace {
 
-/// The files tsopt wrote into a dump folder, one name a line: nothing else there is ever removed.
-const char* const kDumpMarker = ".tsopt-dump";
-
-std::set<std::string> markedFiles(const std::filesystem::path& dir) {
-  std::set<std::string> names;
-  std::ifstream in(dir / kDumpMarker);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) names.insert(line);
-  }
-  return names;
+/// The files tsopt wrote into a dump folder are listed in it: nothing else there is ever removed.
+OwnedFolder dumpFolder(const std::string& dir) {
+  return {dir, ".tsopt-dump", "dump folder", "dumped into"};
 }
 
 }  // namespace
 
-void checkDumpDir(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return checkFolderWritable(dir, "the dump folder");
-  if (!fs::is_directory(dir, ec)) throw Error("dump folder '" + dir + "' is not a folder");
-  const bool marked = fs::exists(fs::path(dir) / kDumpMarker, ec);
-  const std::set<std::string> ours = marked ? markedFiles(dir) : std::set<std::string>{};
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name == kDumpMarker || (ours.count(name) && entry.is_regular_file(ec))) continue;
-    throw Error("dump folder '" + dir + "' holds files tsopt did not write ('" + name +
-                "'); give an empty or new folder, or one tsopt dumped into before");
-  }
-}
+void checkDumpDir(const std::string& dir) { checkOwnedFolder(dumpFolder(dir)); }
 
-void prepareDumpDir(const std::string& dir) {
-  namespace fs = std::filesystem;
-  checkDumpDir(dir);
-  std::error_code ec;
-  if (!fs::exists(dir, ec) && !fs::create_directories(dir, ec)) {
-    throw Error("cannot create dump folder '" + dir + "': " + ec.message());
-  }
-  for (const std::string& name : markedFiles(dir)) fs::remove(fs::path(dir) / name, ec);
-  writeFileAtomic((fs::path(dir) / kDumpMarker).string(), "");
-}
+void prepareDumpDir(const std::string& dir) { prepareOwnedFolder(dumpFolder(dir)); }
 
 void IrDumper::beforeRun(torch::jit::Module& module, const std::vector<std::string>& methods) {
   if (!std::filesystem::is_directory(dir_)) {
@@ -142,10 +112,7 @@ void IrDumper::dump(const torch::jit::Module& module, const std::vector<std::str
 }
 
 void IrDumper::write(const std::string& file, const std::string& text) {
-  const std::filesystem::path dir(dir_);
-  // Listed first, so that a run that stops half-way leaves no file the next one may not remove.
-  std::ofstream(dir / kDumpMarker, std::ios::app) << file << "\n";
-  writeFileAtomic((dir / file).string(), text);
+  writeOwnedFile(dumpFolder(dir_), file, text);
 }
 
 }  // namespace tsopt

@@ -439,13 +439,17 @@ void saveModuleAtomic(const torch::jit::Module& module, const std::string& path)
   stageModule(module, path)->commit();
 }
 
-void writeFileAtomic(const std::string& path, const std::string& bytes) {
-  StagedFile file(path);
-  std::ofstream out(file.temporaryPath(), std::ios::binary | std::ios::trunc);
+std::unique_ptr<StagedFile> stageFile(const std::string& path, const std::string& bytes) {
+  auto file = std::make_unique<StagedFile>(path);
+  std::ofstream out(file->temporaryPath(), std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) throw Error("cannot write '" + path + "': " + std::strerror(errno));
-  file.commit();
+  return file;
+}
+
+void writeFileAtomic(const std::string& path, const std::string& bytes) {
+  stageFile(path, bytes)->commit();
 }
 
 StagedFile::StagedFile(const std::string& path) : path_(saveTarget(path)) {

@@ -55,6 +55,10 @@ class StagedFile {
   bool committed_ = false;
 };
 
+/// `bytes` written to a staged file for `path`, not yet committed: for outputs that must appear
+/// together or not at all. Throws tsopt::Error (a full disk, say) and leaves nothing behind.
+std::unique_ptr<StagedFile> stageFile(const std::string& path, const std::string& bytes);
+
 /// Saves `module` straight into a staged file for `path` (no copy of the archive in memory):
 /// load it from temporaryPath() to check it, then commit(). Throws tsopt::Error.
 std::unique_ptr<StagedFile> stageModule(const torch::jit::Module& module, const std::string& path);

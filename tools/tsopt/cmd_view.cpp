@@ -1,4 +1,7 @@
 // `tsopt view`: a page with the interactive viewer of a model's graphs (self-contained HTML).
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -17,17 +20,19 @@ struct ViewArgs {
   bool noInline = false, quiet = false;
 };
 
-/// Where a page goes without -o: a folder of tsopt's own under the temporary folder, so that no
-/// file of the user's is touched.
+/// Where a page goes without -o: a new private folder (mkdtemp) under the temporary folder, so
+/// that nothing there before, of the user's or of another user's (a link planted under a fixed
+/// name), is touched.
 std::string defaultOutput(const std::string& input) {
   std::error_code ec;
-  std::filesystem::path dir = std::filesystem::temp_directory_path(ec) / "tsopt-view";
-  if (!ec) std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    throw Error("cannot make a folder for the page in the temporary folder (" + ec.message() +
+  std::string dir = (std::filesystem::temp_directory_path(ec) / "tsopt-view-XXXXXX").string();
+  if (ec || !mkdtemp(dir.data())) {
+    throw Error("cannot make a folder for the page in the temporary folder (" +
+                (ec ? ec.message() : std::string(std::strerror(errno))) +
                 "): give one with -o PAGE.html");
   }
-  return (dir / std::filesystem::path(input).filename().replace_extension(".html")).string();
+  std::filesystem::path name = std::filesystem::path(input).filename().replace_extension(".html");
+  return (std::filesystem::path(dir) / name).string();
 }
 
 int viewCommand(ViewArgs a) {
@@ -51,8 +56,9 @@ Command addViewCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "view", "Write a page with the interactive viewer of a model's graphs (HTML, no network)");
   cmd->add_option("model", args->input, "TorchScript model (.pt)")->required();
-  cmd->add_option("-o,--output", args->output,
-                  "the page (default: tsopt-view/MODEL.html in the temporary folder)");
+  cmd->add_option(
+      "-o,--output", args->output,
+      "the page (default: MODEL.html in a new folder tsopt-view-XXXXXX in the temporary folder)");
   cmd->add_option("--method", args->methods, "method to show (repeatable; default: forward)");
   cmd->add_flag("--no-inline", args->noInline, "show calls as they are instead of inlining them");
   cmd->add_flag("-q,--quiet", args->quiet, "print nothing on success");
