@@ -3,6 +3,7 @@
 
 #include <torch/version.h>
 
+#include "passes/core/error.h"
 #include "passes/core/op_library.h"
 
 namespace tsopt {
@@ -180,6 +181,29 @@ nlohmann::json passesJson(const PassRegistry& registry) {
     presets.push_back({{"name", p.name}, {"pipeline", p.pipeline}, {"description", p.description}});
   }
   return {{"passes", passes}, {"presets", presets}};
+}
+
+namespace {
+
+nlohmann::json validUtf8(const nlohmann::json& j) {
+  if (j.is_string()) return escapeText(j.get_ref<const std::string&>(), /*controls=*/false);
+  if (j.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const nlohmann::json& item : j) out.push_back(validUtf8(item));
+    return out;
+  }
+  if (j.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : j.items()) out[escapeText(key, false)] = validUtf8(value);
+    return out;
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string reportText(const nlohmann::json& report, int indent) {
+  return validUtf8(report).dump(indent);
 }
 
 nlohmann::json runReport(const RunOutcome& o) {

@@ -12,6 +12,11 @@
 
 namespace tsopt {
 
+/// `report` as JSON text (`indent` as nlohmann's dump takes it), with every byte of a string or
+/// key that is not valid UTF-8 written as \xNN: names and keys come from models and paths,
+/// which may hold any bytes, and JSON holds only UTF-8.
+std::string reportText(const nlohmann::json& report, int indent = -1);
+
 /// The report of a run: passes, phases, sizes, warnings, and the verdict if it verified.
 nlohmann::json runReport(const RunOutcome& outcome);
 

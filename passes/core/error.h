@@ -40,4 +40,10 @@ class Error : public std::runtime_error {
 /// One line describing `e`: LibTorch's backtraces and assert boilerplate are dropped.
 std::string describeException(const std::exception& e);
 
+/// `text` with every byte that is not part of valid UTF-8 written as \xNN and, with `controls`,
+/// every control character too (\n, \r and \t as such): text that came from a model or a file
+/// (a name, a key, an error of its code), made safe for one line of a terminal, a comment in a
+/// script, or a JSON string.
+std::string escapeText(const std::string& text, bool controls = true);
+
 }  // namespace tsopt

@@ -21,7 +21,7 @@ int passesCommand(const PassesArgs& a) {
   loadPlugins(a.plugins);
   const PassRegistry& registry = PassRegistry::global();
   if (a.json) {
-    std::cout << passesJson(registry).dump(2) << "\n";
+    std::cout << reportText(passesJson(registry), 2) << "\n";
     return kOk;
   }
   size_t width = 0;

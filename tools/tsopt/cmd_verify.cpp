@@ -31,8 +31,8 @@ int verifyCommand(const Args& a) {
   Verifier verifier(reference, options);
   VerifyResult result = verifier.check(candidate);
   if (!a.report.empty()) {
-    writeFileAtomic(a.report,
-                    compareReport(verifier, result, a.reference, a.candidate).dump(2) + "\n");
+    writeFileAtomic(
+        a.report, reportText(compareReport(verifier, result, a.reference, a.candidate), 2) + "\n");
   }
   if (!a.quiet) printVerifyTable(verifier, result, std::cout);
   (result.passed ? std::cout : std::cerr)

@@ -17,6 +17,7 @@
 int main(int argc, char** argv) {
   using namespace tsopt::cli;
   tsopt::endOnTerminationSignals();
+  tsopt::endOnCrashSignals();
   CLI::App app{"tsopt: run pipelines of graph passes over TorchScript models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tsopt 0.1.0");
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
     for (const std::string& e : tsopt::PassRegistry::global().staticErrors()) {
       throw tsopt::Error("built-in pass registration failed: " + e);
     }
+    tsopt::setTimeout(timeoutSeconds, "--timeout SECONDS, 0 for none");  // libraries load in it
     tsopt::onOperatorLibraryLoaded([](const tsopt::OperatorLibrary& lib) {
       if (lib.reason != "asked for") {
         std::cerr << "tsopt: loaded operator library " << lib.path << " for " << lib.reason << "\n";
@@ -112,16 +114,16 @@ int main(int argc, char** argv) {
       }
     }
     for (const std::string& path : ops) tsopt::loadOperatorLibrary(path, "asked for");
-    tsopt::setTimeout(timeoutSeconds, "--timeout SECONDS, 0 for none");
     tsopt::setInflateLimit(maxInflateMb << 20);
     for (auto& [sub, cmd] : commands) {
       if (sub->parsed()) return cmd();
     }
     return kError;
   } catch (const tsopt::Error& e) {
-    std::cerr << "tsopt: error: " << e.what() << tsopt::cli::flagFor(e.setting()) << "\n";
+    std::cerr << "tsopt: error: " << tsopt::escapeText(e.what()) << tsopt::cli::flagFor(e.setting())
+              << "\n";
   } catch (const std::exception& e) {
-    std::cerr << "tsopt: error: " << tsopt::describeException(e) << "\n";
+    std::cerr << "tsopt: error: " << tsopt::escapeText(tsopt::describeException(e)) << "\n";
   } catch (...) {
     std::cerr << "tsopt: error: unknown failure\n";
   }

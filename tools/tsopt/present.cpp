@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "passes/core/error.h"
 #include "tools/tsopt/verify_args.h"
 
 namespace tsopt::cli {
@@ -106,7 +107,7 @@ void printStats(const RunResult& run, std::ostream& os) {
 void printVerdict(const RunOutcome& out) {
   const Verdict& v = *out.verdict;
   if (v.result.passed) return;
-  std::cerr << "tsopt: verify: " << verifySummary(*out.verifier, v.result) << "\n";
+  std::cerr << "tsopt: verify: " << escapeText(verifySummary(*out.verifier, v.result)) << "\n";
   if (const PassRecord* blamed = v.firstFailing ? out.passAt(*v.firstFailing) : nullptr) {
     const PassRecord& r = *blamed;
     std::cerr << "tsopt: verify: the outputs first differ after pass " << *v.firstFailing + 1
@@ -120,8 +121,8 @@ void printVerdict(const RunOutcome& out) {
       const Divergence& d = *v.divergence;
       std::cerr << "tsopt: verify: the first value that differs after it"
                 << (d.method == "forward" ? "" : " in " + d.method) << " (of " << d.compared
-                << " compared): " << d.value << ", computed by " << d.node << ": " << d.mismatch
-                << "\n";
+                << " compared): " << escapeText(d.value) << ", computed by " << escapeText(d.node)
+                << ": " << escapeText(d.mismatch) << "\n";
     }
     if (v.reproducer) {
       std::cerr << "tsopt: verify: reproducer"
@@ -137,7 +138,9 @@ void printVerdict(const RunOutcome& out) {
 }  // namespace
 
 void printOutcome(const RunOutcome& out, const OutcomeDisplay& show) {
-  for (const std::string& w : out.run.warnings) std::cerr << "tsopt: warning: " << w << "\n";
+  for (const std::string& w : out.run.warnings) {
+    std::cerr << "tsopt: warning: " << escapeText(w) << "\n";
+  }
   if (show.timings) printTimings(out, std::cerr);
   if (show.stats) printStats(out.run, std::cerr);
   if (out.verdict) printVerdict(out);
@@ -160,7 +163,8 @@ void printOutcome(const RunOutcome& out, const OutcomeDisplay& show) {
             << " -> " << megabytes(out.outputBytes) << " in " << std::fixed << std::setprecision(1)
             << out.phases.total << " ms; wrote " << out.output << show.files << "\n";
   if (out.verdict && out.verdict->result.passed) {
-    std::cout << "tsopt: verify: " << verifySummary(*out.verifier, out.verdict->result) << "\n";
+    std::cout << "tsopt: verify: " << escapeText(verifySummary(*out.verifier, out.verdict->result))
+              << "\n";
   }
 }
 
