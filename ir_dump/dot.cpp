@@ -227,7 +227,7 @@ std::optional<std::string> renderInChild(const std::string& dot, const std::stri
         }
         return writeAll(fd, &status, 1) && writeAll(fd, out.data(), out.size()) ? 0 : 1;
       },
-      false);
+      {});
   if (!child.started) return renderHere(dot, format);
   if (!child.exited || child.exitCode != 0 || child.output.empty()) return std::nullopt;
   if (child.output[0] == '!') throw Error(child.output.substr(1));

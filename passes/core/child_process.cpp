@@ -2,12 +2,16 @@
 #include "passes/core/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
+#include <thread>
 
 namespace tsopt {
 
@@ -22,7 +26,7 @@ bool writeAll(int fd, const char* data, size_t size) {
   return true;
 }
 
-ChildResult runInChild(const std::function<int(int fd)>& work, bool captureStderr) {
+ChildResult runInChild(const std::function<int(int fd)>& work, const ChildCapture& capture) {
   ChildResult result;
   int fds[2];
   if (::pipe(fds) != 0) return result;
@@ -34,8 +38,12 @@ ChildResult runInChild(const std::function<int(int fd)>& work, bool captureStder
   }
   if (pid == 0) {
     ::close(fds[0]);
-    int err = captureStderr ? fds[1] : ::open("/dev/null", O_WRONLY);
+    // A crash ends the child by its signal, for the parent to see, whatever handler the parent
+    // installed (endOnCrashSignals).
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(sig, SIG_DFL);
+    int err = capture.captureStderr ? fds[1] : ::open("/dev/null", O_WRONLY);
     if (err >= 0) ::dup2(err, STDERR_FILENO);
+    if (capture.captureStdout) ::dup2(fds[1], STDOUT_FILENO);
     int code = kChildThrew;
     try {
       code = work(fds[1]);
@@ -47,8 +55,22 @@ ChildResult runInChild(const std::function<int(int fd)>& work, bool captureStder
   }
   ::close(fds[1]);
   result.started = true;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(capture.timeoutSeconds * 1000));
   char buffer[65536];
   for (;;) {
+    if (capture.timeoutSeconds > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      pollfd p{fds[0], POLLIN, 0};
+      int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        ::kill(pid, SIGKILL);
+        result.timedOut = true;
+        break;
+      }
+    }
     ssize_t n = ::read(fds[0], buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -56,10 +78,20 @@ ChildResult runInChild(const std::function<int(int fd)>& work, bool captureStder
   }
   ::close(fds[0]);
   int status = 0;
+  // A child may close the pipe and go on: the limit holds for its end too.
+  while (capture.timeoutSeconds > 0 && !result.timedOut && ::waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      result.timedOut = true;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.exited = WIFEXITED(status);
   if (result.exited) result.exitCode = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;
 }
 

@@ -1,11 +1,15 @@
-// One watchdog thread for every live Deadline, started with the first.
+// One watchdog thread for every live Deadline, started with the first; the crash handler that
+// names the innermost one.
 #include "passes/core/deadline.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -53,6 +57,57 @@ struct Watchdog {
   }
 };
 
+/// The work under way, for the crash handler: fixed storage, since a handler may not allocate.
+constexpr size_t kMaxActivity = 512;
+char gActivity[kMaxActivity];
+
+void setActivity(const std::string& what) {
+  const size_t n = std::min(what.size(), kMaxActivity - 1);
+  gActivity[0] = 0;  // empty while it changes
+  std::memcpy(gActivity + 1, what.c_str() + 1, n > 0 ? n - 1 : 0);
+  gActivity[n] = 0;
+  if (n > 0) gActivity[0] = what[0];
+}
+
+void say(const char* text) {
+  size_t n = std::strlen(text);
+  while (n > 0) {
+    ssize_t w = ::write(STDERR_FILENO, text, n);
+    if (w <= 0) return;
+    text += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+const char* signalName(int sig) {
+  switch (sig) {
+    case SIGSEGV:
+      return "SIGSEGV, a bad memory access";
+    case SIGBUS:
+      return "SIGBUS, a bad memory access";
+    case SIGFPE:
+      return "SIGFPE, an arithmetic fault";
+    case SIGILL:
+      return "SIGILL, an illegal instruction";
+    case SIGABRT:
+      return "SIGABRT, an abort";
+  }
+  return "a fatal signal";
+}
+
+void onCrash(int sig) {
+  say("tsopt: error: the process crashed (");
+  say(signalName(sig));
+  say(")");
+  if (gActivity[0]) {
+    say(" while ");
+    say(gActivity);
+  }
+  say("; no output was written\n");
+  removeStagedFiles();
+  _exit(2);
+}
+
 /// Never destroyed: the detached thread may outlive static destruction.
 Watchdog& watchdog() {
   static Watchdog* w = new Watchdog;
@@ -72,7 +127,28 @@ double timeout() {
   return watchdog().seconds;
 }
 
-Deadline::Deadline(std::string what) {
+std::string timeoutRemedy() {
+  std::lock_guard<std::mutex> lock(watchdog().mutex);
+  return watchdog().remedy;
+}
+
+void endOnCrashSignals() {
+  static char stack[1 << 16];
+  stack_t alternate{};
+  alternate.ss_sp = stack;
+  alternate.ss_size = sizeof stack;
+  sigaltstack(&alternate, nullptr);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+    struct sigaction action {};
+    action.sa_handler = onCrash;
+    action.sa_flags = SA_ONSTACK | SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(sig, &action, nullptr);
+  }
+}
+
+Deadline::Deadline(std::string what) : outer_(gActivity) {
+  setActivity(what);
   Watchdog& w = watchdog();
   std::lock_guard<std::mutex> lock(w.mutex);
   if (w.seconds <= 0) return;
@@ -88,6 +164,7 @@ Deadline::Deadline(std::string what) {
 }
 
 Deadline::~Deadline() {
+  setActivity(outer_);
   if (!id_) return;
   Watchdog& w = watchdog();
   std::lock_guard<std::mutex> lock(w.mutex);

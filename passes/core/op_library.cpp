@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <unordered_set>
 
-#include "passes/core/child_process.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/plugin.h"
@@ -79,22 +78,6 @@ bool ownedByLibTorch(const std::string& ns) {
   return owned.count(ns) > 0;
 }
 
-/// Loads the library in a child process first: a library whose registration throws (a namespace
-/// registered twice, a schema LibTorch rejects) throws from a static initialiser, through
-/// dlopen, which is declared noexcept: the process ends in std::terminate. Throws
-/// tsopt::Error with LibTorch's reason when the child fails so; leaves other failures (not a
-/// library, a missing symbol) to the real load to report.
-void checkRegisters(const std::string& path, const std::string& what) {
-  const std::string openPath = dlopenPath(path);
-  ChildResult child = runInChild(
-      [&](int) { return dlopen(openPath.c_str(), RTLD_NOW | RTLD_GLOBAL) ? 0 : 3; }, true);
-  if (!child.started || (child.exited && child.exitCode != kChildThrew)) return;
-  std::string reason = child.exited ? child.output : "the process was killed while loading it";
-  // LibTorch's messages run on (advice, a backtrace): their first clause says what is wrong.
-  reason = reason.substr(0, std::min(reason.find('\n'), reason.find("; ")));
-  throw Error(what + " failed to register its operators: " + reason);
-}
-
 }  // namespace
 
 void loadOperatorLibrary(const std::string& path, const std::string& reason) {
@@ -105,9 +88,14 @@ void loadOperatorLibrary(const std::string& path, const std::string& reason) {
   }
   const std::string what = "operator library '" + path + "'";
   checkLibraryFile(path, what);
-  checkRegisters(path, what);
+  // A library whose registration throws (a namespace registered twice, a schema LibTorch
+  // rejects) throws from a static initialiser, through dlopen, which is declared noexcept: in
+  // this process that would end in std::terminate.
+  probeLibrary(what, "failed to register its operators",
+               [&] { openSharedLibrary(path, what, RTLD_GLOBAL); });
   // Global, so that libraries it loads see its symbols; never closed, since the operators it
   // registered point into it.
+  StdoutToStderr quiet;
   openSharedLibrary(path, what, RTLD_GLOBAL);
   loaded().push_back({path, reason});
   if (listener()) listener()(loaded().back());

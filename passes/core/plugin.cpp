@@ -3,10 +3,18 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <sstream>
 
+#include "passes/core/child_process.h"
+#include "passes/core/deadline.h"
 #include "passes/core/error.h"
 #include "passes/core/module_io.h"
 #include "passes/core/plugin_api.h"
@@ -80,8 +88,93 @@ void* openSharedLibrary(const std::string& path, const std::string& what, int fl
   return handle;
 }
 
-LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry) {
+StdoutToStderr::StdoutToStderr() {
+  std::fflush(stdout);
+  std::cout.flush();
+  saved_ = ::dup(STDOUT_FILENO);
+  if (saved_ >= 0) ::dup2(STDERR_FILENO, STDOUT_FILENO);
+}
+
+StdoutToStderr::~StdoutToStderr() {
+  std::fflush(stdout);
+  std::cout.flush();
+  if (saved_ < 0) return;
+  ::dup2(saved_, STDOUT_FILENO);
+  ::close(saved_);
+}
+
+namespace {
+
+/// What a probed library printed, for a message: its first line, if any.
+std::string printed(const std::string& output) {
+  std::string line = output.substr(0, output.find('\n'));
+  if (line.size() > 200) line = line.substr(0, 200) + "...";
+  return line.empty() ? "" : " (it printed: " + escapeText(line) + ")";
+}
+
+const char kLoaded[] = "\ntsopt-probe: loaded\n";
+
+std::string secondsText(double seconds) {
+  std::ostringstream out;
+  out << seconds;
+  return out.str();
+}
+
+}  // namespace
+
+void probeLibrary(const std::string& what, const std::string& threw,
+                  const std::function<void()>& load) {
+  constexpr int kRefused = 3;  // load threw tsopt::Error: the real load says why
+  ChildResult child = runInChild(
+      [&](int fd) {
+        try {
+          load();
+        } catch (const Error&) {
+          return kRefused;
+        }
+        std::fflush(stdout);
+        return writeAll(fd, kLoaded, sizeof kLoaded - 1) ? 0 : 1;
+      },
+      {true, true, timeout()});
+  if (!child.started) return;
+  const bool loaded = child.output.size() >= sizeof kLoaded - 1 &&
+                      child.output.compare(child.output.size() - (sizeof kLoaded - 1),
+                                           std::string::npos, kLoaded) == 0;
+  // An exception from a static initialiser reaches the child's catch, or, through a frame that
+  // cannot pass it on (dlopen is noexcept), std::terminate, which prints its what() and aborts.
+  constexpr size_t npos = std::string::npos;
+  const size_t terminated =
+      !child.timedOut && child.signal == SIGABRT ? child.output.find("what():") : npos;
+  if (child.exitCode == kChildThrew || terminated != npos) {
+    std::string reason = terminated == npos ? child.output : child.output.substr(terminated + 7);
+    reason = reason.substr(std::min(reason.size(), reason.find_first_not_of(" ")));
+    // LibTorch's messages run on (advice, a backtrace): their first clause says what is wrong.
+    reason = reason.substr(0, std::min(reason.find('\n'), reason.find("; ")));
+    throw Error(what + " " + threw + ": " + escapeText(reason));
+  }
+  if (child.timedOut) {
+    throw Error(what + " did not finish loading within " + secondsText(timeout()) +
+                " s (a constructor that never returns?)" + printed(child.output) +
+                "; allow more time, or set no limit" + timeoutRemedy());
+  }
+  if (!child.exited) {
+    throw Error(what + " crashed while loading (" + strsignal(child.signal) + ")" +
+                printed(child.output));
+  }
+  if (child.exitCode == kRefused) return;
+  if (!loaded) {
+    throw Error(what + " ended the process while loading (exit status " +
+                std::to_string(child.exitCode) + ")" + printed(child.output) +
+                ": tsopt loads only libraries that return from loading");
+  }
+}
+
+namespace {
+
+/// Loads the plugin and registers its passes, with no probe first.
+LoadedPlugin registerPlugin(const std::string& path, PassRegistry& registry) {
   const std::string what = "plugin '" + path + "'";
+  StdoutToStderr quiet;
   Handle lib{openSharedLibrary(path, what, RTLD_LOCAL)};
 
   using EntryPoint = TsoptPluginInfo (*)();
@@ -125,6 +218,18 @@ LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry) {
   for (const PassInfo* p : staged.all()) registry.add(p->factory, path);
   lib.release();  // pass code lives in the library: keep it loaded
   return loaded;
+}
+
+}  // namespace
+
+LoadedPlugin loadPlugin(const std::string& path, PassRegistry& registry) {
+  const std::string what = "plugin '" + path + "'";
+  checkLibraryFile(path, what);
+  probeLibrary(what, "failed to load", [&] {
+    PassRegistry scratch;
+    registerPlugin(path, scratch);
+  });
+  return registerPlugin(path, registry);
 }
 
 }  // namespace tsopt
