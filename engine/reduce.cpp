@@ -2,6 +2,7 @@
 #include "engine/reduce.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine/run.h"
 #include "passes/builtin/builtin.h"
@@ -151,14 +152,23 @@ class Reducer {
   /// Delta debugging over nodes: removes chunks of the candidates, halving the chunks when none
   /// can go, until single nodes cannot.
   std::string reduceNodes(std::string current) {
-    size_t parts = 2;
-    while (true) {
+    size_t parts = 2, lastChunk = 0;
+    while (!outOfTime()) {
       std::vector<NodeRef> all = candidates(current);
       if (all.empty()) break;
       parts = std::min(parts, all.size());
       const size_t chunk = (all.size() + parts - 1) / parts;
+      if (chunk != lastChunk) {
+        lastChunk = chunk;
+        if (o_.onProgress) {
+          o_.onProgress("trying to remove " + std::to_string(chunk) + " of " +
+                        std::to_string(all.size()) + " nodes at a time (" + std::to_string(tests_) +
+                        " candidates tried, " + std::to_string(static_cast<int64_t>(elapsed())) +
+                        " s)");
+        }
+      }
       bool progress = false;
-      for (size_t start = 0; start < all.size() && !progress; start += chunk) {
+      for (size_t start = 0; start < all.size() && !progress && !outOfTime(); start += chunk) {
         std::vector<NodeRef> gone(all.begin() + start,
                                   all.begin() + std::min(all.size(), start + chunk));
         std::optional<torch::jit::Module> m = without(current, gone);
@@ -193,6 +203,16 @@ class Reducer {
   /// Nodes of the model kept last.
   int64_t nodes() const { return nodes_; }
 
+  /// The time limit has passed (said once).
+  bool outOfTime() {
+    if (o_.maxSeconds > 0 && elapsed() > o_.maxSeconds) stoppedEarly_ = true;
+    return stoppedEarly_;
+  }
+  bool stoppedEarly() const { return stoppedEarly_; }
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
   void say() {
     if (!o_.onProgress) return;
     o_.onProgress(std::to_string(nodes_) + " nodes (" + std::to_string(tests_) +
@@ -207,6 +227,8 @@ class Reducer {
   std::optional<VerifyOptions> verify_;
   size_t tests_ = 0;
   int64_t nodes_ = 0;
+  bool stoppedEarly_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 /// Runs the whole pipeline on the input and says how it fails, if it does.
@@ -271,6 +293,7 @@ ReduceOutcome reduce(const ReduceOptions& o) {
   std::string result = reducer.strip(reducer.reduceNodes(*start));
   out.nodesAfter = reducer.nodes();
   out.tests = reducer.tests();
+  out.stoppedEarly = reducer.stoppedEarly();
   writeFileAtomic(o.output, result);
   out.outputBytes = result.size();
   ReproducerContext context;

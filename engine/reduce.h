@@ -29,6 +29,9 @@ struct ReduceOptions {
   IrCheck irCheck = IrCheck::Fast;
   VerifyOptions verify;            ///< how to tell that outputs differ (kDiffers)
   std::vector<std::string> flags;  ///< the verification settings as flags, for the command
+  /// Seconds reduction may take (0: no limit); past it, the smallest model found so far (one
+  /// that still fails) is the result.
+  double maxSeconds = 0;
   /// Told what reduction does: the failure found, every step that shrank the model.
   std::function<void(const std::string&)> onProgress;
 };
@@ -39,7 +42,8 @@ struct ReduceOutcome {
   /// Nodes over the methods: of the input, of the model before the failing pass (where
   /// reduction starts), and of the result.
   int64_t inputNodes = 0, startNodes = 0, nodesAfter = 0;
-  size_t tests = 0;  ///< candidates tried
+  size_t tests = 0;           ///< candidates tried
+  bool stoppedEarly = false;  ///< maxSeconds passed before single nodes had been tried
   uint64_t outputBytes = 0;
   std::vector<std::string> command;  ///< the `tsopt run` arguments that fail on the result
 };

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <unordered_set>
@@ -484,6 +485,39 @@ std::string inputsBeside(const std::string& modelPath) {
   return std::filesystem::is_regular_file(path, ec) ? path : "";
 }
 
+namespace {
+
+/// Refuses inputs that every walk over them (converting, cloning, comparing) would take too long
+/// or too much memory for: lists nested too deep, or that hold the same list many times over (a
+/// pickle can share one list between many places, so a small file can stand for 2^30 items).
+void checkBounded(const c10::IValue& root, const std::string& what) {
+  constexpr int kMaxDepth = 64;
+  constexpr int64_t kMaxValues = 1000000;
+  int64_t values = 0;
+  std::function<void(const c10::IValue&, int)> visit = [&](const c10::IValue& v, int depth) {
+    if (depth > kMaxDepth) {
+      throw Error(what + ": its values nest more than " + std::to_string(kMaxDepth) + " deep");
+    }
+    if (++values > kMaxValues) {
+      throw Error(what + ": it holds more than " + std::to_string(kMaxValues) +
+                  " values (counting a list each time it is held)");
+    }
+    if (v.isTuple()) {
+      for (const c10::IValue& item : v.toTupleRef().elements()) visit(item, depth + 1);
+    } else if (v.isList()) {
+      for (const c10::IValue& item : v.toListRef()) visit(item, depth + 1);
+    } else if (v.isGenericDict()) {
+      for (const auto& item : v.toGenericDict()) {
+        visit(item.key(), depth + 1);
+        visit(item.value(), depth + 1);
+      }
+    }
+  };
+  visit(root, 0);
+}
+
+}  // namespace
+
 std::vector<c10::IValue> loadInputsFile(const std::string& path) {
   const std::string what = "cannot read inputs file '" + path + "'";
   if (std::string why = unreadableFile(path); !why.empty()) throw Error(what + ": " + why);
@@ -498,6 +532,7 @@ std::vector<c10::IValue> loadInputsFile(const std::string& path) {
     throw Error(what + ": " + describeException(e) +
                 " (save a tuple of tensors with torch.save((x, ...), PATH))");
   }
+  checkBounded(v, what);
   if (v.isTuple()) return v.toTupleRef().elements().vec();
   if (v.isList()) return v.toListRef().vec();
   if (v.isTensor()) return {v};

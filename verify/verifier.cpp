@@ -192,7 +192,11 @@ torch::jit::Module roundTrip(const torch::jit::Module& module) {
 
 Verifier::Verifier(const torch::jit::Module& reference, VerifyOptions options)
     : options_(std::move(options)) {
-  if (options_.trials < 1) throw Error("trials must be at least 1", Setting::kTrials);
+  if (options_.trials < 1 || options_.trials > kMaxTrials) {
+    throw Error("trials must be 1 to " + std::to_string(kMaxTrials) + ", not " +
+                    std::to_string(options_.trials),
+                Setting::kTrials);
+  }
   if (!options_.inputsFile.empty() || options_.inputValues) options_.trials = 1;
   // Each method inlined once, for the float64 copy and the discrete outputs alike.
   std::map<std::string, std::shared_ptr<torch::jit::Graph>> inlined;

@@ -17,6 +17,9 @@
 namespace tsopt {
 
 /// What to feed the modules and how to compare them.
+/// The most random input sets a verification tries: each is a run of both models.
+constexpr int kMaxTrials = 10000;
+
 struct VerifyOptions {
   std::vector<std::string> methods{"forward"};
   std::vector<InputSpec> inputShapes;  ///< for every method; empty: inferred from the model
@@ -25,7 +28,7 @@ struct VerifyOptions {
   /// The inputs themselves (one set, as from an inputs file), instead of the file or random ones.
   std::optional<std::vector<c10::IValue>> inputValues;
   InputGeneration generation;
-  int trials = 3;  ///< random input sets per method (1 with an inputs file)
+  int trials = 3;  ///< random input sets per method (1 with an inputs file), 1 to kMaxTrials
   Tolerances tolerances;
   /// A module whose graphs record its inputs' types, such as a live traced module before a copy
   /// through its archive dropped them: looked at first when the inputs are inferred.

@@ -9,6 +9,7 @@
 // The files are read and every rule checked when the option is set, so a wrong rule stops the
 // pipeline before the model loads. Counts "rule.NAME" per rule; a rule that matched nothing and
 // rounds that did not reach a fixed point are warnings of the run.
+#include <algorithm>
 #include <filesystem>
 
 #include "passes/builtin/rewrite_rules.h"
@@ -78,7 +79,14 @@ class RewritePass : public ModulePass {
         total[rule] += n;
         changed |= n > 0;
       }
-      if (!r.converged) {
+      if (!r.grewPast.empty()) {
+        const Rule& rule = *std::find_if(rules_.rules().begin(), rules_.rules().end(),
+                                         [&](const Rule& x) { return x.name == r.grewPast; });
+        ctx.warnings.push_back("rule '" + rule.name + "' (" + rule.location + ") grew method '" +
+                               method + "' past " + std::to_string(r.nodeBudget) +
+                               " nodes; the rewrite stopped there (a rule whose replacement "
+                               "holds its own pattern matches again every round)");
+      } else if (!r.converged) {
         ctx.warnings.push_back("the rules still matched after " + std::to_string(r.rounds) +
                                " rounds on method '" + method +
                                "' (a rule may undo another); raise max-rounds or use once");

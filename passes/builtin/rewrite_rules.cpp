@@ -19,6 +19,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <set>
 #include <sstream>
@@ -26,6 +27,7 @@
 
 #include "passes/builtin/rules_dirs.h"
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 #include "passes/core/registry.h"
 
@@ -38,6 +40,12 @@ namespace {
 using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
+
+/// Bounds on what a rules file may ask of the parsers and the matcher, which recurse: LibTorch's
+/// IR parser over nested types and blocks, the subgraph matcher over the pattern's nodes.
+constexpr size_t kMaxRulesFileBytes = size_t{1} << 20;
+constexpr size_t kMaxGraphLines = 500;  ///< lines of one pattern or replacement
+constexpr int kMaxNesting = 32;         ///< brackets, `[]` suffixes and block indentation
 
 /// Where a message points: a line (1-based) and a column (1-based) of the rules file.
 struct Location {
@@ -67,7 +75,15 @@ class RulesParser {
       if (word != "rule") fail({lineNo(i), 1}, "expected 'rule NAME', found '" + word + "'");
       size_t next = i + 1;
       while (next < lines_.size() && !startsRule(lines_[next])) ++next;
-      Rule rule = parseRule(i, next);
+      Rule rule;
+      try {
+        rule = parseRule(i, next);
+      } catch (const Error&) {
+        throw;
+      } catch (const std::exception& e) {
+        // LibTorch's own checks on what parsed (a constant without a value): the rule's line.
+        fail({lineNo(i), 1}, "rule '" + ruleName(i) + "': " + describeException(e));
+      }
       if (!names.insert(rule.name).second) {
         fail({lineNo(i), 6}, "a second rule named '" + rule.name + "'");
       }
@@ -97,6 +113,12 @@ class RulesParser {
     return line.rfind("rule ", 0) == 0 || line.rfind("rule\t", 0) == 0 || line == "rule";
   }
   static int lineNo(size_t index) { return static_cast<int>(index) + 1; }
+  std::string ruleName(size_t i) const {
+    std::istringstream head(lines_[i].substr(4));
+    std::string name;
+    head >> name;
+    return name;
+  }
 
   [[noreturn]] void fail(Location at, const std::string& what) const {
     throw Error(path_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " +
@@ -190,6 +212,7 @@ class RulesParser {
     if (b.text.find_first_not_of(" \t\n") == std::string::npos) {
       fail({lineNo(b.first - 1), 1}, "an empty graph");
     }
+    checkBounds(b);
     try {
       torch::jit::parseIR(b.text, graph.get(), vmap);
     } catch (const std::exception& e) {
@@ -210,6 +233,42 @@ class RulesParser {
     }
     if (names) *names = vmap;
     return graph;
+  }
+
+  /// Refuses a graph too long, or nested too deep, for the parser and the matcher to take.
+  void checkBounds(const Block& b) const {
+    std::istringstream in(b.text);
+    size_t lines = 0;
+    std::vector<size_t> indents;
+    for (std::string line; std::getline(in, line); ++lines) {
+      const Location at{lineNo(b.first) + static_cast<int>(lines), 1};
+      if (lines >= kMaxGraphLines) {
+        fail(at, "a graph of more than " + std::to_string(kMaxGraphLines) +
+                     " lines (rules are small; split it)");
+      }
+      const size_t indent = line.find_first_not_of(" \t");
+      if (indent == std::string::npos) continue;
+      while (!indents.empty() && indents.back() >= indent) indents.pop_back();
+      indents.push_back(indent);
+      int depth = 0, deepest = 0, suffixes = 0;
+      for (size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (c == '[' && i + 1 < line.size() && line[i + 1] == ']') {
+          deepest = std::max(deepest, depth + ++suffixes);  // Tensor[][]: a list of lists
+          ++i;
+          continue;
+        }
+        suffixes = 0;
+        if (c == '(' || c == '[' || c == '{') {
+          deepest = std::max(deepest, ++depth);
+        } else if (c == ')' || c == ']' || c == '}') {
+          --depth;
+        }
+      }
+      if (deepest > kMaxNesting || indents.size() > static_cast<size_t>(kMaxNesting)) {
+        fail(at, "nested more than " + std::to_string(kMaxNesting) + " deep");
+      }
+    }
   }
 
   static std::vector<std::string> atenOperatorNames() {
@@ -328,8 +387,11 @@ class RulesParser {
       char* end = nullptr;
       double v = eq == std::string::npos ? -1 : std::strtod(item.c_str() + eq + 1, &end);
       Location at{lineNo(i), static_cast<int>(lines_[i].find(item)) + 1};
-      if ((key != "rtol" && key != "atol") || !end || *end != '\0' || !(v >= 0)) {
-        fail(at, "expected 'tolerance rtol=R atol=A' with numbers >= 0, found '" + item + "'");
+      // An infinite tolerance would accept any replacement (relu for sigmoid).
+      if ((key != "rtol" && key != "atol") || !end || *end != '\0' || !(v >= 0) ||
+          !std::isfinite(v)) {
+        fail(at,
+             "expected 'tolerance rtol=R atol=A' with finite numbers >= 0, found '" + item + "'");
       }
       (key == "rtol" ? rule.rtol : rule.atol) = v;
     }
@@ -403,9 +465,11 @@ class RulesParser {
       std::vector<int64_t> items;
       std::istringstream in(s.substr(1, s.size() - 2));
       for (std::string item; std::getline(in, item, ',');) {
-        auto v = parseLiteral(trim(item));
-        if (!v || !v->isInt()) return std::nullopt;
-        items.push_back(v->toInt());
+        item = trim(item);
+        char* end = nullptr;
+        long long v = std::strtoll(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0') return std::nullopt;  // a list holds integers only
+        items.push_back(static_cast<int64_t>(v));
       }
       return c10::IValue(items);
     }
@@ -519,6 +583,8 @@ bool conditionsHold(const Rule& rule, const torch::jit::Match& match) {
 // --- the numeric check --------------------------------------------------------------------
 
 const std::vector<int64_t> kDefaultShape = {2, 3, 4, 5};
+/// The most elements a declared input shape may have: the check makes a tensor of it.
+constexpr int64_t kMaxCheckElements = int64_t{1} << 20;
 
 /// Random inputs for the pattern, from the declared types and the conditions on the inputs.
 class InputMaker {
@@ -572,6 +638,15 @@ class InputMaker {
       std::vector<int64_t> shape = kDefaultShape;
       if (auto sizes = t->sizes().concrete_sizes()) {
         shape = *sizes;
+        int64_t elements = 1;
+        for (int64_t d : shape) {
+          if (d < 0 || (d > 0 && elements > kMaxCheckElements / d)) {
+            throw Error("the declared shape of %" + v->debugName() + " has more than " +
+                        std::to_string(kMaxCheckElements) +
+                        " elements; rules are checked on small inputs");
+          }
+          elements *= d;
+        }
       } else {
         c10::optional<size_t> rank = t->dim();
         for (const RuleCondition* c : conditions) {
@@ -675,6 +750,136 @@ std::string difference(const c10::IValue& want, const c10::IValue& got, double r
   return out.str();
 }
 
+// --- edge values --------------------------------------------------------------------------
+
+/// The values where arithmetic is most often wrong, for `dtype`, as a 1-D tensor of it.
+at::Tensor edgeValues(c10::ScalarType dtype) {
+  if (dtype == c10::kBool) return at::tensor({false, true});
+  if (c10::isIntegralType(dtype, /*includeBool=*/false)) {
+    std::vector<int64_t> v;
+    auto add = [&](auto limits) {
+      using T = decltype(limits);
+      const int64_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+      v = {0, 1, 2, hi, hi - 1, lo, lo + 1};
+      if (lo < 0) v.insert(v.end(), {-1, -2});
+    };
+    switch (dtype) {
+      case c10::kByte:
+        add(uint8_t{});
+        break;
+      case c10::kChar:
+        add(int8_t{});
+        break;
+      case c10::kShort:
+        add(int16_t{});
+        break;
+      case c10::kInt:
+        add(int32_t{});
+        break;
+      default:
+        add(int64_t{});
+    }
+    return at::tensor(v, at::kLong).to(dtype);
+  }
+  double largest = std::numeric_limits<double>::max(), tiny = std::numeric_limits<double>::min();
+  switch (dtype) {
+    case c10::kFloat:
+      largest = std::numeric_limits<float>::max();
+      tiny = std::numeric_limits<float>::min();
+      break;
+    case c10::kHalf:
+      largest = 65504;
+      tiny = 6.103515625e-05;
+      break;
+    case c10::kBFloat16:
+      largest = 3.3895313892515355e38;
+      tiny = 1.1754943508222875e-38;
+      break;
+    default:
+      break;
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> v = {0.0,
+                           -0.0,
+                           1.0,
+                           -1.0,
+                           inf,
+                           -inf,
+                           NAN,
+                           largest,
+                           -largest,
+                           tiny,
+                           -tiny,
+                           0.5,
+                           -2.5,
+                           std::min(1e20, largest / 2),
+                           -std::min(1e20, largest / 2)};
+  return at::tensor(v, at::kDouble).to(dtype);
+}
+
+/// `values` without those the conditions on the input exclude (a range, != constants).
+at::Tensor allowedBy(const std::vector<const RuleCondition*>& conditions, at::Tensor values) {
+  at::Tensor keep = at::ones({values.numel()}, at::kBool);
+  at::Tensor asDouble = values.to(at::kDouble);
+  for (const RuleCondition* c : conditions) {
+    if (c->kind == RuleCondition::Kind::InRange) {
+      keep &= asDouble.ge(c->low) & asDouble.le(c->high);
+    } else if (c->kind == RuleCondition::Kind::NotEquals && c->constant.isScalar()) {
+      keep &= asDouble.ne(c->constant.toScalar().toDouble());
+    }
+  }
+  return values.index({keep});
+}
+
+/// How many edge-value sets checkRule tries for each way of pairing the inputs' values.
+size_t edgeValueCount(const Rule& rule) {
+  size_t most = 0;
+  for (Value* in : rule.pattern->inputs()) {
+    auto t = in->type()->cast<c10::TensorType>();
+    c10::ScalarType dtype = t ? t->scalarType().value_or(c10::kFloat) : c10::kDouble;
+    most = std::max(most, static_cast<size_t>(edgeValues(dtype).numel()));
+  }
+  return most;
+}
+
+/// `inputs` (made by InputMaker: shapes, dtypes and fixed values as the rule declares) with edge
+/// values: each tensor filled with its dtype's edge values in turn, each free number set to one.
+/// Sets below edgeValueCount shift each input's values differently (pairs of different values),
+/// the sets above shift them alike (x against itself).
+std::vector<c10::IValue> withEdgeValues(const Rule& rule, std::vector<c10::IValue> inputs,
+                                        size_t set) {
+  const size_t count = edgeValueCount(rule);
+  const bool alike = set >= count;
+  set %= count;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Value* in = rule.pattern->inputs()[i];
+    std::vector<const RuleCondition*> conditions;
+    bool fixed = false;
+    for (const RuleCondition& c : rule.conditions) {
+      if (rule.values.at(c.value) != in) continue;
+      conditions.push_back(&c);
+      fixed |= c.kind == RuleCondition::Kind::Equals;
+    }
+    if (fixed) continue;
+    const int64_t shift = static_cast<int64_t>(set + (alike ? 0 : 3 * i));
+    c10::IValue& v = inputs[i];
+    if (v.isTensor()) {
+      at::Tensor x = v.toTensor();
+      at::Tensor values = allowedBy(conditions, edgeValues(x.scalar_type()));
+      if (values.numel() == 0 || x.numel() == 0) continue;
+      at::Tensor index = (at::arange(x.numel(), at::kLong) + shift).remainder(values.numel());
+      v = values.index_select(0, index).reshape(x.sizes()).contiguous();
+    } else if (v.isDouble() || v.isInt()) {
+      at::Tensor values =
+          allowedBy(conditions, edgeValues(v.isDouble() ? c10::kDouble : c10::kLong));
+      if (values.numel() == 0) continue;
+      at::Tensor pick = values[shift % values.numel()];
+      v = v.isDouble() ? c10::IValue(pick.item<double>()) : c10::IValue(pick.item<int64_t>());
+    }
+  }
+  return inputs;
+}
+
 // --- rewriting ----------------------------------------------------------------------------
 
 /// Rewrites every non-overlapping match of `rule` in `graph`; returns how many.
@@ -758,20 +963,34 @@ std::vector<Rule> parseRules(const std::string& text, const std::string& path) {
 }
 
 std::string checkRule(const Rule& rule, int trials) {
-  for (int trial = 0; trial < trials; ++trial) {
-    std::vector<c10::IValue> inputs = InputMaker(rule, static_cast<uint64_t>(trial)).make();
+  // Random inputs first, then edge values: zeros of both signs, infinities, NaN, the extremes of
+  // each dtype, large and tiny magnitudes, where most wrong algebra (x*0 -> 0, x/x -> 1,
+  // abs(x) -> sqrt(x*x)) shows. An input set the pattern itself fails on says nothing of the
+  // replacement: random ones must run, edge ones (a dimension of INT64_MAX) may not.
+  const size_t edgeTrials = 2 * edgeValueCount(rule);
+  for (size_t trial = 0; trial < static_cast<size_t>(trials) + edgeTrials; ++trial) {
+    const bool edge = trial >= static_cast<size_t>(trials);
+    std::vector<c10::IValue> inputs;
+    try {
+      inputs = InputMaker(rule, edge ? 0 : trial).make();
+    } catch (const Error& e) {
+      return std::string("cannot check it: ") + e.what();
+    }
+    if (edge) inputs = withEdgeValues(rule, std::move(inputs), trial - trials);
     auto shown = [&] {
       std::string out;
       for (size_t i = 0; i < inputs.size(); ++i) {
         out += (i ? ", %" : "%") + rule.pattern->inputs()[i]->debugName() + " = " +
                describe(inputs[i]);
       }
-      return out + " (seed " + std::to_string(trial) + ")";
+      return out + (edge ? " (edge values, set " + std::to_string(trial - trials + 1) + ")"
+                         : " (seed " + std::to_string(trial) + ")");
     };
     std::vector<c10::IValue> want, got;
     try {
       want = runGraph(*rule.pattern, inputs);
     } catch (const std::exception& e) {
+      if (edge) continue;
       return "cannot check it: the pattern fails on " + shown() + ": " + describeException(e) +
              "; declare the inputs' shapes (%x : Float(1, 3, 8, 8)) or give values (where)";
     }
@@ -813,11 +1032,27 @@ std::string findRulesFile(const std::string& name) {
 
 std::vector<Rule> readRulesFile(const std::string& name) {
   const std::string path = findRulesFile(name);
+  // A FIFO would wait for a writer, /dev/zero never end.
+  if (std::string why = unreadableFile(path); !why.empty()) {
+    throw Error("rules file '" + path + "': " + why);
+  }
+  std::error_code ec;
+  const uintmax_t bytes = fs::file_size(path, ec);
+  if (!ec && bytes > kMaxRulesFileBytes) {
+    throw Error("rules file '" + path + "' is " + std::to_string(bytes) + " bytes, more than the " +
+                std::to_string(kMaxRulesFileBytes >> 20) + " MiB a rules file may be");
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("rules file '" + path + "': " + unreadableFile(path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return parseRules(text.str(), path);
+  std::string text;
+  text.resize(kMaxRulesFileBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad()) throw Error("rules file '" + path + "': read error");
+  if (text.size() > kMaxRulesFileBytes) {  // it grew while read
+    throw Error("rules file '" + path + "' is more than the " +
+                std::to_string(kMaxRulesFileBytes >> 20) + " MiB a rules file may be");
+  }
+  return parseRules(text, path);
 }
 
 std::vector<Rule> loadRules(const std::string& name) {
@@ -833,8 +1068,14 @@ std::vector<Rule> loadRules(const std::string& name) {
 
 RewriteResult applyRules(Graph& graph, const std::vector<Rule>& rules, bool once,
                          int64_t maxRounds) {
+  auto nodeCount = [&] {
+    int64_t n = 0;
+    forEachNode(graph.block(), [&](Node*) { ++n; });
+    return n;
+  };
   RewriteResult result;
   for (const Rule& rule : rules) result.matches[rule.name] = 0;
+  result.nodeBudget = kNodeBudgetFactor * nodeCount() + kNodeBudgetSlack;
   const int64_t limit = once ? 1 : maxRounds;
   bool changed = true;
   while (changed && result.rounds < limit) {
@@ -844,6 +1085,11 @@ RewriteResult applyRules(Graph& graph, const std::vector<Rule>& rules, bool once
       int64_t n = applyRule(graph, rule);
       result.matches[rule.name] += n;
       changed |= n > 0;
+      if (n > 0 && nodeCount() > result.nodeBudget) {
+        result.grewPast = rule.name;
+        result.converged = false;
+        return result;
+      }
     }
   }
   result.converged = once || !changed;

@@ -73,10 +73,18 @@ struct RewriteResult {
   std::map<std::string, int64_t> matches;  ///< rewrites per rule name
   int64_t rounds = 0;                      ///< passes over the rules
   bool converged = true;                   ///< a round changed nothing before the limit
+  int64_t nodeBudget = 0;                  ///< the most nodes the rewrites may grow the graph to
+  std::string grewPast;  ///< the rule after which the graph outgrew the budget ("" if none)
 };
 
+/// A graph of N nodes may grow to kNodeBudgetFactor * N + kNodeBudgetSlack nodes under rewrites:
+/// room for decompositions, none for a rule that grows the graph every round.
+constexpr int64_t kNodeBudgetFactor = 4;
+constexpr int64_t kNodeBudgetSlack = 1000;
+
 /// Rewrites every match of each rule in turn; with `once`, one round over the rules, else rounds
-/// until one changes nothing (at most `maxRounds`).
+/// until one changes nothing (at most `maxRounds`). Stops, the graph valid, as soon as a rule
+/// has grown it past its node budget.
 RewriteResult applyRules(torch::jit::Graph& graph, const std::vector<Rule>& rules, bool once,
                          int64_t maxRounds);
 

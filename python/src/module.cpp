@@ -247,7 +247,7 @@ py::dict run(const py::object& model, const py::dict& kw) {
   }
   py::dict result;
   result["module"] = py::cast(out.module);
-  result["report"] = runReport(out).dump();
+  result["report"] = reportText(runReport(out));
   result["html"] = out.html;
   result["passed"] = out.passed();
   result["summary"] =
@@ -273,7 +273,7 @@ py::dict verify(const torch::jit::Module& reference, const torch::jit::Module& c
     passed = result.passed;
   }
   py::dict out;
-  out["report"] = report.dump();
+  out["report"] = reportText(report);
   out["summary"] = summary;
   out["passed"] = passed;
   return out;
@@ -289,6 +289,8 @@ py::dict reduceModel(const std::string& input, const std::string& output,
   o.methods = get<std::vector<std::string>>(kw, "methods", o.methods);
   o.until = parseFailureKind(until);
   o.irCheck = parseIrCheck(get<std::string>(kw, "lint", "fast"));
+  o.maxSeconds = get<double>(kw, "max_time", 0);
+  if (!(o.maxSeconds >= 0)) throw Error("max_time must be 0 (no limit) or more seconds");
   if (o.until == FailureKind::kDiffers) {
     VerifySettings settings = verifySettings(kw);
     o.verify = settings.options(o.methods, input);
@@ -311,6 +313,7 @@ py::dict reduceModel(const std::string& input, const std::string& output,
   result["start_nodes"] = out.startNodes;
   result["nodes_after"] = out.nodesAfter;
   result["tests"] = out.tests;
+  result["stopped_early"] = out.stoppedEarly;
   result["command"] = shellCommand("tsopt", out.command);
   return result;
 }
@@ -375,7 +378,7 @@ PYBIND11_MODULE(_tsopt, m) {
   m.def("check_rules", &checkRules, py::arg("files"), py::arg("trials"));
   m.def("register_pass", &registerPass, py::arg("name"), py::arg("description"), py::arg("fn"),
         py::arg("on_module"));
-  m.def("passes_json", [] { return passesJson(PassRegistry::global()).dump(); });
+  m.def("passes_json", [] { return reportText(passesJson(PassRegistry::global())); });
   m.def("preset", [](const std::string& name) { return findPreset(name).pipeline; });
   m.def("parse_pipeline", [](const std::string& text) {
     return text.empty() ? std::string() : parsePipeline(resolvePipelineArgument(text)).str();
@@ -420,6 +423,15 @@ PYBIND11_MODULE(_tsopt, m) {
   });
   m.def("save", [](const torch::jit::Module& module, const std::string& path) {
     py::gil_scoped_release release;
+    checkOutputPaths({}, {{"the model's path", path}});
     saveModuleAtomic(module, path);
+  });
+  // Pictures and pages: as every output, through a staged file (no half-written file, no link
+  // followed to a temporary name, nothing left on a full disk).
+  m.def("write_file", [](const std::string& path, const py::bytes& data) {
+    std::string bytes = data;
+    py::gil_scoped_release release;
+    checkOutputPaths({}, {{"the file", path}});
+    writeFileAtomic(path, bytes);
   });
 }

@@ -63,6 +63,29 @@ def _tolerances(value, name):
                 f"got {type(value).__name__}")
 
 
+def _check_dense(value, where):
+    """Raises Error for a tensor verification cannot run a model on: a sparse, quantized-layout or
+    meta tensor, or one on another device than the CPU."""
+    if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.device.type != "cpu":
+            raise Error(f"{where} is a {str(value.layout).removeprefix('torch.')} tensor on "
+                        f"device '{value.device}': tsopt runs models on dense CPU tensors "
+                        f"(.to_dense(), .cpu())")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_dense(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_dense(item, f"{where}[{key!r}]")
+
+
+def _text(value, name):
+    """`value` if it is text: pybind11's TypeError for another type names no argument."""
+    if not isinstance(value, str):
+        raise Error(f"{name} must be a str, got {type(value).__name__} ({value!r:.60})")
+    return value
+
+
 def _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale, rel_to_max,
                     rule=None):
     options = {"rtol": _tolerances(rtol, "rtol"), "atol": _tolerances(atol, "atol"),
@@ -74,6 +97,8 @@ def _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale, 
         options["inputs"] = (inputs,)
     elif inputs is not None:
         options["inputs"] = tuple(inputs)
+    if "inputs" in options:
+        _check_dense(options["inputs"], "inputs")
     if input_specs is not None:
         options["input_specs"] = ([input_specs] if isinstance(input_specs, str)
                                   else list(input_specs))
@@ -231,7 +256,7 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
     if verify is True:
         verify = "result"
     text = (_tsopt.preset(str(preset)) if preset is not None
-            else _tsopt.parse_pipeline(pipeline) if pipeline is not None
+            else _tsopt.parse_pipeline(_text(pipeline, "pipeline")) if pipeline is not None
             else _tsopt.preset("O1"))
     options = {
         "output": _path(output), "pipeline": text,
@@ -284,7 +309,7 @@ def verify(reference, candidate, *, methods=("forward",), inputs=None, input_spe
 
 def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast", inputs=None,
            input_specs=None, rtol=None, atol=None, trials=3, seed=0, dist="uniform", scale=1.0,
-           rel_to_max=False, rule=None):
+           rel_to_max=False, rule=None, max_time=600):
     """Shrinks `model` (a path, or a ScriptModule) while `pipeline` still fails on it the same
     way, and saves the result at `output` (docs/reduce.md).
 
@@ -292,13 +317,16 @@ def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast",
         outputs differ after a pass; verified as with tsopt.run's inputs, rtol, ... keywords).
     Returns a dict: failure (kind, index, name, spec, message), input_nodes, start_nodes (of the
     model before the failing pass, where reduction starts), nodes_after, tests (candidates
-    tried), and command (the `tsopt run` that fails on the result).
+    tried), stopped_early (max_time seconds passed first: the result is the smallest model
+    found by then, and still fails; 0 for no limit) and command (the `tsopt run` that fails on
+    the result).
     """
     options = _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale,
                               rel_to_max, rule)
     options["methods"] = [methods] if isinstance(methods, str) else list(methods)
     options["lint"] = lint
-    text = _tsopt.parse_pipeline(pipeline)
+    options["max_time"] = float(max_time)
+    text = _tsopt.parse_pipeline(_text(pipeline, "pipeline"))
     if isinstance(model, (str, _os.PathLike)):
         return _tsopt.reduce(_os.fspath(model), _path(output), text, until, options)
     with _tempfile.TemporaryDirectory(prefix="tsopt-reduce-") as folder:
@@ -409,10 +437,7 @@ class Picture:
             data = _tsopt.render(self.dot, ext[1:])
         else:
             raise Error(f"cannot tell the format of '{path}': end it in .dot, .svg or .png")
-        tmp = f"{path}.tmp{_os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        _os.replace(tmp, path)
+        _tsopt.write_file(path, data)
 
     def __repr__(self):
         return f"<Picture: {self.dot.count(' -> ')} edges>"
@@ -443,11 +468,7 @@ class View:
 
     def save(self, path):
         """Writes the page (any name; .html is what a browser expects)."""
-        path = _os.fspath(path)
-        tmp = f"{path}.tmp{_os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.html)
-        _os.replace(tmp, path)
+        _tsopt.write_file(_os.fspath(path), self.html.encode())
 
     def __repr__(self):
         return f"<View: {len(self.html)} bytes of HTML>"

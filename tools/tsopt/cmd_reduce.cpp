@@ -17,6 +17,7 @@ struct ReduceArgs {
   std::vector<std::string> methods, plugins;
   VerifySettings verify;
   bool quiet = false;
+  double maxSeconds = 600;
 };
 
 int reduceCommand(const ReduceArgs& a) {
@@ -28,6 +29,7 @@ int reduceCommand(const ReduceArgs& a) {
   if (!a.methods.empty()) o.methods = a.methods;
   o.until = parseFailureKind(a.until);
   o.irCheck = parseIrCheck(a.lint);
+  o.maxSeconds = a.maxSeconds;
   if (o.until == FailureKind::kDiffers) {
     o.verify = a.verify.options(o.methods, a.input);
     o.flags = a.verify.flags();
@@ -37,9 +39,16 @@ int reduceCommand(const ReduceArgs& a) {
     }
   }
   if (!a.quiet) {
-    o.onProgress = [](const std::string& what) { std::cerr << "tsopt: reduce: " << what << "\n"; };
+    o.onProgress = [](const std::string& what) {
+      std::cerr << "tsopt: reduce: " << escapeText(what) << "\n";
+    };
   }
   ReduceOutcome out = reduce(o);
+  if (out.stoppedEarly) {
+    std::cerr << "tsopt: warning: reduce: stopped after " << a.maxSeconds
+              << " s with the smallest model found so far, which still fails; allow more time "
+                 "for a smaller one (--max-time SECONDS, 0 for none)\n";
+  }
   std::cout << "tsopt: reduce: " << out.startNodes << " -> " << out.nodesAfter
             << " nodes in the model before pass '" << out.failure.spec << "' (the input has "
             << out.inputNodes << "), " << out.tests << " candidates tried; wrote " << a.output
@@ -69,6 +78,11 @@ Command addReduceCommand(CLI::App& app) {
   cmd->add_option("--lint", args->lint, "how the IR is checked after the pass: fast, full, none")
       ->check(CLI::IsMember({"fast", "full", "none"}));
   addVerifyOptions(cmd, args->verify);
+  cmd->add_option("--max-time", args->maxSeconds,
+                  "seconds reduction may take; past them the smallest model found so far is "
+                  "written (0: no limit)")
+      ->default_val(600)
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->quiet, "print no progress");
   return [args] { return reduceCommand(*args); };
 }

@@ -26,6 +26,7 @@ void addVerifyOptions(CLI::App* cmd, VerifySettings& a) {
       ->group(group);
   cmd->add_option("--trials", a.trials, "random input sets to compare on")
       ->default_val(3)
+      ->check(CLI::Range(1, kMaxTrials))
       ->group(group);
   cmd->add_option("--seed", a.seed, "seed of the random inputs")->default_val(0)->group(group);
   cmd->add_option("--dist", a.distribution, "distribution of random inputs: uniform or normal")
