@@ -198,15 +198,15 @@ TEST(CliView, WritesThePageOrOneInTheTemporaryFolder) {
   for (const char* external : {"src=\"http", "href=\"http", "<link", "url(http", "@import"}) {
     EXPECT_EQ(page.find(external), std::string::npos) << external;
   }
-  // Without -o: tsopt-view/ in the temporary folder, never beside the user's files.
+  // Without -o: a new tsopt-view-XXXXXX/ in the temporary folder, never beside the user's files.
   auto tmp = test::runCommand("(cd " + dir + " && " + std::string(TSOPT_BIN_DIR) + "/tsopt view " +
                               test::fixturePath("nested") +
-                              " && cmp -s $TMPDIR/tsopt-view/nested.traced.html v.html && "
+                              " && cmp -s $TMPDIR/tsopt-view-*/nested.traced.html v.html && "
                               "ls | tr '\\n' ' ')");
   ASSERT_EQ(tmp.exitCode, 0) << tmp.err;
-  EXPECT_NE(tmp.out.find("/tsopt-view/nested.traced.html (open it in a browser)\n"),
-            std::string::npos)
+  EXPECT_NE(tmp.out.find("/nested.traced.html (open it in a browser)\n"), std::string::npos)
       << tmp.out;
+  EXPECT_NE(tmp.out.find("/tsopt-view-"), std::string::npos) << tmp.out;
   EXPECT_EQ(tmp.out.substr(tmp.out.find('\n') + 1), "v.html ");
   auto noTmp = test::runCommand("TMPDIR=" + dir + "/gone " + std::string(TSOPT_BIN_DIR) +
                                 "/tsopt view " + test::fixturePath("nested"));

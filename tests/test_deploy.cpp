@@ -611,7 +611,7 @@ TEST(Deploy, ASignalDuringASaveRemovesTheTemporaryFile) {
           raise(sig);
           return 0;
         },
-        false);
+        {});
     ASSERT_TRUE(child.started);
     EXPECT_FALSE(child.exited) << "the signal must still end the process";
     ASSERT_FALSE(child.output.empty());

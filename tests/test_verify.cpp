@@ -124,7 +124,10 @@ TEST(Verifier, BadInputsAreErrorsBeforeAnyComparison) {
             "channels, but got 4 channels instead");
   VerifyOptions zero;
   zero.trials = 0;
-  EXPECT_EQ(error(load("conv2d_bn"), zero), "trials must be at least 1");
+  EXPECT_EQ(error(load("conv2d_bn"), zero), "trials must be 1 to 10000, not 0");
+  VerifyOptions tooMany;
+  tooMany.trials = kMaxTrials + 1;
+  EXPECT_EQ(error(load("conv2d_bn"), tooMany), "trials must be 1 to 10000, not 10001");
 }
 
 TEST(Verifier, InputsFromAFileAreOneTrialAndMayHoldNonTensors) {

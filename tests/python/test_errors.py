@@ -41,7 +41,16 @@ def test_bad_pipeline_is_the_clis_message(tmp_path, cli, traced):
     ({"verify": True, "rtol": "1e-3"}, "rtol must be a number or a dict of dtype to number, "
                                        "got str"),
     ({"verify": True, "scale": 0}, "the scale of random inputs must be positive (scale=)"),
-    ({"verify": True, "trials": 0}, "trials must be at least 1 (trials=)"),
+    ({"verify": True, "trials": 0}, "trials must be 1 to 10000, not 0 (trials=)"),
+    ({"verify": True, "trials": 2_000_000_000},
+     "trials must be 1 to 10000, not 2000000000 (trials=)"),
+    ({"pipeline": 5}, "pipeline must be a str, got int (5)"),
+    ({"verify": True, "inputs": torch.ones(1, 3, 16, 16).to_sparse()},
+     "inputs[0] is a sparse_coo tensor on device 'cpu': tsopt runs models on dense CPU tensors "
+     "(.to_dense(), .cpu())"),
+    ({"verify": True, "inputs": [torch.ones(1, 3, 16, 16, device="meta")]},
+     "inputs[0] is a strided tensor on device 'meta': tsopt runs models on dense CPU tensors "
+     "(.to_dense(), .cpu())"),
     ({"verify": True, "inputs": torch.ones(1), "input_specs": ["1"]},
      "give either saved inputs or input specs, not both (input_specs=)"),
     ({"dump": "ir,pdf", "dump_dir": "/tmp/tsopt-test-unused"},
@@ -122,3 +131,33 @@ def test_operator_libraries_and_archive_limits(cli):
         assert "raise the limit (tsopt.set_max_inflate_mb(MB))" in str(e.value)
     finally:
         tsopt.set_max_inflate_mb(512)
+
+
+def test_a_reproducer_never_goes_into_the_input_models_folder(tmp_path, traced):
+    traced.save(str(tmp_path / "model.pt"))
+    (tmp_path / "sub").mkdir()
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.run(tmp_path / "model.pt", "dce", output=tmp_path / "sub" / "out.pt",
+                  reproducer=tmp_path)
+    assert str(e.value).startswith(f"the reproducer folder '{tmp_path}' is the folder of the "
+                                   f"input model")
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_pictures_and_pages_are_saved_as_every_output(tmp_path, traced):
+    """Through a staged file: a FIFO is refused (not waited on), and a link planted at a
+    temporary name beside the target is never written through."""
+    os.mkfifo(tmp_path / "fifo.html")
+    with pytest.raises(tsopt.Error) as e:
+        tsopt.view(traced).save(tmp_path / "fifo.html")
+    assert "is a FIFO, not a regular file" in str(e.value)
+    victim = tmp_path / "victim"
+    victim.write_text("the user's")
+    for pid in range(os.getpid() - 2, os.getpid() + 3):
+        os.symlink(victim, tmp_path / f"page.html.tmp{pid}")
+    tsopt.view(traced).save(tmp_path / "page.html")
+    tsopt.dot(traced).save(tmp_path / "graph.dot")
+    assert victim.read_text() == "the user's"
+    assert (tmp_path / "page.html").read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "graph.dot").read_text().startswith("digraph")
