@@ -462,7 +462,7 @@ TEST(Rewrite, RulesCheckSaysWhichRulesAreRefused) {
       << r.out;
   EXPECT_EQ(r.err,
             "tsopt: rules: 1 of 2 rules computed what their patterns compute on 3 random "
-            "input sets; 1 refused\n");
+            "input sets and on edge values; 1 refused\n");
 
   // The shipped rules, by name.
   r = test::runTsopt("rules check cleanup decompose fuse");

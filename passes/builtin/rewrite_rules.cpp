@@ -752,69 +752,31 @@ std::string difference(const c10::IValue& want, const c10::IValue& got, double r
 
 // --- edge values --------------------------------------------------------------------------
 
-/// The values where arithmetic is most often wrong, for `dtype`, as a 1-D tensor of it.
+/// The values where arithmetic is most often wrong, for `dtype`, as a 1-D tensor of it (empty
+/// for a dtype that is neither a number nor bool: complex, quantized).
 at::Tensor edgeValues(c10::ScalarType dtype) {
   if (dtype == c10::kBool) return at::tensor({false, true});
-  if (c10::isIntegralType(dtype, /*includeBool=*/false)) {
-    std::vector<int64_t> v;
-    auto add = [&](auto limits) {
-      using T = decltype(limits);
-      const int64_t lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
-      v = {0, 1, 2, hi, hi - 1, lo, lo + 1};
-      if (lo < 0) v.insert(v.end(), {-1, -2});
-    };
-    switch (dtype) {
-      case c10::kByte:
-        add(uint8_t{});
-        break;
-      case c10::kChar:
-        add(int8_t{});
-        break;
-      case c10::kShort:
-        add(int16_t{});
-        break;
-      case c10::kInt:
-        add(int32_t{});
-        break;
-      default:
-        add(int64_t{});
+  if (!c10::isIntegralType(dtype, false) && !c10::isFloatingType(dtype)) {
+    return at::empty({0}, at::kDouble);
+  }
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+  AT_DISPATCH_ALL_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "edgeValues", [&] {
+    using Limits = std::numeric_limits<scalar_t>;
+    if constexpr (std::is_integral_v<scalar_t>) {
+      const int64_t lo = Limits::lowest(), hi = Limits::max();
+      ints = {0, 1, 2, hi, hi - 1, lo, lo + 1};
+      if (lo < 0) ints.insert(ints.end(), {-1, -2});
+    } else {
+      const double largest = static_cast<double>(Limits::max());
+      const double tiny = static_cast<double>(Limits::min());
+      const double large = std::min(1e20, largest / 2), inf = INFINITY;
+      floats = {0.0,      -0.0, 1.0,   -1.0, inf,  -inf,  NAN,   largest,
+                -largest, tiny, -tiny, 0.5,  -2.5, large, -large};
     }
-    return at::tensor(v, at::kLong).to(dtype);
-  }
-  double largest = std::numeric_limits<double>::max(), tiny = std::numeric_limits<double>::min();
-  switch (dtype) {
-    case c10::kFloat:
-      largest = std::numeric_limits<float>::max();
-      tiny = std::numeric_limits<float>::min();
-      break;
-    case c10::kHalf:
-      largest = 65504;
-      tiny = 6.103515625e-05;
-      break;
-    case c10::kBFloat16:
-      largest = 3.3895313892515355e38;
-      tiny = 1.1754943508222875e-38;
-      break;
-    default:
-      break;
-  }
-  const double inf = std::numeric_limits<double>::infinity();
-  std::vector<double> v = {0.0,
-                           -0.0,
-                           1.0,
-                           -1.0,
-                           inf,
-                           -inf,
-                           NAN,
-                           largest,
-                           -largest,
-                           tiny,
-                           -tiny,
-                           0.5,
-                           -2.5,
-                           std::min(1e20, largest / 2),
-                           -std::min(1e20, largest / 2)};
-  return at::tensor(v, at::kDouble).to(dtype);
+  });
+  return ints.empty() ? at::tensor(floats, at::kDouble).to(dtype)
+                      : at::tensor(ints, at::kLong).to(dtype);
 }
 
 /// `values` without those the conditions on the input exclude (a range, != constants).

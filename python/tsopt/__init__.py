@@ -337,7 +337,8 @@ def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast",
 
 def check_rules(*files, trials=3):
     """Checks every rule of the rules `files` (paths, or names of the shipped ones) on `trials`
-    random input sets, as `tsopt rules check` does. Returns a dict per rule: name, location,
+    random input sets and on edge values (zeros, infinities, NaN, each dtype's extremes), as
+    `tsopt rules check` does. Returns a dict per rule: name, location,
     description, problem ("" if its replacement computes what its pattern computes). A file
     that does not parse raises tsopt.Error, with its line and column."""
     return _tsopt.check_rules([_os.fspath(f) for f in files], trials)

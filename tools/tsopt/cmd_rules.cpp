@@ -33,7 +33,7 @@ int checkCommand(const RulesArgs& a) {
   }
   (refused ? std::cerr : std::cout)
       << "tsopt: rules: " << rules - refused << " of " << rules << " rules computed what their "
-      << "patterns compute on " << a.trials << " random input sets"
+      << "patterns compute on " << a.trials << " random input sets and on edge values"
       << (refused ? "; " + std::to_string(refused) + " refused" : "") << "\n";
   return refused ? kDifference : kOk;
 }
