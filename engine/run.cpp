@@ -5,7 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <iomanip>
 #include <map>
+#include <sstream>
 
 #include "engine/report.h"
 #include "ir_dump/html_report.h"
@@ -97,6 +99,26 @@ void warnTraining(RunResult& run) {
   }
   run.warnings.push_back("the model is in training mode, so its BatchNorms were not folded (" +
                          which + "): call model.eval() before tracing or saving it");
+}
+
+/// One warning when the result, as saved, is larger than the input: a fold or a conversion keeps
+/// the weights it replaced until `strip` drops them, so a pipeline without it can double a
+/// model. Silent when the size is unknown (nothing was saved or verified).
+void warnGrowth(const RunOutcome& out, RunResult& run) {
+  if (out.outputBytes <= out.inputBytes) return;
+  const bool strips = std::any_of(run.passes.begin(), run.passes.end(),
+                                  [](const PassRecord& r) { return r.name == "strip"; });
+  auto mb = [](uint64_t bytes) {
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2) << bytes / 1048576.0 << " MB";
+    return os.str();
+  };
+  run.warnings.push_back(
+      "the result (" + mb(out.outputBytes) + ") is larger than the input (" + mb(out.inputBytes) +
+      ")" +
+      (strips ? ""
+              : ": end the pipeline with 'strip', which drops the weights and submodules "
+                "nothing uses any more (the presets end with it)"));
 }
 
 /// Fresh copies of the input model, sharing nothing with each other or with a live input.
@@ -326,6 +348,7 @@ RunOutcome optimize(const RunOptions& o) {
   out.written = saved != nullptr &&
                 (!out.verdict || out.verdict->result.passed || o.verify != VerifyMode::kStrict);
   out.inputBytes = input.bytes();
+  warnGrowth(out, out.run);
 
   if (wantsHtml(o)) {
     html.views = instruments.views->finish(module, o.methods);
@@ -345,6 +368,7 @@ RunOutcome optimize(const RunOptions& o) {
       html.pipeline = o.pipeline;
       html.methods = o.methods;
       html.run = out.run;
+      html.totalMs = out.phases.total;
       html.diffs = instruments.recorder->diffs();
       html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
       std::string page = renderHtmlReport(html);

@@ -21,6 +21,9 @@ struct HtmlReport {
   std::vector<PassDiff> diffs;  ///< from a StageRecorder that keeps diffs
   ViewerData views;             ///< the first method's graph, from a GraphViewRecorder
   nlohmann::json verify;        ///< the report's "verify" object, or null
+  /// The whole run's wall time (loading, passes, verification, saving), as the CLI's summary
+  /// and the JSON report's phases.total_ms say it; the passes' own time is in `run`.
+  double totalMs = 0;
 };
 
 /// The page: no scripts or styles from elsewhere, no external files.

@@ -428,6 +428,10 @@ PYBIND11_MODULE(_tsopt, m) {
   });
   // Pictures and pages: as every output, through a staged file (no half-written file, no link
   // followed to a temporary name, nothing left on a full disk).
+  m.def("load_module", [](const std::string& path) {
+    py::gil_scoped_release release;
+    return loadModule(path);
+  });
   m.def("write_file", [](const std::string& path, const py::bytes& data) {
     std::string bytes = data;
     py::gil_scoped_release release;

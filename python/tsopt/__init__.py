@@ -3,7 +3,7 @@ them, and write passes in Python that run among the C++ ones.
 
     import torch, tsopt
     m = torch.jit.trace(model, example)
-    report = tsopt.run(m, "inline,fold-conv-bn,dce", verify=True)
+    report = tsopt.run(m, "inline,fold-conv-bn,dce,strip", verify=True)
     optimized = report.module
 
 Everything here is a thin layer over the same engine as the `tsopt` command line: the options,
@@ -33,7 +33,10 @@ _PICTURE_MAX_NODES = 5000  # as `tsopt dot`: larger pictures take Graphviz minut
 
 
 def _cpp_module(model, what="model"):
-    """The torch._C.ScriptModule behind a ScriptModule, or an Error saying what to pass."""
+    """The torch._C.ScriptModule behind a ScriptModule, or the one saved at a path (loaded as
+    `tsopt run` loads it), or an Error saying what to pass."""
+    if isinstance(model, (str, _os.PathLike)):
+        return _tsopt.load_module(_os.fspath(model))
     if isinstance(model, torch.jit.ScriptModule):
         return model._c
     if isinstance(model, torch._C.ScriptModule):
@@ -41,7 +44,8 @@ def _cpp_module(model, what="model"):
     if isinstance(model, torch.nn.Module):
         raise Error(f"the {what} is a torch.nn.Module, not TorchScript: "
                     "pass torch.jit.trace(model, example) or torch.jit.script(model)")
-    raise Error(f"the {what} must be a torch.jit.ScriptModule, got {type(model).__name__}")
+    raise Error(f"the {what} must be a torch.jit.ScriptModule or the path of a saved one, got "
+                f"{type(model).__name__}")
 
 
 def _graph(model, method, inline):
@@ -79,11 +83,16 @@ def _check_dense(value, where):
             _check_dense(item, f"{where}[{key!r}]")
 
 
-def _text(value, name):
-    """`value` if it is text: pybind11's TypeError for another type names no argument."""
-    if not isinstance(value, str):
-        raise Error(f"{name} must be a str, got {type(value).__name__} ({value!r:.60})")
-    return value
+def _pipeline_text(pipeline):
+    """A pipeline as text: given as text ("inline,dce") or as a list of pass names or specs
+    (["inline", "fold-conv-bn", "dce"]). pybind11's TypeError for another type names no
+    argument."""
+    if isinstance(pipeline, (list, tuple)) and all(isinstance(p, str) for p in pipeline):
+        pipeline = ",".join(pipeline)
+    if not isinstance(pipeline, str):
+        raise Error(f"pipeline must be a str or a list of pass specs, got "
+                    f"{type(pipeline).__name__} ({pipeline!r:.60})")
+    return pipeline
 
 
 def _verify_options(inputs, input_specs, rtol, atol, trials, seed, dist, scale, rel_to_max,
@@ -110,7 +119,14 @@ def _path(value):
 
 
 class Verification:
-    """The verdict of comparing two models' outputs: true if they compute the same."""
+    """The verdict of comparing two models' outputs: true if they compute the same.
+
+    passed: the verdict (also bool(v)); summary: the line the command line prints;
+    max_abs_diff, max_rel_diff: the largest differences over every output; error_ratio: the
+    largest error over what its rule accepts (above 1 differs); mismatch: the first output that
+    differs, and how ("" if none); outputs: per output leaf, its errors, rule and tolerances;
+    warnings: why the verdict says little (outputs all empty, tiny, or the same for any input).
+    to_dict() and to_json() give the JSON report's "verify" object."""
 
     def __init__(self, report, summary):
         self._report = report
@@ -139,7 +155,17 @@ class Verification:
 
 
 class Report:
-    """What tsopt.run() did: the result module, the passes, the phases, the verdict."""
+    """What tsopt.run() did: the result module, the passes, the phases, the verdict.
+
+    module: the optimized torch.jit.ScriptModule; passed: False if verification found a
+    difference or the golden files do not match; passes: one dict per pass run (index, name,
+    spec, changed, ms, nodes_before, nodes_after, stats); nodes_before, nodes_after: nodes of
+    the methods before the first pass and after the last; phases: where the time went, in ms
+    (load, passes, verify, save, total_ms, ...); warnings: what the run warns of; input_bytes,
+    output_bytes: the model's size before and after (as saved); verification: a Verification,
+    or None without verify=; first_failing_pass, divergence, reproducer: when a pass is blamed
+    for a difference. to_dict() and to_json() give the JSON report (`tsopt run --report`);
+    html() the HTML report when the run kept one."""
 
     def __init__(self, module, report, page, passed, summary):
         self.module = module  #: the optimized torch.jit.ScriptModule
@@ -227,7 +253,8 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
     """Runs a pass pipeline over `model` and returns a Report whose .module is the result.
 
     model: a torch.jit.ScriptModule (traced or scripted), or the path of a saved one.
-    pipeline: pipeline text ("inline,fold-conv-bn,dce", "@FILE"); or preset="O2". Neither: O1.
+    pipeline: pipeline text ("inline,fold-conv-bn,dce,strip", "@FILE") or a list of pass specs
+        (["inline", "fold-conv-bn", "dce", "strip"]); or preset="O2". Neither: O1.
     in_place: make `model` itself the result (for a path: save the result over it); by default
         it is left as it was.
     output: also save the result here (never over the model's file unless in_place=True).
@@ -247,6 +274,9 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
     """
     if pipeline is not None and preset is not None:
         raise Error("give either a pipeline or a preset, not both")
+    if not (verify or bisect) and (inputs is not None or input_specs is not None):
+        raise Error("inputs and input_specs are what verification runs the models on: "
+                    "pass verify=True as well (verify=)")
     if isinstance(model, (str, _os.PathLike)):
         source = _os.fspath(model)
         if in_place and output is None:
@@ -256,7 +286,7 @@ def run(model, pipeline=None, *, preset=None, methods=("forward",), in_place=Fal
     if verify is True:
         verify = "result"
     text = (_tsopt.preset(str(preset)) if preset is not None
-            else _tsopt.parse_pipeline(_text(pipeline, "pipeline")) if pipeline is not None
+            else _tsopt.parse_pipeline(_pipeline_text(pipeline)) if pipeline is not None
             else _tsopt.preset("O1"))
     options = {
         "output": _path(output), "pipeline": text,
@@ -326,7 +356,7 @@ def reduce(model, pipeline, *, until, output, methods=("forward",), lint="fast",
     options["methods"] = [methods] if isinstance(methods, str) else list(methods)
     options["lint"] = lint
     options["max_time"] = float(max_time)
-    text = _tsopt.parse_pipeline(_text(pipeline, "pipeline"))
+    text = _tsopt.parse_pipeline(_pipeline_text(pipeline))
     if isinstance(model, (str, _os.PathLike)):
         return _tsopt.reduce(_os.fspath(model), _path(output), text, until, options)
     with _tempfile.TemporaryDirectory(prefix="tsopt-reduce-") as folder:
@@ -344,18 +374,21 @@ def check_rules(*files, trials=3):
     return _tsopt.check_rules([_os.fspath(f) for f in files], trials)
 
 
-class Pass:
-    """A registered pass, as `tsopt passes` lists it."""
+class Pass(dict):
+    """A registered pass, as `tsopt passes --json` lists it: a dict (p["name"]) whose keys are
+    also attributes (p.name).
 
-    def __init__(self, info):
-        self.name = info["name"]
-        self.description = info["description"]
-        self.origin = info["origin"]  #: "builtin", "python" or a plugin's path
-        self.kind = info["kind"]  #: "graph" or "module"
-        self.options = info["options"]
+    name, description; origin: "builtin", "python" or a plugin's path; kind: "graph" or
+    "module"; options: one dict per option (name, kind, default, description)."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
 
     def __repr__(self):
-        return f"<Pass {self.name}: {self.description}>"
+        return f"<Pass {self['name']}: {self['description']}>"
 
 
 def passes():
@@ -410,7 +443,10 @@ def diff(a, b, method="forward", *, inline=False, names=("a", "b")):
 
 
 class Picture:
-    """A graph drawn by Graphviz: shows itself in a notebook, saves as .dot, .svg or .png."""
+    """A graph drawn by Graphviz: shows itself in a notebook, saves as .dot, .svg or .png.
+
+    dot: the DOT text; svg(): the picture as SVG (rendered once); save(path): writes it, the
+    format from the path's extension."""
 
     def __init__(self, dot_text):
         self.dot = dot_text  #: the DOT text
@@ -459,7 +495,9 @@ def _frame(page, height):
 
 class View:
     """The interactive viewer's page of a graph (as `tsopt view` writes it): shows itself in a
-    notebook, saves as a self-contained .html file."""
+    notebook, saves as a self-contained .html file.
+
+    html: the whole page; save(path): writes it."""
 
     def __init__(self, page):
         self.html = page  #: the whole page

@@ -44,7 +44,7 @@ def test_bad_pipeline_is_the_clis_message(tmp_path, cli, traced):
     ({"verify": True, "trials": 0}, "trials must be 1 to 10000, not 0 (trials=)"),
     ({"verify": True, "trials": 2_000_000_000},
      "trials must be 1 to 10000, not 2000000000 (trials=)"),
-    ({"pipeline": 5}, "pipeline must be a str, got int (5)"),
+    ({"pipeline": 5}, "pipeline must be a str or a list of pass specs, got int (5)"),
     ({"verify": True, "inputs": torch.ones(1, 3, 16, 16).to_sparse()},
      "inputs[0] is a sparse_coo tensor on device 'cpu': tsopt runs models on dense CPU tensors "
      "(.to_dense(), .cpu())"),
@@ -71,7 +71,7 @@ def test_not_torchscript():
     with pytest.raises(tsopt.Error, match="torch.nn.Module, not TorchScript: pass "
                                           r"torch.jit.trace\(model, example\)"):
         tsopt.run(ConvBnRelu())
-    with pytest.raises(tsopt.Error, match="must be a torch.jit.ScriptModule, got int"):
+    with pytest.raises(tsopt.Error, match="must be a torch.jit.ScriptModule or the path of a saved one, got int"):
         tsopt.show(3)
 
 
