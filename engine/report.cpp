@@ -224,6 +224,12 @@ nlohmann::json runReport(const RunOutcome& o) {
   }
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& [name, ms] : o.phases.list()) phases[name + "_ms"] = ms;
+  nlohmann::json operators = nlohmann::json::object();  // kind -> {before, after}
+  for (const auto& [kind, n] : o.operators.before) operators[kind] = {{"before", n}, {"after", 0}};
+  for (const auto& [kind, n] : o.operators.after) {
+    if (!operators.contains(kind)) operators[kind] = {{"before", 0}};
+    operators[kind]["after"] = n;
+  }
   nlohmann::json report = {{"tsopt_version", "0.1.0"},
                            {"torch_version", TORCH_VERSION},
                            {"input", o.input},
@@ -236,6 +242,9 @@ nlohmann::json runReport(const RunOutcome& o) {
                            {"phases", phases},
                            {"input_bytes", o.inputBytes},
                            {"output_bytes", o.outputBytes},
+                           {"nodes_before", o.nodesBefore()},
+                           {"nodes_after", o.nodesAfter()},
+                           {"operators", operators},
                            {"operator_libraries", operatorLibrariesJson()},
                            {"warnings", o.run.warnings}};
   if (o.verifier && o.verdict) {

@@ -12,7 +12,9 @@
 #include "engine/report.h"
 #include "ir_dump/html_report.h"
 #include "ir_dump/stages.h"
+#include "passes/builtin/builtin.h"
 #include "passes/core/error.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
 #include "passes/core/module_io.h"
 
@@ -101,11 +103,14 @@ void warnTraining(RunResult& run) {
                          which + "): call model.eval() before tracing or saving it");
 }
 
-/// One warning when the result, as saved, is larger than the input: a fold or a conversion keeps
-/// the weights it replaced until `strip` drops them, so a pipeline without it can double a
-/// model. Silent when the size is unknown (nothing was saved or verified).
+/// One warning when the result, as saved, is clearly larger than the input (by a tenth, and by
+/// 64 KiB: not the few bytes inlined code adds): a fold or a conversion keeps the weights it
+/// replaced until `strip` drops them, so a pipeline without it can double a model. Silent when
+/// the size is unknown (nothing was saved or verified).
 void warnGrowth(const RunOutcome& out, RunResult& run) {
-  if (out.outputBytes <= out.inputBytes) return;
+  if (out.outputBytes <= out.inputBytes + std::max<uint64_t>(out.inputBytes / 10, 64 << 10)) {
+    return;
+  }
   const bool strips = std::any_of(run.passes.begin(), run.passes.end(),
                                   [](const PassRecord& r) { return r.name == "strip"; });
   auto mb = [](uint64_t bytes) {
@@ -229,12 +234,28 @@ std::vector<std::pair<std::string, double>> Phases::list() const {
           {"total", total}};
 }
 
+int64_t OperatorCounts::total(const std::map<std::string, int64_t>& counts) {
+  int64_t n = 0;
+  for (const auto& [kind, count] : counts) n += count;
+  return n;
+}
+
+std::map<std::string, int64_t> countOperators(const torch::jit::Module& module,
+                                              const std::vector<std::string>& methods) {
+  std::map<std::string, int64_t> counts;
+  for (const std::string& method : methods) {
+    forEachNode(inlinedCopy(module, method)->block(),
+                [&](torch::jit::Node* n) { ++counts[n->kind().toQualString()]; });
+  }
+  return counts;
+}
+
 int64_t RunOutcome::nodesBefore() const {
-  return run.passes.empty() ? -1 : run.passes.front().nodesBefore;
+  return operators.before.empty() ? -1 : OperatorCounts::total(operators.before);
 }
 
 int64_t RunOutcome::nodesAfter() const {
-  return run.passes.empty() ? -1 : run.passes.back().nodesAfter;
+  return operators.after.empty() ? -1 : OperatorCounts::total(operators.after);
 }
 
 const PassRecord* RunOutcome::passAt(size_t index) const {
@@ -281,6 +302,11 @@ RunOutcome optimize(const RunOptions& o) {
   Instruments instruments(o, pm, verifier.get());
   HtmlReport html;
   try {
+    out.operators.before = countOperators(module, o.methods);
+  } catch (const std::exception&) {
+    // A method the model lacks: the pass manager says so in its own words.
+  }
+  try {
     out.run = pm.run(module, o.methods);
   } catch (const PassFailure& e) {
     if (!o.reproducer) throw;
@@ -295,6 +321,7 @@ RunOutcome optimize(const RunOptions& o) {
     throw Error(e.what() + note);
   }
   out.phases.addRun(out.run);
+  out.operators.after = countOperators(module, o.methods);
   warnTraining(out.run);
   watch.lap();
 
@@ -369,6 +396,8 @@ RunOutcome optimize(const RunOptions& o) {
       html.methods = o.methods;
       html.run = out.run;
       html.totalMs = out.phases.total;
+      html.nodesBefore = out.nodesBefore();
+      html.nodesAfter = out.nodesAfter();
       html.diffs = instruments.recorder->diffs();
       html.verify = report.contains("verify") ? report["verify"] : nlohmann::json(nullptr);
       std::string page = renderHtmlReport(html);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -111,6 +112,18 @@ struct GoldenRecord {
   size_t stages = 0;                 ///< the stages recorded: the input and those that changed
 };
 
+/// Nodes of each kind (aten::conv2d, prim::CallMethod, ...) over a run's methods with every call
+/// inlined, in the input and in the result: counts that compare like with like whatever the
+/// pipeline inlines, the table onnx-simplifier users look for.
+struct OperatorCounts {
+  std::map<std::string, int64_t> before, after;
+  static int64_t total(const std::map<std::string, int64_t>& counts);
+};
+
+/// The node kinds of `methods` of `module`, inlined (a copy: the module is not changed).
+std::map<std::string, int64_t> countOperators(const torch::jit::Module& module,
+                                              const std::vector<std::string>& methods);
+
 /// What a run did.
 struct RunOutcome {
   std::string input, output, pipeline;
@@ -126,8 +139,9 @@ struct RunOutcome {
   std::optional<Verdict> verdict;
   std::optional<GoldenCheck> golden;         ///< the comparison with goldenDir, if asked for
   std::optional<GoldenRecord> goldenRecord;  ///< what updateGolden wrote
+  OperatorCounts operators;                  ///< of the input and the result, inlined
 
-  /// Nodes over the run's methods before the first pass and after the last (-1 if not counted).
+  /// Nodes over the run's methods, inlined, in the input and the result (-1 if not counted).
   int64_t nodesBefore() const;
   int64_t nodesAfter() const;
   /// The record of the pass run at `index` in execution order, or nullptr.

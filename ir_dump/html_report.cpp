@@ -72,15 +72,14 @@ details { margin: .3em 0; } summary { cursor: pointer; }
 )css";
 
 void summary(std::ostream& os, const HtmlReport& r) {
-  int64_t before = r.run.passes.empty() ? 0 : r.run.passes.front().nodesBefore;
-  int64_t after = r.run.passes.empty() ? 0 : r.run.passes.back().nodesAfter;
   os << "<table>\n"
      << "<tr><th>input</th><td><code>" << html(r.input) << "</code></td></tr>\n"
      << "<tr><th>output</th><td><code>" << html(r.output) << "</code></td></tr>\n"
      << "<tr><th>pipeline</th><td><code>" << html(r.pipeline) << "</code></td></tr>\n"
      << "<tr><th>methods</th><td>";
   for (size_t i = 0; i < r.methods.size(); ++i) os << (i ? ", " : "") << html(r.methods[i]);
-  os << "</td></tr>\n<tr><th>nodes</th><td>" << before << " &rarr; " << after << "</td></tr>\n"
+  os << "</td></tr>\n<tr><th>nodes</th><td>" << r.nodesBefore << " &rarr; " << r.nodesAfter
+     << " (inlined)</td></tr>\n"
      << "<tr><th>time</th><td>" << fixed(r.totalMs, 1) << " ms (passes " << fixed(r.run.totalMs, 1)
      << " ms)</td></tr>\n";
   if (!r.verify.is_null()) {

@@ -24,6 +24,8 @@ struct HtmlReport {
   /// The whole run's wall time (loading, passes, verification, saving), as the CLI's summary
   /// and the JSON report's phases.total_ms say it; the passes' own time is in `run`.
   double totalMs = 0;
+  /// Nodes of the methods with every call inlined, in the input and in the result.
+  int64_t nodesBefore = 0, nodesAfter = 0;
 };
 
 /// The page: no scripts or styles from elsewhere, no external files.

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "passes/builtin/builtin.h"
+#include "passes/core/graph_utils.h"
 #include "passes/core/module_io.h"
 #include "tests/test_util.h"
 
@@ -44,6 +46,39 @@ TEST(Cli, RunSavesAModelThatComputesTheSameAndWritesAReport) {
   EXPECT_GT(j["passes"][0]["stats"]["inlined"].get<int>(), 0);
   EXPECT_EQ(j["passes"][1]["nodes_before"], j["passes"][0]["nodes_after"]);
   EXPECT_TRUE(j["passes"][1].contains("ms"));
+}
+
+TEST(Cli, OperatorCountsCompareTheInlinedInputWithTheResult) {
+  // The counts before are of the input with its calls inlined, as the result is: a fold shows
+  // as batch_norm 1 -> 0, not as the calls inlining expanded.
+  const std::string dir = test::tempDir(), model = test::fixturePath("conv2d_bn");
+  auto r = runTsopt("run " + model + " -p inline,fold-conv-bn,dce,strip -o " + dir +
+                    "/out.pt --report " + dir + "/r.json");
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(test::readFile(dir + "/r.json"));
+  EXPECT_EQ(j["operators"]["aten::batch_norm"], nlohmann::json({{"before", 1}, {"after", 0}}));
+  EXPECT_FALSE(j["operators"].contains("prim::CallMethod"));  // the input counted inlined too
+  int64_t before = 0, after = 0;
+  for (const auto& [kind, counts] : j["operators"].items()) {
+    before += counts["before"].get<int64_t>();
+    after += counts["after"].get<int64_t>();
+  }
+  EXPECT_EQ(j["nodes_before"], before);
+  EXPECT_EQ(j["nodes_after"], after);
+  // Like with like: the input inlined, counted as the result is.
+  std::map<std::string, int64_t> inlined;
+  forEachNode(inlinedCopy(loadModule(model), "forward")->block(),
+              [&](torch::jit::Node* n) { ++inlined[n->kind().toQualString()]; });
+  for (const auto& [kind, n] : inlined) EXPECT_EQ(j["operators"][kind]["before"], n) << kind;
+  size_t kindsBefore = 0;
+  for (const auto& [kind, counts] : j["operators"].items()) kindsBefore += counts["before"] > 0;
+  EXPECT_EQ(kindsBefore, inlined.size());
+  EXPECT_NE(r.out.find("tsopt: inline,fold-conv-bn,dce,strip: " + std::to_string(before) + " -> " +
+                       std::to_string(after) + " nodes, "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\ntsopt: operators: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("aten::batch_norm 1 -> 0"), std::string::npos) << r.out;
 }
 
 TEST(Cli, DefaultPipelineAndTimingAndStats) {

@@ -160,7 +160,8 @@ class Report:
     module: the optimized torch.jit.ScriptModule; passed: False if verification found a
     difference or the golden files do not match; passes: one dict per pass run (index, name,
     spec, changed, ms, nodes_before, nodes_after, stats); nodes_before, nodes_after: nodes of
-    the methods before the first pass and after the last; phases: where the time went, in ms
+    the methods with every call inlined, in the input and in the result (like with like);
+    operators: per node kind, {"before": N, "after": M} over the same inlined methods; phases: where the time went, in ms
     (load, passes, verify, save, total_ms, ...); warnings: what the run warns of; input_bytes,
     output_bytes: the model's size before and after (as saved); verification: a Verification,
     or None without verify=; first_failing_pass, divergence, reproducer: when a pass is blamed
@@ -183,11 +184,28 @@ class Report:
 
     @property
     def nodes_before(self):
-        return self.passes[0]["nodes_before"] if self.passes else None
+        """Nodes of the input's methods with every call inlined (None if not counted)."""
+        n = self._report["nodes_before"]
+        return None if n < 0 else n
 
     @property
     def nodes_after(self):
-        return self.passes[-1]["nodes_after"] if self.passes else None
+        """Nodes of the result's methods with every call inlined (None if not counted)."""
+        n = self._report["nodes_after"]
+        return None if n < 0 else n
+
+    @property
+    def operators(self):
+        """Per node kind ("aten::batch_norm"), its count in the input and in the result, inlined:
+        {"before": N, "after": M}."""
+        return self._report["operators"]
+
+    def operator_changes(self):
+        """[(kind, before, after)] for the kinds whose count the run changed, most changed
+        first (the table onnx-simplifier prints)."""
+        changed = [(k, c["before"], c["after"]) for k, c in self.operators.items()
+                   if c["before"] != c["after"]]
+        return sorted(changed, key=lambda c: (-abs(c[2] - c[1]), c[0]))
 
     @property
     def first_failing_pass(self):
@@ -229,9 +247,15 @@ class Report:
             f"<td>{p['nodes_after']}</td><td>{p['ms']:.1f}</td></tr>" for p in self.passes)
         verdict = (f"<p>verify: {_html.escape(self.verification.summary)}</p>"
                    if self.verification is not None else "")
+        ops = "".join(f"<tr><td><code>{_html.escape(kind)}</code></td><td>{before}</td>"
+                      f"<td>{after}</td></tr>" for kind, before, after in self.operator_changes())
+        size = (f"<p>size: {self.input_bytes / 2**20:.2f} MB &rarr; "
+                f"{self.output_bytes / 2**20:.2f} MB</p>" if self.output_bytes else "")
         return (f"<p>{_html.escape(repr(self))}</p><table><tr><th>#</th><th>pass</th>"
                 f"<th>changed</th><th>nodes before</th><th>nodes after</th><th>ms</th></tr>"
-                f"{rows}</table>{verdict}")
+                f"{rows}</table>{verdict}{size}"
+                + (f"<table><tr><th>operator</th><th>before</th><th>after</th></tr>{ops}</table>"
+                   if ops else ""))
 
     def __repr__(self):
         changed = sum(p["changed"] for p in self.passes)

@@ -3,9 +3,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include "passes/core/error.h"
 #include "tools/tsopt/verify_args.h"
@@ -135,6 +139,35 @@ void printVerdict(const RunOutcome& out) {
   }
 }
 
+/// The node kinds whose counts the run changed, most changed first: "aten::batch_norm 20 -> 0,
+/// prim::CallMethod 71 -> 0, ..." (the first eight; the report has them all).
+std::string operatorChanges(const OperatorCounts& ops) {
+  std::vector<std::tuple<int64_t, std::string, int64_t, int64_t>> changed;
+  std::set<std::string> kinds;
+  for (const auto* side : {&ops.before, &ops.after}) {
+    for (const auto& [kind, n] : *side) kinds.insert(kind);
+  }
+  auto count = [](const std::map<std::string, int64_t>& m, const std::string& kind) {
+    auto it = m.find(kind);
+    return it == m.end() ? int64_t{0} : it->second;
+  };
+  for (const std::string& kind : kinds) {
+    const int64_t a = count(ops.before, kind), b = count(ops.after, kind);
+    if (a != b) changed.emplace_back(-std::abs(b - a), kind, a, b);
+  }
+  std::sort(changed.begin(), changed.end());
+  constexpr size_t kShown = 8;
+  std::string out;
+  for (size_t i = 0; i < changed.size() && i < kShown; ++i) {
+    const auto& [delta, kind, a, b] = changed[i];
+    out += (i ? ", " : "") + kind + " " + std::to_string(a) + " -> " + std::to_string(b);
+  }
+  if (changed.size() > kShown) {
+    out += ", and " + std::to_string(changed.size() - kShown) + " more kinds (--report)";
+  }
+  return out;
+}
+
 }  // namespace
 
 void printOutcome(const RunOutcome& out, const OutcomeDisplay& show) {
@@ -162,6 +195,9 @@ void printOutcome(const RunOutcome& out, const OutcomeDisplay& show) {
             << std::max<int64_t>(out.nodesAfter(), 0) << " nodes, " << megabytes(out.inputBytes)
             << " -> " << megabytes(out.outputBytes) << " in " << std::fixed << std::setprecision(1)
             << out.phases.total << " ms; wrote " << out.output << show.files << "\n";
+  if (std::string changes = operatorChanges(out.operators); !changes.empty()) {
+    std::cout << "tsopt: operators: " << changes << "\n";
+  }
   if (out.verdict && out.verdict->result.passed) {
     std::cout << "tsopt: verify: " << escapeText(verifySummary(*out.verifier, out.verdict->result))
               << "\n";
