@@ -301,10 +301,12 @@ RunOutcome optimize(const RunOptions& o) {
   pm.setIrCheck(o.irCheck);
   Instruments instruments(o, pm, verifier.get());
   HtmlReport html;
-  try {
-    out.operators.before = countOperators(module, o.methods);
-  } catch (const std::exception&) {
-    // A method the model lacks: the pass manager says so in its own words.
+  if (o.countNodes) {
+    try {
+      out.operators.before = countOperators(module, o.methods);
+    } catch (const std::exception&) {
+      // A method the model lacks: the pass manager says so in its own words.
+    }
   }
   try {
     out.run = pm.run(module, o.methods);
@@ -321,7 +323,7 @@ RunOutcome optimize(const RunOptions& o) {
     throw Error(e.what() + note);
   }
   out.phases.addRun(out.run);
-  out.operators.after = countOperators(module, o.methods);
+  if (o.countNodes) out.operators.after = countOperators(module, o.methods);
   warnTraining(out.run);
   watch.lap();
 

@@ -71,7 +71,9 @@ struct RunOptions {
   std::vector<std::string> reproducerFlags;
   std::string toolPath = "tsopt";  ///< the tsopt executable a reproducer runs
 
-  bool countNodes = true;  ///< count nodes before and after every pass (a walk of every graph)
+  /// Count nodes before and after every pass (a walk of every graph), and the node kinds of the
+  /// input and the result, inlined (RunOutcome::operators).
+  bool countNodes = true;
   /// The front end's own instrumentations (progress, say), attached after the run's.
   std::vector<std::shared_ptr<PassInstrumentation>> instrumentations;
   /// Told what the run does next, between passes ("saving", "verifying", ...).
