@@ -161,8 +161,9 @@ class Report:
     difference or the golden files do not match; passes: one dict per pass run (index, name,
     spec, changed, ms, nodes_before, nodes_after, stats); nodes_before, nodes_after: nodes of
     the methods with every call inlined, in the input and in the result (like with like);
-    operators: per node kind, {"before": N, "after": M} over the same inlined methods; phases: where the time went, in ms
-    (load, passes, verify, save, total_ms, ...); warnings: what the run warns of; input_bytes,
+    operators: per node kind, {"before": N, "after": M} over the same inlined methods, and
+    operator_changes() the kinds that changed; phases: where the time went, in ms (load,
+    passes, verify, save, total_ms, ...); warnings: what the run warns of; input_bytes,
     output_bytes: the model's size before and after (as saved); verification: a Verification,
     or None without verify=; first_failing_pass, divergence, reproducer: when a pass is blamed
     for a difference. to_dict() and to_json() give the JSON report (`tsopt run --report`);

@@ -1,5 +1,6 @@
-"""The API's shape: what each function takes (pipelines as text or lists, modules or their paths),
-what it returns (passes as dicts) and says of itself (docstrings), and reports whose numbers agree."""
+"""The API's shape: what each function takes (pipelines as text or lists, modules or their
+paths), what it returns (passes as dicts) and says of itself (docstrings), and reports whose
+numbers agree."""
 import re
 
 import pytest
@@ -16,7 +17,8 @@ def test_a_pipeline_may_be_a_list_of_pass_specs(traced, example):
     assert torch.equal(as_list.module(example), as_text.module(example))
     with pytest.raises(tsopt.Error) as e:
         tsopt.run(traced, ["inline", 3])
-    assert str(e.value) == "pipeline must be a str or a list of pass specs, got list (['inline', 3])"
+    assert str(e.value) == ("pipeline must be a str or a list of pass specs, got list "
+                            "(['inline', 3])")
 
 
 def test_every_function_that_takes_a_module_takes_its_path(tmp_path, traced):
