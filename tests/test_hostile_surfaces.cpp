@@ -27,7 +27,7 @@ using test::runCommand;
 using test::runTsopt;
 using test::writeFile;
 
-/// A rule whose pattern and replacement are `body` around one relu.
+/// A rule relu(x) -> relu(x) whose input %x is of `inputType`, with `where` lines after it.
 std::string ruleWith(const std::string& inputType, const std::string& where = "") {
   return "rule r\npattern\n  graph(%x : " + inputType +
          "):\n    %y : Tensor = aten::relu(%x)\n    return (%y)\nreplacement\n  graph(%x : " +
@@ -270,7 +270,8 @@ TEST(HostileSurfaces, ARuleThatGrowsTheGraphStopsAtItsBudgetWithAWarning) {
       << r.err;
 }
 
-/// The rule `name`: pattern `op` of %x (and of %x again when `binary`), replacement `repl`.
+/// What the rules checker says of a rule from the IR lines of its `pattern` and `replacement`
+/// graphs, which take `inputs`: "" if it holds.
 std::string checkOf(const std::string& pattern, const std::string& replacement,
                     const std::string& inputs = "%x : Tensor") {
   std::vector<Rule> rules = parseRules("rule r\npattern\n  graph(" + inputs + "):\n" + pattern +
