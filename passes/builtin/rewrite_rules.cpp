@@ -830,11 +830,10 @@ size_t edgeValueCount(const Rule& rule) {
 
 /// `inputs` (made by InputMaker: shapes, dtypes and fixed values as the rule declares) with edge
 /// values: each tensor filled with its dtype's edge values in turn, each free number set to one.
-/// Sets below edgeValueCount shift each input's values differently (pairs of different values),
-/// the sets above shift them alike (x against itself).
+/// Sets below `count` (edgeValueCount) shift each input's values differently (pairs of different
+/// values), the sets above shift them alike (x against itself).
 std::vector<c10::IValue> withEdgeValues(const Rule& rule, std::vector<c10::IValue> inputs,
-                                        size_t set) {
-  const size_t count = edgeValueCount(rule);
+                                        size_t set, size_t count) {
   const bool alike = set >= count;
   set %= count;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -953,16 +952,21 @@ std::string checkRule(const Rule& rule, int trials) {
   // each dtype, large and tiny magnitudes, where most wrong algebra (x*0 -> 0, x/x -> 1,
   // abs(x) -> sqrt(x*x)) shows. An input set the pattern itself fails on says nothing of the
   // replacement: random ones must run, edge ones (a dimension of INT64_MAX) may not.
-  const size_t edgeTrials = 2 * edgeValueCount(rule);
-  for (size_t trial = 0; trial < static_cast<size_t>(trials) + edgeTrials; ++trial) {
+  const size_t edgeCount = edgeValueCount(rule);
+  std::vector<c10::IValue> edgeShapes;  // the inputs every edge set fills: made once
+  for (size_t trial = 0; trial < static_cast<size_t>(trials) + 2 * edgeCount; ++trial) {
     const bool edge = trial >= static_cast<size_t>(trials);
     std::vector<c10::IValue> inputs;
     try {
-      inputs = InputMaker(rule, edge ? 0 : trial).make();
+      if (!edge) {
+        inputs = InputMaker(rule, trial).make();
+      } else {
+        if (edgeShapes.empty()) edgeShapes = InputMaker(rule, 0).make();
+        inputs = withEdgeValues(rule, edgeShapes, trial - trials, edgeCount);
+      }
     } catch (const Error& e) {
       return std::string("cannot check it: ") + e.what();
     }
-    if (edge) inputs = withEdgeValues(rule, std::move(inputs), trial - trials);
     auto shown = [&] {
       std::string out;
       for (size_t i = 0; i < inputs.size(); ++i) {
