@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "passes/builtin/bn_folding.h"
+#include "passes/core/module_copy.h"
 #include "passes/builtin/builtin.h"
 #include "passes/core/ir_check.h"
 

@@ -16,7 +16,9 @@
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
+#include "passes/core/module_copy.h"
 #include "passes/core/module_io.h"
+#include "passes/core/registry.h"
 
 namespace tsopt {
 
@@ -103,10 +105,9 @@ void warnTraining(RunResult& run) {
                          which + "): call model.eval() before tracing or saving it");
 }
 
-/// One warning when the result, as saved, is clearly larger than the input (by a tenth, and by
-/// 64 KiB: not the few bytes inlined code adds): a fold or a conversion keeps the weights it
-/// replaced until `strip` drops them, so a pipeline without it can double a model. Silent when
-/// the size is unknown (nothing was saved or verified).
+/// One warning when the result is clearly larger than the input (by a tenth, and by 64 KiB: not
+/// the few bytes inlined code adds): a fold or a conversion keeps the weights it replaced until
+/// `strip` drops them, so a pipeline without it can double a model.
 void warnGrowth(const RunOutcome& out, RunResult& run) {
   if (out.outputBytes <= out.inputBytes + std::max<uint64_t>(out.inputBytes / 10, 64 << 10)) {
     return;
@@ -129,18 +130,31 @@ void warnGrowth(const RunOutcome& out, RunResult& run) {
 /// Fresh copies of the input model, sharing nothing with each other or with a live input.
 class InputSource {
  public:
-  explicit InputSource(const RunOptions& o) : path_(o.input) {
-    if (o.inputModule) archive_ = serializeModule(*o.inputModule);
+  explicit InputSource(const RunOptions& o) : path_(o.input), live_(o.inputModule) {}
+  torch::jit::Module load(TensorCopies tensors = TensorCopies::kCopied) const {
+    return live_ ? copyModule(*live_, tensors) : loadModule(path_);
   }
-  torch::jit::Module load() const {
-    return archive_ ? deserializeModule(*archive_, "the input model") : loadModule(path_);
+  /// Makes `result`, loaded with TensorCopies::kShared, share nothing with a live input.
+  void own(const torch::jit::Module& result) const {
+    if (live_) ownTensors(result, *live_);
   }
-  uint64_t bytes() const { return archive_ ? archive_->size() : std::filesystem::file_size(path_); }
+  /// The input's size: its file's, or the bytes of a live module's tensors.
+  uint64_t bytes() const { return live_ ? tensorBytes(*live_) : std::filesystem::file_size(path_); }
 
  private:
   std::string path_;
-  std::optional<std::string> archive_;
+  std::optional<torch::jit::Module> live_;
 };
+
+/// True if every pass of `elements` is one of tsopt's own, which replace tensors but never write
+/// into one: the passes may then work on a live input's tensors themselves.
+bool onlyBuiltinPasses(const std::vector<PipelineElement>& elements) {
+  return std::all_of(elements.begin(), elements.end(), [](const PipelineElement& e) {
+    if (e.isGroup()) return onlyBuiltinPasses(e.group);
+    const PassInfo* info = PassRegistry::global().find(e.pass->name());
+    return info && info->origin == "builtin";
+  });
+}
 
 /// The instrumentations a run attaches, each only when the options ask for what it gives.
 struct Instruments {
@@ -283,7 +297,9 @@ RunOutcome optimize(const RunOptions& o) {
   out.methods = o.methods;
   Stopwatch total, watch;
   InputSource input(o);
-  torch::jit::Module module = input.load();
+  // Verifying every pass runs the model being changed: its tensors must be its own.
+  const bool sharing = onlyBuiltinPasses(pipeline.elements) && o.verify != VerifyMode::kEach;
+  torch::jit::Module module = input.load(sharing ? TensorCopies::kShared : TensorCopies::kCopied);
   if (!o.dumpDir.empty()) prepareDumpDir(o.dumpDir);
   out.phases.load = watch.lap();
   std::shared_ptr<Verifier> verifier;
@@ -323,6 +339,11 @@ RunOutcome optimize(const RunOptions& o) {
     throw Error(e.what() + note);
   }
   out.phases.addRun(out.run);
+  if (sharing) {
+    watch.lap();
+    input.own(module);
+    out.phases.load += watch.lap();
+  }
   if (o.countNodes) out.operators.after = countOperators(module, o.methods);
   warnTraining(out.run);
   watch.lap();
@@ -377,6 +398,8 @@ RunOutcome optimize(const RunOptions& o) {
   out.written = saved != nullptr &&
                 (!out.verdict || out.verdict->result.passed || o.verify != VerifyMode::kStrict);
   out.inputBytes = input.bytes();
+  // A live input's size is its tensors': the result's is measured the same way.
+  if (o.inputModule || out.outputBytes == 0) out.outputBytes = tensorBytes(module);
   warnGrowth(out, out.run);
 
   if (wantsHtml(o)) {

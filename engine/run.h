@@ -36,9 +36,8 @@ enum class VerifyMode {
 struct RunOptions {
   std::string input;  ///< the model to optimize; with inputModule, only its name in reports
   /// A live module to optimize instead of the file `input`. It is never changed: the run works
-  /// on copies loaded from its archive, made once in memory (timed as loading). Copies through
-  /// the archive, not Module::clone, keep the class names (clone mangles them, differently on
-  /// every call), so the IR, dumps and golden files are those of the saved model.
+  /// on copies (copyModule: the classes' own names, the graphs it has in memory with shapes
+  /// erased, tensors of their own). A module loaded from a file runs as the file does.
   std::optional<torch::jit::Module> inputModule;
   std::string output;  ///< where to save the result; "" keeps it in RunOutcome::module only
   bool overwriteInput = false;  ///< allow `output` to be `input`
@@ -133,7 +132,9 @@ struct RunOutcome {
   torch::jit::Module module;  ///< the result
   RunResult run;
   Phases phases;
-  /// Sizes of the archives; the result's is 0 if it was neither saved nor verified.
+  /// The models' sizes: the input's file and the result's archive (saved, or made to verify
+  /// it). For a live input, and for a result neither saved nor verified, the bytes of the
+  /// tensors it holds (tensorBytes): what nearly all of an archive is, known without making one.
   uint64_t inputBytes = 0, outputBytes = 0;
   bool written = false;  ///< the output was saved (not if kStrict found a difference)
   std::string html;      ///< the HTML report, with RunOptions::keepHtml

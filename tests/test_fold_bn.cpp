@@ -7,6 +7,7 @@
 #include "passes/builtin/bn_folding.h"
 #include "passes/builtin/builtin.h"
 #include "passes/core/graph_utils.h"
+#include "passes/core/module_copy.h"
 #include "passes/core/module_io.h"
 #include "tests/test_util.h"
 

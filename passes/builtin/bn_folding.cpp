@@ -15,7 +15,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <sys/mman.h>
 
 #include <array>
 #include <map>
@@ -23,6 +22,7 @@
 #include <unordered_set>
 
 #include "passes/core/graph_utils.h"
+#include "passes/core/module_copy.h"
 
 namespace tsopt {
 
@@ -396,19 +396,6 @@ class Folder {
 };
 
 }  // namespace
-
-at::Tensor emptyPrefaulted(at::IntArrayRef sizes, const at::TensorOptions& options) {
-  constexpr size_t kThreshold = 128 * 1024;  // glibc's initial mmap threshold
-  const size_t bytes = c10::multiply_integers(sizes) * options.dtype().itemsize();
-  if (bytes < kThreshold || options.device().type() != c10::DeviceType::CPU) {
-    return at::empty(sizes, options);
-  }
-  void* data = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (data == MAP_FAILED) return at::empty(sizes, options);
-  return at::from_blob(
-      data, sizes, [bytes](void* p) { munmap(p, bytes); }, options);
-}
 
 bool foldBatchNorms(torch::jit::Module& module, Graph& graph, const FoldMatcher& match,
                     const BnFoldOptions& options, Statistics& stats) {

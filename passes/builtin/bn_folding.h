@@ -39,10 +39,4 @@ inline constexpr size_t kFoldedParametersPerHolder = 64;
 bool foldBatchNorms(torch::jit::Module& module, torch::jit::Graph& graph, const FoldMatcher& match,
                     const BnFoldOptions& options, Statistics& stats);
 
-/// An uninitialised CPU tensor whose pages are already mapped when it is at least 128 KiB: its
-/// own mmap with MAP_POPULATE, which maps the pages in one call instead of taking a page fault on
-/// each first write (about 30% of the time of writing a folded weight into fresh memory here).
-/// Smaller tensors come from at::empty, usually out of memory the allocator already has.
-at::Tensor emptyPrefaulted(at::IntArrayRef sizes, const at::TensorOptions& options);
-
 }  // namespace tsopt

@@ -4,12 +4,20 @@
 #pragma once
 
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace tsopt::compat {
+
+/// The memo IValue::deepcopy takes: aliases map to one copy.
+#if TORCH_VERSION_MAJOR >= 2
+using DeepCopyMemo = c10::IValue::HashIdentityIValueMap;
+#else
+using DeepCopyMemo = c10::IValue::HashAliasedIValueMap;
+#endif
 
 /// "1.13", "2.6": the LibTorch this tsopt was built against.
 std::string libtorchVersion();

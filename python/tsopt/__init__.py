@@ -164,7 +164,8 @@ class Report:
     operators: per node kind, {"before": N, "after": M} over the same inlined methods, and
     operator_changes() the kinds that changed; phases: where the time went, in ms (load,
     passes, verify, save, total_ms, ...); warnings: what the run warns of; input_bytes,
-    output_bytes: the model's size before and after (as saved); verification: a Verification,
+    output_bytes: the model's size before and after (its file, the result as saved; for a live
+    module, and a result not saved, the bytes of its tensors); verification: a Verification,
     or None without verify=; first_failing_pass, divergence, reproducer: when a pass is blamed
     for a difference. to_dict() and to_json() give the JSON report (`tsopt run --report`);
     html() the HTML report when the run kept one."""

@@ -99,6 +99,14 @@ def test_a_result_larger_than_its_input_warns_and_names_strip(tmp_path):
                          output=tmp_path / "stripped.pt")
     assert stripped.output_bytes <= stripped.input_bytes
     assert not [w for w in stripped.warnings if "larger than the input" in w]
+    # Neither saved nor verified (the notebook's `tsopt.run(m, ...).module.save(...)`): both
+    # sizes are the bytes of the tensors the modules hold, and the warning is the same.
+    in_memory = tsopt.run(traced, ["inline", "fold-conv-bn", "dce"])
+    assert in_memory.input_bytes == sum(t.numel() * t.element_size()
+                                        for t in traced.state_dict().values())
+    assert in_memory.output_bytes > in_memory.input_bytes
+    assert [w for w in in_memory.warnings if "end the pipeline with 'strip'" in w]
+    assert tsopt.run(traced).output_bytes < in_memory.input_bytes  # the default ends with strip
 
 
 def test_the_report_counts_operators_like_with_like(traced):

@@ -12,15 +12,20 @@
    computes by the one definition of equal tsopt verify uses (tsopt.verify, imported after);
 5. every foldable BatchNorm is folded: no aten::batch_norm is left whose input is a convolution's
    or linear layer's output that nothing else reads;
-6. every preset (-O0, the default, -O2, -O backport) writes a model no larger than its input.
+6. every preset (-O0, the default, -O2, -O backport) writes a model no larger than its input;
+7. loaded in Python, the model runs as a live module: tsopt.run without passes gives a copy
+   that saves to the model's archive byte for byte, the default run saves what the CLI saved,
+   and the module is left as it was.
 
 Usage: check_zoo_model.py TSOPT ZOO_DIR NAME WORK_DIR
 """
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 import zlib
 
 import torch
@@ -59,6 +64,19 @@ def foldable_batch_norms(module):
         if value.node().kind() in CONVS and len(readers) == 1:
             count += 1
     return count
+
+
+def archive_records(path):
+    """The records of a saved model by name, without the archive's top folder (named after the
+    file it was written to)."""
+    with zipfile.ZipFile(path) as archive:
+        return {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
+
+
+def saved_bytes(module):
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer)
+    return buffer.getvalue()
 
 
 def main():
@@ -105,6 +123,14 @@ def main():
     for label, out in outputs.items():
         verdict = api.verify(reference, out, inputs=inputs)
         assert verdict, f"{label}: {verdict.summary}"
+    live = torch.jit.load(model)
+    archive = saved_bytes(live)
+    assert saved_bytes(api.run(live, preset="O0").module) == archive, "the copy saves otherwise"
+    live_default = os.path.join(work, "live-default.pt")
+    api.run(live, output=live_default)
+    assert archive_records(live_default) == archive_records(default), \
+        "the default run of the live module saved another model than the CLI's"
+    assert saved_bytes(live) == archive, "the run changed the live module"
     print(f"{name}: verified, equal in PyTorch, {before} foldable BatchNorms folded")
     return before
 
