@@ -9,6 +9,7 @@
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
+#include "passes/core/interrupt.h"
 #include "passes/core/ir_check.h"
 #include "passes/core/module_io.h"
 
@@ -204,7 +205,9 @@ class Reducer {
   int64_t nodes() const { return nodes_; }
 
   /// The time limit has passed (said once).
+  /// Asked between trials: also where Ctrl-C stops a reduction.
   bool outOfTime() {
+    checkInterrupt();
     if (o_.maxSeconds > 0 && elapsed() > o_.maxSeconds) stoppedEarly_ = true;
     return stoppedEarly_;
   }

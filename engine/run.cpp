@@ -16,6 +16,7 @@
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
 #include "passes/core/instrumentations.h"
+#include "passes/core/interrupt.h"
 #include "passes/core/module_copy.h"
 #include "passes/core/module_io.h"
 #include "passes/core/registry.h"
@@ -430,6 +431,7 @@ RunOutcome optimize(const RunOptions& o) {
       if (o.keepHtml) out.html = std::move(page);
     }
   }
+  checkInterrupt();  // the last moment an interrupt keeps everything unwritten
   if (out.written) saved->commit();
   for (const auto& file : reports) file->commit();
   if (o.updateGolden) {

@@ -13,6 +13,7 @@
 #include "passes/builtin/builtin.h"
 #include "passes/core/deadline.h"
 #include "passes/core/error.h"
+#include "passes/core/interrupt.h"
 #include "passes/core/module_io.h"
 #include "verify/discrete.h"
 
@@ -150,8 +151,11 @@ c10::IValue runSeeded(
       gen.set_state(state);
     }
   } restore{gen, saved};
+  checkInterrupt();
   Deadline deadline(what);
-  return call(copy, std::move(args));
+  c10::IValue result = call(copy, std::move(args));
+  checkInterrupt();  // the run cannot be stopped inside it: as soon as it returns
+  return result;
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "passes/builtin/rules_dirs.h"
 #include "passes/core/error.h"
 #include "passes/core/graph_utils.h"
+#include "passes/core/interrupt.h"
 #include "passes/core/module_io.h"
 #include "passes/core/registry.h"
 
@@ -955,6 +956,7 @@ std::string checkRule(const Rule& rule, int trials) {
   const size_t edgeCount = edgeValueCount(rule);
   std::vector<c10::IValue> edgeShapes;  // the inputs every edge set fills: made once
   for (size_t trial = 0; trial < static_cast<size_t>(trials) + 2 * edgeCount; ++trial) {
+    checkInterrupt();
     const bool edge = trial >= static_cast<size_t>(trials);
     std::vector<c10::IValue> inputs;
     try {
@@ -1069,6 +1071,7 @@ RewriteResult applyRules(Graph& graph, const std::vector<Rule>& rules, bool once
   const int64_t limit = once ? 1 : maxRounds;
   bool changed = true;
   while (changed && result.rounds < limit) {
+    checkInterrupt();
     ++result.rounds;
     changed = false;
     for (const Rule& rule : rules) {

@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <thread>
+
+#include "passes/core/interrupt.h"
 
 namespace tsopt {
 
@@ -59,17 +62,32 @@ ChildResult runInChild(const std::function<int(int fd)>& work, const ChildCaptur
   const auto deadline =
       Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(capture.timeoutSeconds * 1000));
   char buffer[65536];
+  // Waits in slices, so that Ctrl-C (the front end's interrupt check) stops the child too.
+  constexpr int64_t kSliceMs = 100;
+  auto interrupted = [&] {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw Interrupted{};
+  };
   for (;;) {
-    if (capture.timeoutSeconds > 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      pollfd p{fds[0], POLLIN, 0};
-      int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        ::kill(pid, SIGKILL);
-        result.timedOut = true;
-        break;
+    const bool limited = capture.timeoutSeconds > 0;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (limited && left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      result.timedOut = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int ready =
+        ::poll(&p, 1, static_cast<int>(limited ? std::min(left.count(), kSliceMs) : kSliceMs));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      if (interruptRequested()) {
+        ::close(fds[0]);
+        interrupted();
       }
+      continue;
     }
     ssize_t n = ::read(fds[0], buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
@@ -80,6 +98,7 @@ ChildResult runInChild(const std::function<int(int fd)>& work, const ChildCaptur
   int status = 0;
   // A child may close the pipe and go on: the limit holds for its end too.
   while (capture.timeoutSeconds > 0 && !result.timedOut && ::waitpid(pid, &status, WNOHANG) == 0) {
+    if (interruptRequested()) interrupted();
     if (Clock::now() >= deadline) {
       ::kill(pid, SIGKILL);
       result.timedOut = true;

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "passes/core/error.h"
+#include "passes/core/interrupt.h"
 #include "passes/core/ir_check.h"
 #include "passes/core/module_io.h"
 
@@ -77,6 +78,7 @@ void PassManager::eachInstrumentation(RunResult& result, Hook&& hook) {
 bool PassManager::runPass(Pass& pass, int64_t iteration, torch::jit::Module& module,
                           const std::vector<std::string>& methods, RunResult& result) {
   if (executed_ >= passLimit_) return false;
+  checkInterrupt();
   PassRunInfo info{executed_++, iteration};
   PassRecord rec;
   rec.index = info.index;
@@ -133,6 +135,7 @@ std::string PassManager::runAndCheck(Pass& pass, torch::jit::Module& module,
     return "";
   }
   for (const std::string& method : methods) {
+    checkInterrupt();
     std::shared_ptr<torch::jit::Graph> graph = methodGraph(module, method);
     PassContext ctx{module, method, methods, stats};
     auto start = Clock::now();

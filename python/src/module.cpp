@@ -8,6 +8,7 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "passes/builtin/rewrite_rules.h"
 #include "passes/core/archive_check.h"
 #include "passes/core/error.h"
+#include "passes/core/interrupt.h"
 #include "passes/core/module_io.h"
 #include "passes/core/op_library.h"
 #include "passes/core/pass_manager.h"
@@ -81,6 +83,40 @@ std::string pythonError(const py::error_already_set& e) {
   return text.empty() ? name : name + ": " + text;
 }
 
+/// The Python exception an interrupt raised (KeyboardInterrupt, or whatever the SIGINT handler
+/// raised), kept from where C++ noticed it to where the call returns to Python. Never destroyed:
+/// dropping it needs the GIL.
+std::optional<py::error_already_set>& pendingInterrupt() {
+  static auto* pending = new std::optional<py::error_already_set>();
+  return *pending;
+}
+
+/// Keeps the Python exception being raised (the GIL held) and stops the C++ work with it.
+[[noreturn]] void interruptWith(py::error_already_set&& e) {
+  pendingInterrupt().emplace(std::move(e));
+  throw Interrupted{};
+}
+
+/// Asked between units of work: runs Python's signal handlers, as the interpreter does between
+/// bytecodes, so Ctrl-C (SIGINT's KeyboardInterrupt) stops a run.
+bool pythonInterrupted() {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() == 0) return false;
+  pendingInterrupt().emplace();  // fetches the exception the handler raised
+  return true;
+}
+
+/// Raises the kept exception in Python (KeyboardInterrupt if none was kept).
+void raiseInterrupt() {
+  std::optional<py::error_already_set>& pending = pendingInterrupt();
+  if (pending) {
+    pending->restore();
+    pending.reset();
+  } else {
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+  }
+}
+
 /// A Python callable kept for the life of the process: never released, so that no reference is
 /// dropped without the GIL (passes outlive the interpreter's shutdown in the static registry).
 struct Callable {
@@ -110,11 +146,13 @@ class PythonPass : public Base {
 
  protected:
   /// Calls the function (the GIL held); a Python exception becomes one line of C++ error, which
-  /// the pass manager reports as the pass's failure.
+  /// the pass manager reports as the pass's failure. KeyboardInterrupt and SystemExit (not
+  /// Exceptions) are no failure of the pass: they stop the run, and reach Python as they were.
   py::object call(const py::object& arg) const {
     try {
       return fn_->call(arg);
     } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_Exception)) interruptWith(std::move(e));
       throw std::runtime_error(pythonError(e));
     }
   }
@@ -356,6 +394,8 @@ PYBIND11_MODULE(_tsopt, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const Interrupted&) {
+      raiseInterrupt();
     } catch (const Error& e) {
       PyErr_SetString(error.ptr(), (std::string(e.what()) + keywordFor(e.setting())).c_str());
     } catch (const py::error_already_set&) {
@@ -367,6 +407,7 @@ PYBIND11_MODULE(_tsopt, m) {
       PyErr_SetString(error.ptr(), describeException(e).c_str());
     }
   });
+  setInterruptCheck(pythonInterrupted);
   for (const std::string& e : PassRegistry::global().staticErrors()) {
     PyErr_WarnEx(PyExc_RuntimeWarning, e.c_str(), 1);
   }
@@ -383,8 +424,12 @@ PYBIND11_MODULE(_tsopt, m) {
   m.def("parse_pipeline", [](const std::string& text) {
     return text.empty() ? std::string() : parsePipeline(resolvePipelineArgument(text)).str();
   });
-  m.def("load_plugin", [](const std::string& path) { return loadPlugin(path).passes; });
-  m.def("load_operators", [](const std::string& path) { loadOperatorLibrary(path); });
+  m.def(
+      "load_plugin", [](const std::string& path) { return loadPlugin(path).passes; },
+      py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "load_operators", [](const std::string& path) { loadOperatorLibrary(path); },
+      py::call_guard<py::gil_scoped_release>());
   m.def("set_max_inflate_mb", [](uint64_t mb) { setInflateLimit(mb << 20); });
   m.def("module_ir",
         [](const torch::jit::Module& module, const std::string& method, bool inlined,
