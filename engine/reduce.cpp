@@ -204,8 +204,7 @@ class Reducer {
   /// Nodes of the model kept last.
   int64_t nodes() const { return nodes_; }
 
-  /// The time limit has passed (said once).
-  /// Asked between trials: also where Ctrl-C stops a reduction.
+  /// The time limit has passed (said once). Asked between trials, so also where Ctrl-C stops.
   bool outOfTime() {
     checkInterrupt();
     if (o_.maxSeconds > 0 && elapsed() > o_.maxSeconds) stoppedEarly_ = true;
