@@ -330,13 +330,7 @@ void ownTensors(const torch::jit::Module& copy, const torch::jit::Module& source
 
 uint64_t tensorBytes(const torch::jit::Module& module) {
   uint64_t bytes = 0;
-  std::unordered_set<const c10::StorageImpl*> storages;
-  forEachTensor(module, [&](const at::Tensor& t) {
-    if (t.defined() && t.has_storage() &&
-        storages.insert(t.storage().unsafeGetStorageImpl()).second) {
-      bytes += t.storage().nbytes();
-    }
-  });
+  for (const c10::StorageImpl* storage : storagesOf(module)) bytes += storage->nbytes();
   return bytes;
 }
 
